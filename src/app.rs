@@ -1,0 +1,152 @@
+//! Wiring: configuration ▶ scheduler ▶ state ◀ collector ◀ HTTP server, plus reload and shutdown.
+//!
+//! Kept out of `main.rs` so the tests start the very same exporter in-process.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, ConfigError};
+use crate::metrics::{self, ExporterMetrics};
+use crate::probe::{Prober, Resolver};
+use crate::scheduler::Scheduler;
+use crate::server::{self, Endpoints};
+use crate::state::State;
+use crate::x509::TrustStores;
+
+/// A configuration with everything loaded that can fail: the config file and its CA files.
+pub struct Loaded {
+    pub config: Config,
+    pub trust: TrustStores,
+}
+
+/// Reads the config file and the files it names. Any error leaves nothing changed.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let config = Config::load(path)?;
+    let trust = TrustStores::load(config.targets.iter().filter_map(|t| t.ca_file.as_deref()))
+        .map_err(|message| ConfigError {
+            file: path.display().to_string(),
+            message: format!("ca_file: {message}"),
+        })?;
+    Ok(Loaded { config, trust })
+}
+
+/// The running exporter.
+pub struct Exporter {
+    /// Where `/metrics` is served.
+    pub local_addr: SocketAddr,
+    scheduler: Arc<Scheduler>,
+    reloader: Arc<Reloader>,
+    shutdown: CancellationToken,
+    server: JoinHandle<()>,
+}
+
+/// Re-reads the configuration and applies it; shared by SIGHUP and `POST /-/reload`.
+struct Reloader {
+    path: PathBuf,
+    resolver: Resolver,
+    scheduler: Arc<Scheduler>,
+    metrics: Arc<ExporterMetrics>,
+    /// Serialises reloads so two at once cannot interleave their diffs.
+    lock: Mutex<()>,
+}
+
+impl Reloader {
+    fn reload(&self) -> Result<(), String> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        match load(&self.path) {
+            Ok(loaded) => {
+                let prober = Arc::new(Prober::new(self.resolver.clone(), loaded.trust));
+                self.scheduler.apply(&loaded.config, prober);
+                self.metrics.record_reload(true);
+                tracing::info!(targets = loaded.config.targets.len(), "configuration reloaded");
+                Ok(())
+            }
+            Err(e) => {
+                self.metrics.record_reload(false);
+                tracing::error!(error = %e, "configuration reload failed; keeping the running configuration");
+                Err(e.to_string())
+            }
+        }
+    }
+}
+
+impl Exporter {
+    /// Starts probing `loaded` (read from `config_path`) and serving on `listen`.
+    pub async fn start(
+        config_path: &Path,
+        loaded: Loaded,
+        listen: SocketAddr,
+    ) -> std::io::Result<Exporter> {
+        let listener = TcpListener::bind(listen).await?;
+        let local_addr = listener.local_addr()?;
+        let state = Arc::new(State::new());
+        let exporter_metrics = Arc::new(ExporterMetrics::default());
+        let scheduler = Arc::new(Scheduler::new(state.clone(), exporter_metrics.clone()));
+        let resolver = Resolver::from_system();
+        let prober = Arc::new(Prober::new(resolver.clone(), loaded.trust));
+        scheduler.apply(&loaded.config, prober);
+        exporter_metrics.record_reload(true);
+
+        let reloader = Arc::new(Reloader {
+            path: config_path.to_path_buf(),
+            resolver,
+            scheduler: scheduler.clone(),
+            metrics: exporter_metrics.clone(),
+            lock: Mutex::new(()),
+        });
+        let reload_fn = {
+            let reloader = reloader.clone();
+            Arc::new(move || reloader.reload())
+        };
+        let endpoints = Arc::new(Endpoints {
+            registry: metrics::registry(state.clone(), exporter_metrics),
+            state,
+            reload: reload_fn,
+        });
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(server::serve(listener, endpoints, shutdown.clone()));
+        tracing::info!(address = %local_addr, targets = loaded.config.targets.len(), "listening");
+        Ok(Exporter {
+            local_addr,
+            scheduler,
+            reloader,
+            shutdown,
+            server,
+        })
+    }
+
+    /// Re-reads the configuration file (as SIGHUP does).
+    pub fn reload(&self) -> Result<(), String> {
+        self.reloader.reload()
+    }
+
+    /// Stops probing and serving; in-flight probes are cancelled, open scrapes finish.
+    pub async fn shutdown(self) {
+        self.scheduler.stop();
+        self.shutdown.cancel();
+        let _ = self.server.await;
+    }
+
+    /// Runs until SIGTERM or SIGINT, reloading on SIGHUP.
+    pub async fn run_until_signal(self) -> std::io::Result<()> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => { let _ = self.reload(); }
+            }
+        }
+        tracing::info!("shutting down");
+        self.shutdown().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,52 @@
+//! Command-line flags, named as every Prometheus exporter names them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// The default listen address. Prometheus's exporter port range 9100–9999 is fully allocated,
+/// so the port sits outside it, clear of blackbox_exporter (9115), ssl_exporter (9219) and
+/// x509-certificate-exporter (9793), which operators often run alongside during a migration.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:10443";
+
+/// Probes TLS endpoints and certificate files; serves what it found for Prometheus.
+#[derive(Debug, Parser)]
+#[command(name = "cert-expiry-exporter", version, about)]
+pub struct Cli {
+    /// The YAML configuration file.
+    #[arg(long = "config.file", default_value = "config.yaml")]
+    pub config_file: PathBuf,
+
+    /// Address to serve /metrics on.
+    #[arg(long = "web.listen-address", default_value = DEFAULT_LISTEN)]
+    pub listen_address: SocketAddr,
+
+    /// Validate the configuration file and exit (0 valid, 1 invalid).
+    #[arg(long = "check-config")]
+    pub check_config: bool,
+
+    /// Least severe log level written.
+    #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
+    pub log_level: LogLevel,
+
+    /// Log line format.
+    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
+    pub log_format: LogFormat,
+}
+
+/// `--log.level` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// `--log.format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}

@@ -1,0 +1,215 @@
+//! The exporter's configuration: the YAML file as typed Rust values.
+//!
+//! Loading happens in two steps, so that every mistake is reported with where it is:
+//! serde-saphyr turns the text into [`RawConfig`] (it rejects unknown keys and wrong types with a
+//! line and column), then [`Config::from_raw`] applies the defaults to each target and checks what
+//! types cannot express (unique names, ports, positive durations). The scheduler only ever sees a
+//! [`Config`], whose targets are complete and valid.
+
+mod address;
+mod raw;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use address::{Address, Host};
+pub use raw::{RawConfig, RawDefaults, RawTarget};
+
+/// Default time between two probes of one target.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
+/// Default budget for a whole probe (DNS, connect, handshake).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default number of probes in flight at once. TLS handshakes are cheap on the client side,
+/// so this is bounded mainly by file descriptors and by politeness to shared networks.
+pub const DEFAULT_CONCURRENCY: usize = 256;
+
+/// Label names the exporter sets itself; a target's own `labels` may not reuse them.
+pub const RESERVED_LABELS: &[&str] = &[
+    "target",
+    "address",
+    "file",
+    "position",
+    "subject",
+    "issuer",
+    "serial",
+    "reason",
+    "phase",
+    "version",
+    "cipher",
+    "group",
+    "source",
+    "url",
+    "sha256_fingerprint",
+    "key_algorithm",
+    "key_bits",
+    "signature_algorithm",
+    "dns_names",
+    "instance",
+    "job",
+];
+
+/// A validated configuration, ready for the scheduler.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Probes in flight at once, across all targets.
+    pub concurrency: usize,
+    /// The targets, in file order, each with its defaults applied.
+    pub targets: Vec<Arc<Target>>,
+}
+
+/// One endpoint to probe, with every setting resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// Value of the `target` label; unique in the config.
+    pub name: String,
+    /// Where to connect.
+    pub address: Address,
+    /// SNI and the name the certificate must cover.
+    pub server_name: String,
+    /// Time between two probes.
+    pub interval: Duration,
+    /// Budget for the whole probe.
+    pub timeout: Duration,
+    /// Extra trust anchors (PEM), added to the system store.
+    pub ca_file: Option<PathBuf>,
+    /// Constant labels added to every series of this target, sorted by name.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A configuration that could not be loaded: what is wrong and where.
+#[derive(Debug)]
+pub struct ConfigError {
+    /// The file the problem is in (empty when loading from a string).
+    pub file: String,
+    /// What is wrong, with the line and column or the field where known.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.file.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.file, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads and validates the configuration file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            message: format!("cannot read the file: {e}"),
+        })?;
+        Config::parse(&text).map_err(|mut e| {
+            e.file = file;
+            e
+        })
+    }
+
+    /// Parses and validates configuration text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let raw = RawConfig::parse(text).map_err(|message| ConfigError {
+            file: String::new(),
+            message,
+        })?;
+        Config::from_raw(raw).map_err(|message| ConfigError {
+            file: String::new(),
+            message,
+        })
+    }
+
+    /// Applies the defaults to every target and checks the rules types cannot express.
+    fn from_raw(raw: RawConfig) -> Result<Config, String> {
+        let defaults = raw.defaults.unwrap_or_default();
+        let concurrency = defaults.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+        if concurrency == 0 {
+            return Err("defaults.concurrency: must be at least 1".into());
+        }
+        let targets = raw.targets.unwrap_or_default();
+        if targets.is_empty() {
+            return Err("targets: the list is empty; name at least one target".into());
+        }
+        let mut names = HashSet::new();
+        let mut resolved = Vec::with_capacity(targets.len());
+        for (index, raw_target) in targets.into_iter().enumerate() {
+            let target = resolve_target(&defaults, raw_target)
+                .map_err(|e| format!("targets[{index}].{e}"))?;
+            if !names.insert(target.name.clone()) {
+                return Err(format!(
+                    "targets[{index}].name: {:?} is used by an earlier target; names must be unique",
+                    target.name
+                ));
+            }
+            resolved.push(Arc::new(target));
+        }
+        Ok(Config {
+            concurrency,
+            targets: resolved,
+        })
+    }
+}
+
+/// Builds one [`Target`] from its raw form and the defaults. Errors start with the field name.
+fn resolve_target(defaults: &RawDefaults, raw: RawTarget) -> Result<Target, String> {
+    let address = Address::parse(&raw.address).map_err(|e| format!("address: {e}"))?;
+    let name = raw.name.unwrap_or_else(|| raw.address.clone());
+    if name.is_empty() {
+        return Err("name: must not be empty".into());
+    }
+    let server_name = raw
+        .server_name
+        .unwrap_or_else(|| address.host.to_string());
+    if server_name.is_empty() {
+        return Err("server_name: must not be empty".into());
+    }
+    let interval = raw
+        .interval
+        .or(defaults.interval)
+        .unwrap_or(DEFAULT_INTERVAL);
+    if interval.is_zero() {
+        return Err("interval: must be greater than zero".into());
+    }
+    let timeout = raw.timeout.or(defaults.timeout).unwrap_or(DEFAULT_TIMEOUT);
+    if timeout.is_zero() {
+        return Err("timeout: must be greater than zero".into());
+    }
+    let mut labels = defaults.labels.clone().unwrap_or_default();
+    labels.extend(raw.labels.unwrap_or_default());
+    for key in labels.keys() {
+        check_label_name(key).map_err(|e| format!("labels.{key}: {e}"))?;
+    }
+    Ok(Target {
+        name,
+        address,
+        server_name,
+        interval,
+        timeout,
+        ca_file: raw.ca_file.or_else(|| defaults.ca_file.clone()),
+        labels,
+    })
+}
+
+/// Checks that `name` is a valid Prometheus label name that the exporter does not set itself.
+fn check_label_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let valid = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid || name.starts_with("__") {
+        return Err("not a valid label name (letters, digits and _, not starting with a digit or __)".into());
+    }
+    if RESERVED_LABELS.contains(&name) {
+        return Err("the exporter sets this label itself; choose another name".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

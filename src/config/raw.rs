@@ -1,0 +1,58 @@
+//! The configuration file exactly as written: every field optional, unknown keys rejected.
+//!
+//! Kept apart from the validated [`super::Config`] so that serde does the syntax (with line and
+//! column in its errors) and `Config::from_raw` does the meaning.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The top level of the YAML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Settings every target inherits unless it sets them itself.
+    pub defaults: Option<RawDefaults>,
+    /// The endpoints to probe.
+    pub targets: Option<Vec<RawTarget>>,
+}
+
+/// The `defaults:` block.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    #[serde(default, with = "humantime_serde")]
+    pub interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    pub ca_file: Option<PathBuf>,
+    pub concurrency: Option<usize>,
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// One entry of `targets:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub name: Option<String>,
+    pub address: String,
+    pub server_name: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    pub interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    pub ca_file: Option<PathBuf>,
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+impl RawConfig {
+    /// Parses YAML text; the error names the line and column of the problem.
+    pub fn parse(text: &str) -> Result<RawConfig, String> {
+        if text.trim().is_empty() {
+            return Err("the file is empty; it needs at least a `targets:` list".into());
+        }
+        serde_saphyr::from_str(text).map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,17 @@
+//! cert-expiry-exporter: probes TLS endpoints on a schedule and serves certificate expiry, chain
+//! validity and revocation to Prometheus.
+//!
+//! The flow, one module per stage:
+//! [`config`] ▶ [`scheduler`] ▶ [`probe`] (resolve ▶ connect ▶ handshake) ▶ [`x509`] (facts and
+//! verdict) ▶ [`state`] ◀ [`metrics`] (rendered at scrape time) ◀ [`server`].
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod logging;
+pub mod metrics;
+pub mod probe;
+pub mod scheduler;
+pub mod server;
+pub mod state;
+pub mod x509;

@@ -1,0 +1,34 @@
+//! Log set-up: logfmt by default (as Prometheus and its exporters log), JSON on request.
+
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::prelude::*;
+
+use crate::cli::{LogFormat, LogLevel};
+
+/// Installs the global subscriber, writing to standard error.
+pub fn init(level: LogLevel, format: LogFormat) {
+    let filter = match level {
+        LogLevel::Debug => LevelFilter::DEBUG,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Warn => LevelFilter::WARN,
+        LogLevel::Error => LevelFilter::ERROR,
+    };
+    // Our own lines at the chosen level; dependencies' chatter only from warn up.
+    let targets = tracing_subscriber::filter::Targets::new()
+        .with_default(filter.min(LevelFilter::WARN))
+        .with_target(env!("CARGO_CRATE_NAME"), filter);
+    let registry = tracing_subscriber::registry().with(targets);
+    let _ = match format {
+        LogFormat::Logfmt => registry
+            .with(tracing_logfmt::builder().layer().with_writer(std::io::stderr))
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+    };
+}

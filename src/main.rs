@@ -1,0 +1,51 @@
+//! The `cert-expiry-exporter` binary: parses flags and hands over to [`app`].
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cert_expiry_exporter::{app, cli::Cli, logging};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_level, cli.log_format);
+
+    let loaded = match app::load(&cli.config_file) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("invalid configuration: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if cli.check_config {
+        println!(
+            "{}: valid, {} targets",
+            cli.config_file.display(),
+            loaded.config.targets.len()
+        );
+        return ExitCode::SUCCESS;
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match app::Exporter::start(&cli.config_file, loaded, cli.listen_address).await {
+            Ok(exporter) => match exporter.run_until_signal().await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("signal handling failed: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(e) => {
+                eprintln!("cannot listen on {}: {e}", cli.listen_address);
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

@@ -1,0 +1,106 @@
+//! The one shape every probe returns, whatever failed: the state the collector renders.
+
+use std::time::{Duration, SystemTime};
+
+use crate::x509::ChainReport;
+
+/// A stage of a probe, the `phase` label of `cert_probe_duration_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    Dns,
+    Connect,
+    Starttls,
+    Handshake,
+    Total,
+}
+
+impl Phase {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Dns => "dns",
+            Phase::Connect => "connect",
+            Phase::Starttls => "starttls",
+            Phase::Handshake => "handshake",
+            Phase::Total => "total",
+        }
+    }
+}
+
+/// Why a probe did not complete. `reason` is a short, fixed label value; `detail` is the
+/// human sentence for logs and the `check` command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeFailure {
+    pub reason: &'static str,
+    pub detail: String,
+}
+
+impl ProbeFailure {
+    pub fn new(reason: &'static str, detail: impl Into<String>) -> ProbeFailure {
+        ProbeFailure {
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// What was negotiated in the handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSession {
+    /// `TLS 1.2`, `TLS 1.3`.
+    pub version: &'static str,
+    /// IANA-style suite name, e.g. `TLS13_AES_128_GCM_SHA256`.
+    pub cipher: String,
+    /// Key-exchange group, e.g. `X25519`; empty when unknown.
+    pub group: String,
+}
+
+/// Everything one probe of one endpoint found.
+#[derive(Debug, Clone)]
+pub struct ProbeResult {
+    /// When the probe finished.
+    pub finished_at: SystemTime,
+    /// An extra label telling this result apart from others of the same target
+    /// (`address` when every resolved address is probed, `file` for file targets).
+    pub instance: Option<(&'static str, String)>,
+    /// The address connected to (`ip:port`), when one was reached.
+    pub peer: Option<std::net::SocketAddr>,
+    /// Duration of each phase that ran.
+    pub phases: Vec<(Phase, Duration)>,
+    /// Why the probe failed; `None` when it completed.
+    pub failure: Option<ProbeFailure>,
+    /// What the handshake negotiated, when it completed.
+    pub tls: Option<TlsSession>,
+    /// The served chain and its verdict, whenever certificates arrived (even if the handshake
+    /// failed afterwards).
+    pub chain: Option<ChainReport>,
+    /// Whether the server asked for a client certificate.
+    pub client_cert_requested: bool,
+}
+
+impl ProbeResult {
+    /// An empty result, to be filled phase by phase.
+    pub fn new() -> ProbeResult {
+        ProbeResult {
+            finished_at: SystemTime::UNIX_EPOCH,
+            instance: None,
+            peer: None,
+            phases: Vec::new(),
+            failure: None,
+            tls: None,
+            chain: None,
+            client_cert_requested: false,
+        }
+    }
+
+    /// `cert_probe_success`: the probe got a certificate chain.
+    pub fn success(&self) -> bool {
+        self.chain.is_some()
+    }
+}
+
+impl Default for ProbeResult {
+    fn default() -> Self {
+        ProbeResult::new()
+    }
+}

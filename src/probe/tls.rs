@@ -1,0 +1,231 @@
+//! The TLS handshake, done so that the served chain is kept whatever happens.
+//!
+//! A normal rustls client aborts on an invalid certificate, and the chain is lost with it. Here a
+//! [`Capture`] stands in as the certificate verifier: it records the chain and any stapled OCSP
+//! response, and lets the handshake go on, so that an expired, self-signed or misnamed chain is
+//! still read and judged afterwards on its own terms (see [`crate::x509::chain`]). The server's
+//! handshake signature is still verified for real: a server that cannot prove it holds the key,
+//! or whose key rustls refuses, fails the handshake, but its chain has been captured by then.
+//!
+//! Session resumption is off, so every probe sees the certificates; a fresh [`Capture`] is made
+//! per probe, so no probe sees another's chain.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ResolvesClientCert, Resumption};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use super::result::{ProbeFailure, TlsSession};
+
+/// The aws-lc-rs provider, made once. Built explicitly rather than installed process-wide so that
+/// no other crate's choice of provider can make `ClientConfig::builder()` ambiguous.
+pub fn provider() -> Arc<CryptoProvider> {
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .clone()
+}
+
+/// What the server showed during one handshake.
+#[derive(Debug, Default)]
+pub struct Captured {
+    /// The certificates as sent, leaf first. Empty when none arrived.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The stapled OCSP response, empty when none was stapled.
+    pub ocsp_response: Vec<u8>,
+    /// Whether the server sent a CertificateRequest.
+    pub client_cert_requested: bool,
+}
+
+/// Per-probe verifier and client-certificate resolver that records instead of judging.
+#[derive(Debug)]
+pub struct Capture {
+    captured: Mutex<Captured>,
+    algorithms: WebPkiSupportedAlgorithms,
+    /// The client certificate to present when asked (mutual TLS), if the target has one.
+    client_cert: Option<Arc<rustls::sign::CertifiedKey>>,
+}
+
+impl Capture {
+    fn new(client_cert: Option<Arc<rustls::sign::CertifiedKey>>) -> Arc<Capture> {
+        Arc::new(Capture {
+            captured: Mutex::new(Captured::default()),
+            algorithms: provider().signature_verification_algorithms,
+            client_cert,
+        })
+    }
+
+    /// Takes what was recorded.
+    pub fn take(&self) -> Captured {
+        std::mem::take(&mut *self.captured.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl ServerCertVerifier for Capture {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let mut captured = self.captured.lock().unwrap_or_else(|e| e.into_inner());
+        captured.chain = std::iter::once(end_entity)
+            .chain(intermediates)
+            .map(|c| c.clone().into_owned())
+            .collect();
+        captured.ocsp_response = ocsp_response.to_vec();
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+impl ResolvesClientCert for Capture {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.captured
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .client_cert_requested = true;
+        self.client_cert.clone()
+    }
+
+    fn has_certs(&self) -> bool {
+        self.client_cert.is_some()
+    }
+}
+
+/// The client configuration every probe starts from (cloned, then given its own [`Capture`]).
+fn base_config() -> &'static ClientConfig {
+    static BASE: OnceLock<ClientConfig> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let mut config = ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(rustls::ALL_VERSIONS)
+            .expect("aws-lc-rs supports TLS 1.2 and 1.3")
+            .dangerous()
+            .with_custom_certificate_verifier(Capture::new(None))
+            .with_no_client_auth();
+        config.resumption = Resumption::disabled();
+        config
+    })
+}
+
+/// The outcome of a handshake: the stream when it completed, and what was captured either way.
+pub struct Handshake<S> {
+    pub stream: Result<TlsStream<S>, ProbeFailure>,
+    pub captured: Captured,
+}
+
+/// Runs a TLS handshake over `io` for `server_name` (SNI is not sent for IP literals).
+pub async fn handshake<S>(
+    io: S,
+    server_name: &str,
+    client_cert: Option<Arc<rustls::sign::CertifiedKey>>,
+) -> Handshake<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let capture = Capture::new(client_cert);
+    let mut config = base_config().clone();
+    config
+        .dangerous()
+        .set_certificate_verifier(capture.clone());
+    config.client_auth_cert_resolver = capture.clone();
+    let name = match ServerName::try_from(server_name.to_string()) {
+        Ok(name) => name,
+        Err(_) => {
+            return Handshake {
+                stream: Err(ProbeFailure::new(
+                    "tls_handshake",
+                    format!("{server_name:?} is not a valid server name"),
+                )),
+                captured: Captured::default(),
+            }
+        }
+    };
+    let result = TlsConnector::from(Arc::new(config)).connect(name, io).await;
+    let captured = capture.take();
+    Handshake {
+        stream: result.map_err(|e| classify(&e, &captured)),
+        captured,
+    }
+}
+
+/// Describes the negotiated session of a completed handshake.
+pub fn session<S>(stream: &TlsStream<S>) -> TlsSession {
+    let (_, conn) = stream.get_ref();
+    let version = match conn.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3",
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2",
+        _ => "unknown",
+    };
+    TlsSession {
+        version,
+        cipher: conn
+            .negotiated_cipher_suite()
+            .map(|s| format!("{:?}", s.suite()))
+            .unwrap_or_default(),
+        group: conn
+            .negotiated_key_exchange_group()
+            .map(|g| format!("{:?}", g.name()))
+            .unwrap_or_default(),
+    }
+}
+
+/// Turns a handshake error into a reason label.
+fn classify(e: &std::io::Error, captured: &Captured) -> ProbeFailure {
+    use rustls::{AlertDescription as A, Error as E, PeerIncompatible as P};
+    let detail = format!("TLS handshake: {e}");
+    // Errors that are not rustls's own (closed or reset connections) are plain handshake failures.
+    let Some(tls) = e.get_ref().and_then(|inner| inner.downcast_ref::<E>()) else {
+        return ProbeFailure::new("tls_handshake", detail);
+    };
+    let reason = match tls {
+        E::AlertReceived(A::ProtocolVersion) => "protocol_version",
+        E::PeerIncompatible(
+            P::ServerDoesNotSupportTls12Or13 | P::ServerTlsVersionIsDisabledByOurConfig,
+        ) => "protocol_version",
+        E::AlertReceived(A::CertificateRequired) => "client_cert_required",
+        E::AlertReceived(A::HandshakeFailure | A::BadCertificate)
+            if captured.client_cert_requested =>
+        {
+            "client_cert_required"
+        }
+        E::InvalidCertificate(_) | E::PeerMisbehaved(rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme) => {
+            "tls_server_signature"
+        }
+        _ => "tls_handshake",
+    };
+    ProbeFailure::new(reason, detail)
+}

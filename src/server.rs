@@ -1,0 +1,203 @@
+//! The HTTP endpoint: `/metrics`, `/-/healthy`, `/-/ready`, `/-/reload` and a small index page.
+//!
+//! hyper 1 over plain TCP, one task per connection, with a header read timeout so slow clients
+//! cannot hold connections open, and graceful shutdown: on the shutdown signal the listener
+//! closes and open connections finish their current request.
+
+use std::convert::Infallible;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::{self, Format};
+use crate::state::State;
+
+/// How long a client may take to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest request body accepted (only `/-/reload` reads one, and ignores it).
+const MAX_BODY: usize = 64 * 1024;
+/// Responses smaller than this are not worth compressing.
+const GZIP_MIN: usize = 1024;
+
+/// Re-reads the configuration; `Err` carries the message for the operator.
+pub type ReloadFn = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+/// What the request handlers need.
+pub struct Endpoints {
+    pub registry: Registry,
+    pub state: Arc<State>,
+    pub reload: ReloadFn,
+}
+
+/// Serves HTTP on `listener` until `shutdown` is cancelled.
+pub async fn serve(listener: TcpListener, endpoints: Arc<Endpoints>, shutdown: CancellationToken) {
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(64 * 1024);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let endpoints = endpoints.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let endpoints = endpoints.clone();
+            async move { Ok::<_, Infallible>(handle(req, &endpoints, peer).await) }
+        });
+        let conn = http.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(error) = conn.await {
+                tracing::debug!(%error, %peer, "HTTP connection ended with an error");
+            }
+        });
+    }
+    // Give in-flight scrapes a moment, not forever.
+    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+/// Routes one request.
+pub async fn handle(
+    req: Request<Incoming>,
+    endpoints: &Endpoints,
+    _peer: SocketAddr,
+) -> Response<Full<Bytes>> {
+    match (req.method(), req.uri().path()) {
+        (&Method::GET | &Method::HEAD, "/metrics") => metrics_response(&req, endpoints),
+        (&Method::GET | &Method::HEAD, "/-/healthy") => text(StatusCode::OK, "Healthy.\n"),
+        (&Method::GET | &Method::HEAD, "/-/ready") => {
+            if endpoints.state.is_ready() {
+                text(StatusCode::OK, "Ready.\n")
+            } else {
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Not ready: some targets have not been probed yet.\n",
+                )
+            }
+        }
+        (&Method::POST | &Method::PUT, "/-/reload") => {
+            // Drain (and bound) the body so the connection can be reused.
+            let _ = Limited::new(req.into_body(), MAX_BODY).collect().await;
+            match (endpoints.reload)() {
+                Ok(()) => text(StatusCode::OK, "Configuration reloaded.\n"),
+                Err(message) => text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("Reload failed, the previous configuration keeps running: {message}\n"),
+                ),
+            }
+        }
+        (_, "/-/reload") => text(StatusCode::METHOD_NOT_ALLOWED, "Use POST.\n"),
+        (&Method::GET | &Method::HEAD, "/") => html(INDEX),
+        _ => text(StatusCode::NOT_FOUND, "Not found.\n"),
+    }
+}
+
+/// Renders `/metrics` in the format the scraper asked for, gzipped when it accepts gzip.
+fn metrics_response(req: &Request<Incoming>, endpoints: &Endpoints) -> Response<Full<Bytes>> {
+    let headers = req.headers();
+    let format = Format::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let body = metrics::render(&endpoints.registry, format);
+    let gzip = accepts_gzip(headers.get(header::ACCEPT_ENCODING)) && body.len() >= GZIP_MIN;
+    let mut builder = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, format.content_type());
+    let body = if gzip {
+        builder = builder.header(header::CONTENT_ENCODING, "gzip");
+        gzip_bytes(body.as_bytes())
+    } else {
+        Bytes::from(body)
+    };
+    builder
+        .header(header::VARY, "Accept, Accept-Encoding")
+        .body(Full::new(body))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// Whether `Accept-Encoding` lists gzip with a non-zero quality.
+fn accepts_gzip(value: Option<&HeaderValue>) -> bool {
+    let Some(value) = value.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    value.split(',').any(|part| {
+        let mut fields = part.split(';').map(str::trim);
+        let coding = fields.next().unwrap_or("");
+        let refused = fields.any(|f| f.replace(' ', "") == "q=0" || f == "q=0.0");
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+    })
+}
+
+/// Compresses with a fast level: `/metrics` is rendered per scrape, CPU matters more than bytes.
+fn gzip_bytes(data: &[u8]) -> Bytes {
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 8),
+        flate2::Compression::fast(),
+    );
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(data);
+    Bytes::from(encoder.finish().unwrap_or_default())
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+fn html(body: &'static str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+const INDEX: &str = r#"<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>cert-expiry-exporter</title></head>
+<body>
+<h1>cert-expiry-exporter</h1>
+<p>Probes TLS endpoints and reports certificate expiry, chain validity and revocation.</p>
+<ul>
+<li><a href="metrics">/metrics</a></li>
+<li><a href="-/healthy">/-/healthy</a></li>
+<li><a href="-/ready">/-/ready</a></li>
+</ul>
+</body></html>
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_negotiation() {
+        let v = |s: &'static str| Some(HeaderValue::from_static(s));
+        assert!(accepts_gzip(v("gzip").as_ref()));
+        assert!(accepts_gzip(v("deflate, gzip;q=1.0, *;q=0.5").as_ref()));
+        assert!(!accepts_gzip(v("gzip;q=0").as_ref()));
+        assert!(!accepts_gzip(v("identity").as_ref()));
+        assert!(!accepts_gzip(None));
+    }
+}
