@@ -63,7 +63,10 @@ impl Reloader {
                 let prober = Arc::new(Prober::new(self.resolver.clone(), loaded.trust));
                 self.scheduler.apply(&loaded.config, prober);
                 self.metrics.record_reload(true);
-                tracing::info!(targets = loaded.config.targets.len(), "configuration reloaded");
+                tracing::info!(
+                    targets = loaded.config.targets.len(),
+                    "configuration reloaded"
+                );
                 Ok(())
             }
             Err(e) => {

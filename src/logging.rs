@@ -20,7 +20,11 @@ pub fn init(level: LogLevel, format: LogFormat) {
     let registry = tracing_subscriber::registry().with(targets);
     let _ = match format {
         LogFormat::Logfmt => registry
-            .with(tracing_logfmt::builder().layer().with_writer(std::io::stderr))
+            .with(
+                tracing_logfmt::builder()
+                    .layer()
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(

@@ -133,7 +133,10 @@ impl Collector for BuildInfo {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let labels = [
             ("version", env!("CARGO_PKG_VERSION")),
-            ("revision", option_env!("CERT_EXPORTER_REVISION").unwrap_or("unknown")),
+            (
+                "revision",
+                option_env!("CERT_EXPORTER_REVISION").unwrap_or("unknown"),
+            ),
         ];
         let mut family = encoder.encode_descriptor(
             "cert_exporter_build_info",
@@ -201,77 +204,155 @@ impl Collector for SnapshotCollector {
         let e = &mut encoder;
         let s = snapshots.as_slice();
 
-        family(e, s, "cert_probe_success", "1 when the last probe got a certificate chain", |snap, r, out| {
-            out.push((base_labels(snap, r), r.success() as u8 as f64));
-        })?;
-        family(e, s, "cert_probe_error_info", "1 while the last probe hit a network or TLS failure, by reason", |snap, r, out| {
-            if let Some(f) = &r.failure {
-                let mut l = base_labels(snap, r);
-                l.push(("reason", f.reason));
-                out.push((l, 1.0));
-            }
-        })?;
-        family(e, s, "cert_probe_duration_seconds", "Duration of each phase of the last probe", |snap, r, out| {
-            for (phase, d) in &r.phases {
-                let mut l = base_labels(snap, r);
-                l.push(("phase", phase.as_str()));
-                out.push((l, d.as_secs_f64()));
-            }
-        })?;
-        family(e, s, "cert_probe_timestamp_seconds", "When the last probe finished", |snap, r, out| {
-            out.push((base_labels(snap, r), unix_seconds(r.finished_at)));
-        })?;
-        family(e, s, "cert_chain_valid", "1 when the served chain verifies for the server name now", |snap, r, out| {
-            if let Some(chain) = &r.chain {
-                out.push((base_labels(snap, r), chain.is_valid() as u8 as f64));
-            }
-        })?;
-        family(e, s, "cert_chain_error_info", "1 per reason the served chain is invalid", |snap, r, out| {
-            if let Some(chain) = &r.chain {
-                for reason in &chain.errors {
+        family(
+            e,
+            s,
+            "cert_probe_success",
+            "1 when the last probe got a certificate chain",
+            |snap, r, out| {
+                out.push((base_labels(snap, r), r.success() as u8 as f64));
+            },
+        )?;
+        family(
+            e,
+            s,
+            "cert_probe_error_info",
+            "1 while the last probe hit a network or TLS failure, by reason",
+            |snap, r, out| {
+                if let Some(f) = &r.failure {
                     let mut l = base_labels(snap, r);
-                    l.push(("reason", reason.as_str()));
+                    l.push(("reason", f.reason));
                     out.push((l, 1.0));
                 }
-            }
-        })?;
-        family(e, s, "cert_days_to_expiry", "Days until the first certificate of the served path expires (negative once expired)", |snap, r, out| {
-            if let Some(expiry) = r.chain.as_ref().and_then(|c| c.expiry) {
-                out.push((base_labels(snap, r), (expiry as f64 - now) / DAY));
-            }
-        })?;
-        family(e, s, "cert_expiry_timestamp_seconds", "When the first certificate of the served path expires", |snap, r, out| {
-            if let Some(expiry) = r.chain.as_ref().and_then(|c| c.expiry) {
-                out.push((base_labels(snap, r), expiry as f64));
-            }
-        })?;
-        family(e, s, "cert_not_after_timestamp_seconds", "notAfter of every certificate the server sent", |snap, r, out| {
-            per_cert(snap, r, out, |c| c.not_after as f64);
-        })?;
-        family(e, s, "cert_not_before_timestamp_seconds", "notBefore of every certificate the server sent", |snap, r, out| {
-            per_cert(snap, r, out, |c| c.not_before as f64);
-        })?;
+            },
+        )?;
+        family(
+            e,
+            s,
+            "cert_probe_duration_seconds",
+            "Duration of each phase of the last probe",
+            |snap, r, out| {
+                for (phase, d) in &r.phases {
+                    let mut l = base_labels(snap, r);
+                    l.push(("phase", phase.as_str()));
+                    out.push((l, d.as_secs_f64()));
+                }
+            },
+        )?;
+        family(
+            e,
+            s,
+            "cert_probe_timestamp_seconds",
+            "When the last probe finished",
+            |snap, r, out| {
+                out.push((base_labels(snap, r), unix_seconds(r.finished_at)));
+            },
+        )?;
+        family(
+            e,
+            s,
+            "cert_chain_valid",
+            "1 when the served chain verifies for the server name now",
+            |snap, r, out| {
+                if let Some(chain) = &r.chain {
+                    out.push((base_labels(snap, r), chain.is_valid() as u8 as f64));
+                }
+            },
+        )?;
+        family(
+            e,
+            s,
+            "cert_chain_error_info",
+            "1 per reason the served chain is invalid",
+            |snap, r, out| {
+                if let Some(chain) = &r.chain {
+                    for reason in &chain.errors {
+                        let mut l = base_labels(snap, r);
+                        l.push(("reason", reason.as_str()));
+                        out.push((l, 1.0));
+                    }
+                }
+            },
+        )?;
+        family(
+            e,
+            s,
+            "cert_days_to_expiry",
+            "Days until the first certificate of the served path expires (negative once expired)",
+            |snap, r, out| {
+                if let Some(expiry) = r.chain.as_ref().and_then(|c| c.expiry) {
+                    out.push((base_labels(snap, r), (expiry as f64 - now) / DAY));
+                }
+            },
+        )?;
+        family(
+            e,
+            s,
+            "cert_expiry_timestamp_seconds",
+            "When the first certificate of the served path expires",
+            |snap, r, out| {
+                if let Some(expiry) = r.chain.as_ref().and_then(|c| c.expiry) {
+                    out.push((base_labels(snap, r), expiry as f64));
+                }
+            },
+        )?;
+        family(
+            e,
+            s,
+            "cert_not_after_timestamp_seconds",
+            "notAfter of every certificate the server sent",
+            |snap, r, out| {
+                per_cert(snap, r, out, |c| c.not_after as f64);
+            },
+        )?;
+        family(
+            e,
+            s,
+            "cert_not_before_timestamp_seconds",
+            "notBefore of every certificate the server sent",
+            |snap, r, out| {
+                per_cert(snap, r, out, |c| c.not_before as f64);
+            },
+        )?;
         cert_info(e, s)?;
-        family(e, s, "cert_tls_version_info", "Negotiated TLS version", |snap, r, out| {
-            if let Some(tls) = &r.tls {
-                let mut l = base_labels(snap, r);
-                l.push(("version", tls.version));
-                out.push((l, 1.0));
-            }
-        })?;
-        family(e, s, "cert_tls_cipher_info", "Negotiated cipher suite and key-exchange group", |snap, r, out| {
-            if let Some(tls) = &r.tls {
-                let mut l = base_labels(snap, r);
-                l.push(("cipher", tls.cipher.as_str()));
-                l.push(("group", tls.group.as_str()));
-                out.push((l, 1.0));
-            }
-        })?;
-        family(e, s, "cert_client_cert_requested", "1 when the server asked for a client certificate", |snap, r, out| {
-            if r.chain.is_some() {
-                out.push((base_labels(snap, r), r.client_cert_requested as u8 as f64));
-            }
-        })?;
+        family(
+            e,
+            s,
+            "cert_tls_version_info",
+            "Negotiated TLS version",
+            |snap, r, out| {
+                if let Some(tls) = &r.tls {
+                    let mut l = base_labels(snap, r);
+                    l.push(("version", tls.version));
+                    out.push((l, 1.0));
+                }
+            },
+        )?;
+        family(
+            e,
+            s,
+            "cert_tls_cipher_info",
+            "Negotiated cipher suite and key-exchange group",
+            |snap, r, out| {
+                if let Some(tls) = &r.tls {
+                    let mut l = base_labels(snap, r);
+                    l.push(("cipher", tls.cipher.as_str()));
+                    l.push(("group", tls.group.as_str()));
+                    out.push((l, 1.0));
+                }
+            },
+        )?;
+        family(
+            e,
+            s,
+            "cert_client_cert_requested",
+            "1 when the server asked for a client certificate",
+            |snap, r, out| {
+                if r.chain.is_some() {
+                    out.push((base_labels(snap, r), r.client_cert_requested as u8 as f64));
+                }
+            },
+        )?;
         Ok(())
     }
 }
@@ -298,13 +379,20 @@ fn per_cert<'a>(
 /// allocate. Chains are capped at [`crate::x509::chain::MAX_CHAIN`] certificates.
 fn position(i: usize) -> &'static str {
     static POSITIONS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let all = POSITIONS.get_or_init(|| (0..crate::x509::chain::MAX_CHAIN).map(|i| i.to_string()).collect());
+    let all = POSITIONS.get_or_init(|| {
+        (0..crate::x509::chain::MAX_CHAIN)
+            .map(|i| i.to_string())
+            .collect()
+    });
     all.get(i).map(String::as_str).unwrap_or("overflow")
 }
 
 /// `cert_info`: every fact of every certificate sent, as labels (value 1). Written apart from
 /// [`family`] because two labels are formatted per sample and must outlive the label set.
-fn cert_info(e: &mut DescriptorEncoder, snapshots: &[Arc<Snapshot>]) -> Result<(), std::fmt::Error> {
+fn cert_info(
+    e: &mut DescriptorEncoder,
+    snapshots: &[Arc<Snapshot>],
+) -> Result<(), std::fmt::Error> {
     let mut family = e.encode_descriptor(
         "cert_info",
         "Facts of every certificate the server sent (value 1)",

@@ -104,7 +104,9 @@ pub async fn handle(
                 Ok(()) => text(StatusCode::OK, "Configuration reloaded.\n"),
                 Err(message) => text(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    &format!("Reload failed, the previous configuration keeps running: {message}\n"),
+                    &format!(
+                        "Reload failed, the previous configuration keeps running: {message}\n"
+                    ),
                 ),
             }
         }

@@ -125,7 +125,16 @@ mod tests {
 
     #[test]
     fn rejects_what_cannot_be_dialled() {
-        for bad in ["example.com", "::1:443", "[::1]443", "host:0", "host:99999", ":443", "a b:1", "[x]:1"] {
+        for bad in [
+            "example.com",
+            "::1:443",
+            "[::1]443",
+            "host:0",
+            "host:99999",
+            ":443",
+            "a b:1",
+            "[x]:1",
+        ] {
             assert!(Address::parse(bad).is_err(), "{bad} should be rejected");
         }
     }

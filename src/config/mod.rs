@@ -17,6 +17,7 @@ use std::time::Duration;
 
 pub use address::{Address, Host};
 pub use raw::{RawConfig, RawDefaults, RawTarget};
+use serde_saphyr::{Location, Spanned};
 
 /// Default time between two probes of one target.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
@@ -129,22 +130,40 @@ impl Config {
     /// Applies the defaults to every target and checks the rules types cannot express.
     fn from_raw(raw: RawConfig) -> Result<Config, String> {
         let defaults = raw.defaults.unwrap_or_default();
-        let concurrency = defaults.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
-        if concurrency == 0 {
-            return Err("defaults.concurrency: must be at least 1".into());
-        }
-        let targets = raw.targets.unwrap_or_default();
-        if targets.is_empty() {
-            return Err("targets: the list is empty; name at least one target".into());
+        let concurrency = match &defaults.concurrency {
+            Some(c) if c.value == 0 => {
+                return Err(format!(
+                    "{}: defaults.concurrency: must be at least 1",
+                    at(&c.referenced)
+                ))
+            }
+            Some(c) => c.value,
+            None => DEFAULT_CONCURRENCY,
+        };
+        let Some(targets) = raw.targets else {
+            return Err("targets: missing; name at least one target".into());
+        };
+        if targets.value.is_empty() {
+            return Err(format!(
+                "{}: targets: the list is empty; name at least one target",
+                at(&targets.referenced)
+            ));
         }
         let mut names = HashSet::new();
-        let mut resolved = Vec::with_capacity(targets.len());
-        for (index, raw_target) in targets.into_iter().enumerate() {
+        let mut resolved = Vec::with_capacity(targets.value.len());
+        for (index, raw_target) in targets.value.into_iter().enumerate() {
+            let name_at = raw_target
+                .value
+                .name
+                .as_ref()
+                .map(|n| n.referenced)
+                .unwrap_or(raw_target.referenced);
             let target = resolve_target(&defaults, raw_target)
-                .map_err(|e| format!("targets[{index}].{e}"))?;
+                .map_err(|(loc, e)| format!("{}: targets[{index}].{e}", at(&loc)))?;
             if !names.insert(target.name.clone()) {
                 return Err(format!(
-                    "targets[{index}].name: {:?} is used by an earlier target; names must be unique",
+                    "{}: targets[{index}].name: {:?} is used by an earlier target; names must be unique",
+                    at(&name_at),
                     target.name
                 ));
             }
@@ -157,16 +176,39 @@ impl Config {
     }
 }
 
-/// Builds one [`Target`] from its raw form and the defaults. Errors start with the field name.
-fn resolve_target(defaults: &RawDefaults, raw: RawTarget) -> Result<Target, String> {
-    let address = Address::parse(&raw.address).map_err(|e| format!("address: {e}"))?;
-    let name = raw.name.unwrap_or_else(|| raw.address.clone());
-    if name.is_empty() {
-        return Err("name: must not be empty".into());
-    }
-    let server_name = raw
-        .server_name
-        .unwrap_or_else(|| address.host.to_string());
+/// `line L column C`, the way the syntax errors say it.
+fn at(loc: &Location) -> String {
+    format!("line {} column {}", loc.line(), loc.column())
+}
+
+/// Builds one [`Target`] from its raw form and the defaults. Errors carry the location of the
+/// offending value (or of the target entry) and start with the field name.
+fn resolve_target(
+    defaults: &RawDefaults,
+    spanned: Spanned<RawTarget>,
+) -> Result<Target, (Location, String)> {
+    let here = spanned.referenced;
+    let raw = spanned.value;
+    let address = Address::parse(&raw.address.value)
+        .map_err(|e| (raw.address.referenced, format!("address: {e}")))?;
+    let name = match raw.name.clone() {
+        Some(name) if name.value.is_empty() => {
+            return Err((name.referenced, "name: must not be empty".into()))
+        }
+        Some(name) => name.value,
+        None => raw.address.value.clone(),
+    };
+    resolve_settings(defaults, raw, name, address).map_err(|e| (here, e))
+}
+
+/// The settings of a target that have defaults; errors start with the field name.
+fn resolve_settings(
+    defaults: &RawDefaults,
+    raw: RawTarget,
+    name: String,
+    address: Address,
+) -> Result<Target, String> {
+    let server_name = raw.server_name.unwrap_or_else(|| address.host.to_string());
     if server_name.is_empty() {
         return Err("server_name: must not be empty".into());
     }
@@ -203,7 +245,10 @@ fn check_label_name(name: &str) -> Result<(), String> {
     let valid = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid || name.starts_with("__") {
-        return Err("not a valid label name (letters, digits and _, not starting with a digit or __)".into());
+        return Err(
+            "not a valid label name (letters, digits and _, not starting with a digit or __)"
+                .into(),
+        );
     }
     if RESERVED_LABELS.contains(&name) {
         return Err("the exporter sets this label itself; choose another name".into());

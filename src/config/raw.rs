@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde_saphyr::Spanned;
 
 /// The top level of the YAML file.
 #[derive(Debug, Default, Deserialize)]
@@ -15,8 +16,8 @@ use serde::Deserialize;
 pub struct RawConfig {
     /// Settings every target inherits unless it sets them itself.
     pub defaults: Option<RawDefaults>,
-    /// The endpoints to probe.
-    pub targets: Option<Vec<RawTarget>>,
+    /// The endpoints to probe, each with where it stands in the file.
+    pub targets: Option<Spanned<Vec<Spanned<RawTarget>>>>,
 }
 
 /// The `defaults:` block.
@@ -28,7 +29,7 @@ pub struct RawDefaults {
     #[serde(default, with = "humantime_serde")]
     pub timeout: Option<Duration>,
     pub ca_file: Option<PathBuf>,
-    pub concurrency: Option<usize>,
+    pub concurrency: Option<Spanned<usize>>,
     pub labels: Option<BTreeMap<String, String>>,
 }
 
@@ -36,8 +37,8 @@ pub struct RawDefaults {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTarget {
-    pub name: Option<String>,
-    pub address: String,
+    pub name: Option<Spanned<String>>,
+    pub address: Spanned<String>,
     pub server_name: Option<String>,
     #[serde(default, with = "humantime_serde")]
     pub interval: Option<Duration>,

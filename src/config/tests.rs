@@ -1,0 +1,120 @@
+//! Every configuration mistake gives a message that says where it is.
+
+use super::*;
+
+fn err(yaml: &str) -> String {
+    Config::parse(yaml)
+        .expect_err("config should be rejected")
+        .to_string()
+}
+
+#[test]
+fn full_example_parses_with_defaults_applied() {
+    let config = Config::parse(
+        r#"
+defaults:
+  interval: 1m
+  timeout: 5s
+  concurrency: 8
+  labels: {env: prod}
+targets:
+  - name: shop
+    address: shop.example.com:443
+    labels: {team: payments}
+  - address: "[::1]:8443"
+    server_name: internal.example
+    timeout: 2s
+"#,
+    )
+    .unwrap();
+    assert_eq!(config.concurrency, 8);
+    let shop = &config.targets[0];
+    assert_eq!(shop.name, "shop");
+    assert_eq!(shop.server_name, "shop.example.com");
+    assert_eq!(shop.interval, Duration::from_secs(60));
+    assert_eq!(shop.timeout, Duration::from_secs(5));
+    assert_eq!(shop.labels.get("env").map(String::as_str), Some("prod"));
+    assert_eq!(
+        shop.labels.get("team").map(String::as_str),
+        Some("payments")
+    );
+    let v6 = &config.targets[1];
+    assert_eq!(v6.name, "[::1]:8443");
+    assert_eq!(v6.server_name, "internal.example");
+    assert_eq!(v6.timeout, Duration::from_secs(2));
+}
+
+#[test]
+fn unknown_key_names_line_and_column() {
+    let e = err("targets:\n  - address: a.example:443\n    sni: b.example\n");
+    assert!(e.contains("sni"), "{e}");
+    assert!(e.contains("line 3"), "{e}");
+    assert!(e.contains("column 5"), "{e}");
+}
+
+#[test]
+fn unknown_top_level_key_names_line() {
+    let e = err("target:\n  - address: a.example:443\n");
+    assert!(e.contains("target"), "{e}");
+    assert!(e.contains("line 1"), "{e}");
+}
+
+#[test]
+fn wrong_type_names_line() {
+    let e = err("defaults:\n  concurrency: lots\ntargets:\n  - address: a.example:443\n");
+    assert!(e.contains("line 2"), "{e}");
+}
+
+#[test]
+fn bad_duration_names_line() {
+    let e = err("defaults:\n  interval: 5 parsecs\ntargets:\n  - address: a.example:443\n");
+    assert!(e.contains("line 2"), "{e}");
+}
+
+#[test]
+fn invalid_yaml_names_line() {
+    let e = err("targets:\n  - address: [unclosed\n");
+    assert!(e.contains("line"), "{e}");
+}
+
+#[test]
+fn semantic_errors_name_the_field() {
+    let cases = [
+        ("targets: []\n", "targets"),
+        ("defaults: {interval: 1m}\n", "targets"),
+        ("targets:\n  - address: a.example\n", "targets[0].address"),
+        ("targets:\n  - address: a.example:443\n    timeout: 0s\n", "targets[0].timeout"),
+        ("targets:\n  - address: a.example:443\n    interval: 0s\n", "targets[0].interval"),
+        (
+            "targets:\n  - address: a.example:443\n  - address: b.example:443\n    name: a.example:443\n",
+            "targets[1].name",
+        ),
+        ("targets:\n  - address: a.example:443\n    labels: {target: x}\n", "targets[0].labels.target"),
+        ("targets:\n  - address: a.example:443\n    labels: {1bad: x}\n", "targets[0].labels.1bad"),
+        ("defaults: {concurrency: 0}\ntargets:\n  - address: a.example:443\n", "defaults.concurrency"),
+        ("", "empty"),
+    ];
+    for (yaml, needle) in cases {
+        let e = err(yaml);
+        assert!(
+            e.contains(needle),
+            "{yaml:?} gave {e:?}, expected it to mention {needle:?}"
+        );
+        if !yaml.is_empty() && !yaml.starts_with("defaults: {interval") {
+            assert!(e.contains("line "), "{yaml:?} gave {e:?} without a line");
+        }
+    }
+}
+
+#[test]
+fn duplicate_names_are_rejected_at_the_second_name() {
+    let e = err("targets:\n  - name: x\n    address: a.example:443\n  - name: x\n    address: b.example:443\n");
+    assert!(e.contains("unique"), "{e}");
+    assert!(e.contains("line 4 column 11"), "{e}");
+}
+
+#[test]
+fn address_without_port_points_at_the_value() {
+    let e = err("targets:\n  - name: x\n    address: a.example\n");
+    assert!(e.contains("line 3 column 14"), "{e}");
+}

@@ -38,9 +38,9 @@ fn classify(addr: SocketAddr, e: &std::io::Error) -> ProbeFailure {
     let reason = match e.kind() {
         ErrorKind::ConnectionRefused => "connect_refused",
         ErrorKind::TimedOut => "connect_timeout",
-        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable | ErrorKind::AddrNotAvailable => {
-            "connect_unreachable"
-        }
+        ErrorKind::HostUnreachable
+        | ErrorKind::NetworkUnreachable
+        | ErrorKind::AddrNotAvailable => "connect_unreachable",
         _ => "connect",
     };
     ProbeFailure::new(reason, format!("connecting to {addr}: {e}"))

@@ -66,11 +66,9 @@ impl Prober {
         result.peer = Some(peer);
 
         let phase_start = Instant::now();
-        let handshake = tokio::time::timeout_at(
-            deadline,
-            tls::handshake(stream, &target.server_name, None),
-        )
-        .await;
+        let handshake =
+            tokio::time::timeout_at(deadline, tls::handshake(stream, &target.server_name, None))
+                .await;
         result
             .phases
             .push((Phase::Handshake, phase_start.elapsed()));
@@ -100,7 +98,8 @@ impl Prober {
         if let Some(captured) = captured {
             result.client_cert_requested = captured.client_cert_requested;
             if !captured.chain.is_empty() {
-                let report = x509::analyse(&captured.chain, &target.server_name, &trust, unix_now());
+                let report =
+                    x509::analyse(&captured.chain, &target.server_name, &trust, unix_now());
                 result.chain = Some(report);
             }
         }

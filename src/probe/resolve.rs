@@ -66,7 +66,10 @@ impl Resolver {
             .map(|ip: IpAddr| SocketAddr::new(ip, address.port))
             .collect();
         if addrs.is_empty() {
-            return Err(ProbeFailure::new("dns", format!("{name} has no A or AAAA record")));
+            return Err(ProbeFailure::new(
+                "dns",
+                format!("{name} has no A or AAAA record"),
+            ));
         }
         Ok(addrs)
     }

@@ -158,9 +158,7 @@ where
 {
     let capture = Capture::new(client_cert);
     let mut config = base_config().clone();
-    config
-        .dangerous()
-        .set_certificate_verifier(capture.clone());
+    config.dangerous().set_certificate_verifier(capture.clone());
     config.client_auth_cert_resolver = capture.clone();
     let name = match ServerName::try_from(server_name.to_string()) {
         Ok(name) => name,
@@ -222,7 +220,8 @@ fn classify(e: &std::io::Error, captured: &Captured) -> ProbeFailure {
         {
             "client_cert_required"
         }
-        E::InvalidCertificate(_) | E::PeerMisbehaved(rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme) => {
+        E::InvalidCertificate(_)
+        | E::PeerMisbehaved(rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme) => {
             "tls_server_signature"
         }
         _ => "tls_handshake",

@@ -199,7 +199,12 @@ pub fn analyse(
     }
 
     // 4. Dates of every path certificate, now.
-    for (facts, _) in report.certs.iter().zip(&report.in_path).filter(|(_, p)| **p) {
+    for (facts, _) in report
+        .certs
+        .iter()
+        .zip(&report.in_path)
+        .filter(|(_, p)| **p)
+    {
         if now > facts.not_after {
             report.errors.insert(ChainError::Expired);
         }

@@ -65,10 +65,12 @@ impl std::error::Error for ParseError {}
 impl CertFacts {
     /// Parses DER and extracts the facts.
     pub fn from_der(der: &[u8]) -> Result<Arc<CertFacts>, ParseError> {
-        let (rest, cert) =
-            X509Certificate::from_der(der).map_err(|e| ParseError(e.to_string()))?;
+        let (rest, cert) = X509Certificate::from_der(der).map_err(|e| ParseError(e.to_string()))?;
         if !rest.is_empty() {
-            return Err(ParseError(format!("{} bytes after the certificate", rest.len())));
+            return Err(ParseError(format!(
+                "{} bytes after the certificate",
+                rest.len()
+            )));
         }
         Ok(Arc::new(CertFacts::from_parsed(&cert, der)))
     }

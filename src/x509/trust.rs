@@ -82,7 +82,9 @@ fn load_system_anchors() -> Vec<TrustAnchor<'static>> {
         .map(|a| a.to_owned())
         .collect();
     if anchors.is_empty() {
-        tracing::warn!("the system certificate store is empty; only ca_file anchors will be trusted");
+        tracing::warn!(
+            "the system certificate store is empty; only ca_file anchors will be trusted"
+        );
     }
     anchors
 }
@@ -96,7 +98,13 @@ fn read_anchor_file(path: &Path) -> Result<Vec<TrustAnchor<'static>>, String> {
         .map(|(i, der)| {
             webpki::anchor_from_trusted_cert(der)
                 .map(|a| a.to_owned())
-                .map_err(|e| format!("{}: certificate #{} is not usable as a trust anchor: {e:?}", path.display(), i + 1))
+                .map_err(|e| {
+                    format!(
+                        "{}: certificate #{} is not usable as a trust anchor: {e:?}",
+                        path.display(),
+                        i + 1
+                    )
+                })
         })
         .collect()
 }
@@ -126,7 +134,10 @@ impl TrustStores {
         let mut by_file = HashMap::new();
         for path in paths {
             if !by_file.contains_key(path) {
-                by_file.insert(path.to_path_buf(), Arc::new(TrustStore::with_ca_file(path)?));
+                by_file.insert(
+                    path.to_path_buf(),
+                    Arc::new(TrustStore::with_ca_file(path)?),
+                );
             }
         }
         Ok(TrustStores { by_file })

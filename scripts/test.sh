@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it. Works as root on a fresh Debian machine with a Rust
+# toolchain: installs the system packages the tests need, then runs formatting, lints and tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages the tests use: openssl (OCSP responder, legacy TLS servers), prometheus
+# (promtool and a real Prometheus for end-to-end checks).
+packages=(openssl prometheus python3-yaml)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "== installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --check
+echo "== cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --locked --all-targets
+if [ -f scripts/check-deploy.sh ]; then
+  echo "== deploy artefacts"
+  bash scripts/check-deploy.sh
+fi

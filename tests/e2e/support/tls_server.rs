@@ -1,0 +1,139 @@
+//! Real TLS servers for the probe to talk to: tokio-rustls in-process, one per test case, plus
+//! listeners that misbehave (silent, closed).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+/// A server that stops when dropped.
+pub struct Server {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// How a TLS server should behave.
+pub struct TlsOptions {
+    pub versions: Vec<&'static SupportedProtocolVersion>,
+    pub ocsp: Vec<u8>,
+    /// When set, client certificates signed by this root are required.
+    pub client_ca: Option<CertificateDer<'static>>,
+    /// When set, only this SNI gets the certificate; others fail the handshake.
+    pub only_sni: Option<String>,
+    pub bind: &'static str,
+}
+
+impl Default for TlsOptions {
+    fn default() -> Self {
+        TlsOptions {
+            versions: vec![&rustls::version::TLS13, &rustls::version::TLS12],
+            ocsp: Vec::new(),
+            client_ca: None,
+            only_sni: None,
+            bind: "127.0.0.1:0",
+        }
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// The rustls server configuration for a chain and key.
+pub fn server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    opts: &TlsOptions,
+) -> ServerConfig {
+    let builder = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&opts.versions)
+        .expect("versions");
+    let builder = match &opts.client_ca {
+        Some(ca) => {
+            let mut roots = RootCertStore::empty();
+            roots.add(ca.clone()).expect("client ca");
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+                .build()
+                .expect("client verifier");
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    match &opts.only_sni {
+        None => builder
+            .with_single_cert_with_ocsp(chain, key, opts.ocsp.clone())
+            .expect("server cert"),
+        Some(name) => {
+            let signing = provider()
+                .key_provider
+                .load_private_key(key)
+                .expect("signing key");
+            let certified = rustls::sign::CertifiedKey::new(chain, signing);
+            let mut resolver = rustls::server::ResolvesServerCertUsingSni::new();
+            resolver.add(name, certified).expect("sni name");
+            builder.with_cert_resolver(Arc::new(resolver))
+        }
+    }
+}
+
+/// Serves TLS with `chain` and `key`: completes handshakes, answers one line, closes.
+pub async fn tls(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    opts: TlsOptions,
+) -> Server {
+    let config = Arc::new(server_config(chain, key, &opts));
+    let listener = TcpListener::bind(opts.bind).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let acceptor = TlsAcceptor::from(config);
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(mut tls) = acceptor.accept(stream).await {
+                    let _ = tls.write_all(b"hello\n").await;
+                    let mut buf = [0u8; 64];
+                    let _ =
+                        tokio::time::timeout(std::time::Duration::from_secs(5), tls.read(&mut buf))
+                            .await;
+                }
+            });
+        }
+    });
+    Server { addr, task }
+}
+
+/// Accepts connections and never says a word (holds them open).
+pub async fn silent() -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    Server { addr, task }
+}
+
+/// An address on which nothing listens.
+pub async fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    listener.local_addr().expect("addr")
+    // dropped here: the port is closed again
+}
