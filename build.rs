@@ -1,6 +1,12 @@
 //! Records the git revision for `cert_exporter_build_info`.
 
 fn main() {
+    println!("cargo:rerun-if-env-changed=CERT_EXPORTER_REVISION");
+    // Builds without .git (a Docker context) pass the revision in the environment.
+    if let Ok(revision) = std::env::var("CERT_EXPORTER_REVISION") {
+        println!("cargo:rustc-env=CERT_EXPORTER_REVISION={revision}");
+        return;
+    }
     let revision = std::process::Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
         .output()

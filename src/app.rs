@@ -14,7 +14,8 @@ use crate::config::{Config, ConfigError};
 use crate::metrics::{self, ExporterMetrics};
 use crate::probe::{Prober, Resolver};
 use crate::scheduler::Scheduler;
-use crate::server::{self, Endpoints};
+use crate::server::web_config::WebConfig;
+use crate::server::{self, Endpoints, WebSecurity};
 use crate::state::State;
 use crate::x509::TrustStores;
 
@@ -48,6 +49,10 @@ pub struct Exporter {
 /// Re-reads the configuration and applies it; shared by SIGHUP and `POST /-/reload`.
 struct Reloader {
     path: PathBuf,
+    /// `--web.config.file`, re-read with the configuration.
+    web_config: Option<PathBuf>,
+    /// Set once the HTTP endpoints exist, to swap their TLS and users on reload.
+    endpoints: std::sync::OnceLock<Arc<Endpoints>>,
     resolver: Resolver,
     scheduler: Arc<Scheduler>,
     metrics: Arc<ExporterMetrics>,
@@ -58,8 +63,21 @@ struct Reloader {
 impl Reloader {
     fn reload(&self) -> Result<(), String> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        match load(&self.path) {
-            Ok(loaded) => {
+        let loaded = load(&self.path)
+            .map_err(|e| e.to_string())
+            .and_then(|loaded| {
+                let web = self
+                    .web_config
+                    .as_deref()
+                    .map(WebConfig::load)
+                    .transpose()?;
+                Ok((loaded, web))
+            });
+        match loaded {
+            Ok((loaded, web)) => {
+                if let (Some(web), Some(endpoints)) = (web, self.endpoints.get()) {
+                    endpoints.set_security(WebSecurity::from(web));
+                }
                 let prober = Arc::new(Prober::new(self.resolver.clone(), loaded.trust));
                 self.scheduler.apply(&loaded.config, prober);
                 self.metrics.record_reload(true);
@@ -72,20 +90,46 @@ impl Reloader {
             Err(e) => {
                 self.metrics.record_reload(false);
                 tracing::error!(error = %e, "configuration reload failed; keeping the running configuration");
-                Err(e.to_string())
+                Err(e)
             }
         }
     }
 }
 
+/// How the HTTP side is set up.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// Address to listen on (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// `--web.config.file`: TLS and basic auth.
+    pub config_file: Option<PathBuf>,
+}
+
 impl Exporter {
-    /// Starts probing `loaded` (read from `config_path`) and serving on `listen`.
+    /// Starts probing `loaded` (read from `config_path`) and serving plain HTTP on `listen`.
     pub async fn start(
         config_path: &Path,
         loaded: Loaded,
         listen: SocketAddr,
     ) -> std::io::Result<Exporter> {
-        let listener = TcpListener::bind(listen).await?;
+        let web = WebSettings {
+            listen,
+            config_file: None,
+        };
+        Exporter::start_with(config_path, loaded, web).await
+    }
+
+    /// Starts probing `loaded` and serving as `web` says.
+    pub async fn start_with(
+        config_path: &Path,
+        loaded: Loaded,
+        web: WebSettings,
+    ) -> std::io::Result<Exporter> {
+        let security = match &web.config_file {
+            Some(path) => WebSecurity::from(WebConfig::load(path).map_err(std::io::Error::other)?),
+            None => WebSecurity::default(),
+        };
+        let listener = TcpListener::bind(web.listen).await?;
         let local_addr = listener.local_addr()?;
         let state = Arc::new(State::new());
         let exporter_metrics = Arc::new(ExporterMetrics::default());
@@ -97,6 +141,8 @@ impl Exporter {
 
         let reloader = Arc::new(Reloader {
             path: config_path.to_path_buf(),
+            web_config: web.config_file.clone(),
+            endpoints: std::sync::OnceLock::new(),
             resolver,
             scheduler: scheduler.clone(),
             metrics: exporter_metrics.clone(),
@@ -110,10 +156,12 @@ impl Exporter {
             registry: metrics::registry(state.clone(), exporter_metrics),
             state,
             reload: reload_fn,
+            web: std::sync::RwLock::new(Arc::new(security)),
         });
+        let _ = reloader.endpoints.set(endpoints.clone());
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(server::serve(listener, endpoints, shutdown.clone()));
-        tracing::info!(address = %local_addr, targets = loaded.config.targets.len(), "listening");
+        tracing::info!(address = %local_addr, targets = loaded.config.targets.len(), tls = web.config_file.is_some(), "listening");
         Ok(Exporter {
             local_addr,
             scheduler,
@@ -141,6 +189,8 @@ impl Exporter {
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut hup = signal(SignalKind::hangup())?;
+        crate::systemd::ready();
+        crate::systemd::spawn_watchdog();
         loop {
             tokio::select! {
                 _ = term.recv() => break,
@@ -149,6 +199,7 @@ impl Exporter {
             }
         }
         tracing::info!("shutting down");
+        crate::systemd::stopping();
         self.shutdown().await;
         Ok(())
     }

@@ -18,9 +18,13 @@ pub struct Cli {
     #[arg(long = "config.file", default_value = "config.yaml")]
     pub config_file: PathBuf,
 
-    /// Address to serve /metrics on.
-    #[arg(long = "web.listen-address", default_value = DEFAULT_LISTEN)]
+    /// Address to serve /metrics on (`host:port`, or `:port` for every IPv4 address).
+    #[arg(long = "web.listen-address", default_value = DEFAULT_LISTEN, value_parser = parse_listen)]
     pub listen_address: SocketAddr,
+
+    /// TLS and basic-auth settings for the endpoint (exporter-toolkit web config format).
+    #[arg(long = "web.config.file")]
+    pub web_config_file: Option<PathBuf>,
 
     /// Validate the configuration file and exit (0 valid, 1 invalid).
     #[arg(long = "check-config")]
@@ -33,6 +37,16 @@ pub struct Cli {
     /// Log line format.
     #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
     pub log_format: LogFormat,
+}
+
+/// Accepts `ip:port`, `[ipv6]:port` and the Go exporters' `:port` shorthand.
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let full = match text.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => text.to_string(),
+    };
+    full.parse()
+        .map_err(|_| format!("{text:?} is not host:port, [ipv6]:port or :port"))
 }
 
 /// `--log.level` values.

@@ -14,4 +14,5 @@ pub mod probe;
 pub mod scheduler;
 pub mod server;
 pub mod state;
+pub mod systemd;
 pub mod x509;

@@ -17,6 +17,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(web) = &cli.web_config_file {
+        if let Err(e) = cert_expiry_exporter::server::web_config::WebConfig::load(web) {
+            eprintln!("invalid web configuration: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     if cli.check_config {
         println!(
             "{}: valid, {} targets",
@@ -37,7 +43,11 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        match app::Exporter::start(&cli.config_file, loaded, cli.listen_address).await {
+        let web = app::WebSettings {
+            listen: cli.listen_address,
+            config_file: cli.web_config_file.clone(),
+        };
+        match app::Exporter::start_with(&cli.config_file, loaded, web).await {
             Ok(exporter) => match exporter.run_until_signal().await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -1,13 +1,17 @@
 //! The HTTP endpoint: `/metrics`, `/-/healthy`, `/-/ready`, `/-/reload` and a small index page.
 //!
-//! hyper 1 over plain TCP, one task per connection, with a header read timeout so slow clients
-//! cannot hold connections open, and graceful shutdown: on the shutdown signal the listener
-//! closes and open connections finish their current request.
+//! hyper 1 over TCP or TLS (`--web.config.file`), one task per connection, with timeouts for
+//! the TLS handshake and the request headers so slow clients cannot hold connections open, basic
+//! authentication on every path when users are configured, and graceful shutdown: on the
+//! shutdown signal the listener closes and open connections finish their current request.
+
+pub mod auth;
+pub mod web_config;
 
 use std::convert::Infallible;
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,9 +27,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{self, Format};
 use crate::state::State;
+use auth::BasicAuth;
+use web_config::WebConfig;
 
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest request body accepted (only `/-/reload` reads one, and ignores it).
 const MAX_BODY: usize = 64 * 1024;
 /// Responses smaller than this are not worth compressing.
@@ -39,6 +47,36 @@ pub struct Endpoints {
     pub registry: Registry,
     pub state: Arc<State>,
     pub reload: ReloadFn,
+    /// TLS and users from `--web.config.file`; swapped whole on reload.
+    pub web: RwLock<Arc<WebSecurity>>,
+}
+
+/// The listener's TLS acceptor (if any) and the basic-auth users.
+#[derive(Default)]
+pub struct WebSecurity {
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub auth: BasicAuth,
+}
+
+impl From<WebConfig> for WebSecurity {
+    fn from(config: WebConfig) -> WebSecurity {
+        WebSecurity {
+            tls: config.tls.map(tokio_rustls::TlsAcceptor::from),
+            auth: BasicAuth::new(config.users),
+        }
+    }
+}
+
+impl Endpoints {
+    /// The security settings in force now.
+    pub fn security(&self) -> Arc<WebSecurity> {
+        self.web.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the security settings (on reload); connections already open keep theirs.
+    pub fn set_security(&self, security: WebSecurity) {
+        *self.web.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(security);
+    }
 }
 
 /// Serves HTTP on `listener` until `shutdown` is cancelled.
@@ -61,18 +99,48 @@ pub async fn serve(listener: TcpListener, endpoints: Arc<Endpoints>, shutdown: C
                 }
             },
         };
+        let security = endpoints.security();
         let endpoints = endpoints.clone();
         let service = hyper::service::service_fn(move |req| {
             let endpoints = endpoints.clone();
             async move { Ok::<_, Infallible>(handle(req, &endpoints, peer).await) }
         });
-        let conn = http.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(error) = conn.await {
-                tracing::debug!(%error, %peer, "HTTP connection ended with an error");
+        match security.tls.clone() {
+            None => {
+                let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    if let Err(error) = conn.await {
+                        tracing::debug!(%error, %peer, "HTTP connection ended with an error");
+                    }
+                });
             }
-        });
+            Some(acceptor) => {
+                let http = http.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let tls = match tokio::time::timeout(
+                        TLS_HANDSHAKE_TIMEOUT,
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    {
+                        Ok(Ok(tls)) => tls,
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, %peer, "TLS handshake with a client failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake with a client timed out");
+                            return;
+                        }
+                    };
+                    let conn = watcher.watch(http.serve_connection(TokioIo::new(tls), service));
+                    if let Err(error) = conn.await {
+                        tracing::debug!(%error, %peer, "HTTPS connection ended with an error");
+                    }
+                });
+            }
+        }
     }
     // Give in-flight scrapes a moment, not forever.
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
@@ -84,6 +152,22 @@ pub async fn handle(
     endpoints: &Endpoints,
     _peer: SocketAddr,
 ) -> Response<Full<Bytes>> {
+    let security = endpoints.security();
+    if security.auth.enabled() {
+        let header = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        // bcrypt is CPU-heavy: keep it off the async worker threads.
+        let header = header.map(str::to_string);
+        let sec = security.clone();
+        let ok = tokio::task::spawn_blocking(move || sec.auth.check(header.as_deref()))
+            .await
+            .unwrap_or(false);
+        if !ok {
+            return unauthorized();
+        }
+    }
     match (req.method(), req.uri().path()) {
         (&Method::GET | &Method::HEAD, "/metrics") => metrics_response(&req, endpoints),
         (&Method::GET | &Method::HEAD, "/-/healthy") => text(StatusCode::OK, "Healthy.\n"),
@@ -166,6 +250,18 @@ fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
         .status(status)
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
         .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+fn unauthorized() -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(StatusCode::UNAUTHORIZED)
+        .header(
+            header::WWW_AUTHENTICATE,
+            "Basic realm=\"cert-expiry-exporter\"",
+        )
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Full::new(Bytes::from_static(b"Unauthorized.\n")))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
