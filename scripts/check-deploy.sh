@@ -6,7 +6,7 @@
 #
 # Needs promtool and prometheus (Debian: prometheus), python3 with PyYAML (Debian:
 # python3-yaml) and systemd-analyze (Debian: systemd); installs what is missing with apt-get
-# when it can.
+# when it can. amtool (Debian: prometheus-alertmanager) is optional.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
@@ -130,6 +130,16 @@ for p in problems:
 print(f"  {len(names)} alerts, all with a unit test that fires" if not problems else "")
 sys.exit(1 if problems else 0)
 PYEOF
+fi
+
+# --- Alertmanager example --------------------------------------------------------------
+step "Alertmanager example: amtool check-config"
+command -v amtool >/dev/null || apt_install prometheus-alertmanager || true
+if command -v amtool >/dev/null; then
+    amtool check-config deploy/alertmanager/alertmanager-example.yml \
+        && ok "deploy/alertmanager/alertmanager-example.yml" || fail "amtool check-config"
+else
+    echo "amtool is not installed (Debian: prometheus-alertmanager): skipped"
 fi
 
 # --- PrometheusRule ----------------------------------------------------------------------
