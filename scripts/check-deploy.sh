@@ -266,6 +266,16 @@ sys.exit(1 if problems else 0)
 PYEOF
 fi
 
+# Optional: schema validation of the core kinds (pip install kubernetes-validate).
+if command -v kubernetes-validate >/dev/null; then
+    for f in configmap.yaml deployment.yaml service.yaml statefulset-sharded.yaml; do
+        kubernetes-validate --strict -k 1.29.0 "deploy/kubernetes/$f" >"$TMP/kv.log" 2>&1 \
+            && ok "schema (Kubernetes 1.29, strict): $f" || { cat "$TMP/kv.log"; fail "schema: $f"; }
+    done
+else
+    echo "kubernetes-validate not installed: schema validation skipped (optional)"
+fi
+
 # --- systemd -----------------------------------------------------------------------------
 step "systemd unit: systemd-analyze verify and security"
 if command -v systemd-analyze >/dev/null; then
