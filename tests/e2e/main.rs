@@ -3,5 +3,6 @@
 mod support;
 
 mod cli;
+mod files;
 mod http;
 mod tls;

@@ -6,8 +6,10 @@
 //! the timeout adds one result without a `file` label that says so.
 //!
 //! The work is blocking file I/O and parsing, so it runs on tokio's blocking pool, bounded by
-//! the target's timeout: the walk stops starting new files at the deadline, and the probe
-//! stops waiting for it then. A decoder that panics on a hostile file fails that file only.
+//! the target's timeout: the walk stops starting new files a tenth of the timeout before the
+//! deadline, so what was read is still reported with a `timeout`, and the probe stops waiting
+//! at the deadline (a read stuck in the kernel, on a dead network file system, costs exactly
+//! the timeout). A decoder that panics on a hostile file fails that file only.
 
 pub mod formats;
 pub mod read;
@@ -35,9 +37,10 @@ pub async fn probe(
 ) -> Vec<ProbeResult> {
     let started = Instant::now();
     let deadline = started + target.timeout;
+    let stop_reading = deadline - target.timeout / 10;
     let job = {
         let source = source.clone();
-        tokio::task::spawn_blocking(move || read_all(&source, &trust, deadline))
+        tokio::task::spawn_blocking(move || read_all(&source, &trust, stop_reading))
     };
     let outcome = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), job).await;
     let failure = match outcome {
