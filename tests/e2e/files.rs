@@ -524,3 +524,31 @@ async fn reading_past_the_timeout_reports_timeout_without_a_file_label() {
     assert!(read < 2000, "all {read} files read within 1ms?");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_certificate_file_is_judged_without_name_or_purpose() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = Ca::root("Client Root");
+    write(dir.path(), "ca.pem", &root.pem());
+    let mut params = CertificateParams::new(vec!["client.test".to_string()]).expect("params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "kubelet");
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let key = KeyPair::generate().expect("key");
+    let client = params.signed_by(&key, &root.issuer()).expect("client cert");
+    let file = p(&write(dir.path(), "client.pem", &client.pem()));
+    let yaml = "defaults:\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    path: {dir}/client.pem\n    ca_file: {dir}/ca.pem\n";
+    let h = Harness::start_in(dir, yaml).await;
+    let m = h.wait_until(WAIT, |m| has_any_series(m, &file)).await;
+    // A served chain with this leaf would be invalid_purpose and hostname_mismatch; a file
+    // has neither a server name nor a fixed purpose.
+    assert_eq!(
+        file_value(&m, "cert_chain_valid", &file, &[]),
+        1.0,
+        "{}",
+        m.text
+    );
+    assert!(of_file(&m, "cert_chain_error_info", &file).is_empty());
+    h.stop().await;
+}
