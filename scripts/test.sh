@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages the tests use: openssl (OCSP responder, legacy TLS servers), prometheus
-# (promtool and a real Prometheus for end-to-end checks).
-packages=(openssl prometheus python3-yaml)
+# System packages the tests use: openssl (OCSP responder, legacy TLS servers, PKCS#12 files),
+# prometheus (promtool and a real Prometheus for end-to-end checks), ca-certificates (the system
+# bundle a file-target test reads).
+packages=(openssl prometheus python3-yaml ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

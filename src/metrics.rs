@@ -254,7 +254,7 @@ impl Collector for SnapshotCollector {
             "cert_chain_valid",
             "1 when the served chain verifies for the server name now",
             |snap, r, out| {
-                if let Some(chain) = &r.chain {
+                if let Some(chain) = r.chain.as_ref().filter(|c| c.judged) {
                     out.push((base_labels(snap, r), chain.is_valid() as u8 as f64));
                 }
             },
@@ -265,7 +265,7 @@ impl Collector for SnapshotCollector {
             "cert_chain_error_info",
             "1 per reason the served chain is invalid",
             |snap, r, out| {
-                if let Some(chain) = &r.chain {
+                if let Some(chain) = r.chain.as_ref().filter(|c| c.judged) {
                     for reason in &chain.errors {
                         let mut l = base_labels(snap, r);
                         l.push(("reason", reason.as_str()));
@@ -348,7 +348,8 @@ impl Collector for SnapshotCollector {
             "cert_client_cert_requested",
             "1 when the server asked for a client certificate",
             |snap, r, out| {
-                if r.chain.is_some() {
+                // Only where a server was reached: a certificate file has no server to ask.
+                if r.chain.is_some() && r.peer.is_some() {
                     out.push((base_labels(snap, r), r.client_cert_requested as u8 as f64));
                 }
             },
@@ -376,11 +377,12 @@ fn per_cert<'a>(
 }
 
 /// The `position` label value for index `i`, preformatted once so samples borrow rather than
-/// allocate. Chains are capped at [`crate::x509::chain::MAX_CHAIN`] certificates.
+/// allocate. Chains are capped at [`crate::x509::chain::MAX_CHAIN`] certificates, certificate
+/// files at [`crate::x509::bundle::MAX_BUNDLE`].
 fn position(i: usize) -> &'static str {
     static POSITIONS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let all = POSITIONS.get_or_init(|| {
-        (0..crate::x509::chain::MAX_CHAIN)
+        (0..crate::x509::chain::MAX_CHAIN.max(crate::x509::bundle::MAX_BUNDLE))
             .map(|i| i.to_string())
             .collect()
     });

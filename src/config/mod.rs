@@ -7,6 +7,7 @@
 //! [`Config`], whose targets are complete and valid.
 
 mod address;
+mod file_target;
 mod raw;
 
 use std::collections::{BTreeMap, HashSet};
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use address::{Address, Host};
+pub use file_target::FileSource;
 pub use raw::{RawConfig, RawDefaults, RawTarget};
 use serde_saphyr::{Location, Spanned};
 
@@ -66,9 +68,10 @@ pub struct Config {
 pub struct Target {
     /// Value of the `target` label; unique in the config.
     pub name: String,
-    /// Where to connect.
-    pub address: Address,
-    /// SNI and the name the certificate must cover.
+    /// Where to connect; `None` for a file target (see `files`).
+    pub address: Option<Address>,
+    /// SNI and the name the certificate must cover; empty for a file target, which has no
+    /// server and whose certificates are not checked against a name.
     pub server_name: String,
     /// Time between two probes.
     pub interval: Duration,
@@ -78,6 +81,8 @@ pub struct Target {
     pub ca_file: Option<PathBuf>,
     /// Constant labels added to every series of this target, sorted by name.
     pub labels: BTreeMap<String, String>,
+    /// The certificate files to read instead of connecting (`path:`); `None` for an endpoint.
+    pub files: Option<FileSource>,
 }
 
 /// A configuration that could not be loaded: what is wrong and where.
@@ -189,16 +194,51 @@ fn resolve_target(
 ) -> Result<Target, (Location, String)> {
     let here = spanned.referenced;
     let raw = spanned.value;
-    let address = Address::parse(&raw.address.value)
-        .map_err(|e| (raw.address.referenced, format!("address: {e}")))?;
+    let (address, files, default_name) = match (&raw.address, &raw.path) {
+        (Some(address), None) => {
+            let parsed = Address::parse(&address.value)
+                .map_err(|e| (address.referenced, format!("address: {e}")))?;
+            if let Some(password_file) = &raw.password_file {
+                return Err((
+                    password_file.referenced,
+                    "password_file: only a file target (`path:`) reads PKCS#12 files".into(),
+                ));
+            }
+            (Some(parsed), None, address.value.clone())
+        }
+        (None, Some(path)) => {
+            let files = file_target::resolve(path, raw.password_file.as_ref())?;
+            if raw.server_name.is_some() {
+                return Err((
+                    path.referenced,
+                    "server_name: a file target has no server; its certificates are not checked against a name".into(),
+                ));
+            }
+            (None, Some(files), path.value.clone())
+        }
+        (Some(_), Some(path)) => {
+            return Err((
+                path.referenced,
+                "path: a target has either `address` (an endpoint) or `path` (certificate files), not both".into(),
+            ))
+        }
+        (None, None) => {
+            return Err((
+                here,
+                "address: missing; give `address: host:port` for an endpoint or `path: <glob>` for certificate files".into(),
+            ))
+        }
+    };
     let name = match raw.name.clone() {
         Some(name) if name.value.is_empty() => {
             return Err((name.referenced, "name: must not be empty".into()))
         }
         Some(name) => name.value,
-        None => raw.address.value.clone(),
+        None => default_name,
     };
-    resolve_settings(defaults, raw, name, address).map_err(|e| (here, e))
+    let mut target = resolve_settings(defaults, raw, name, address).map_err(|e| (here, e))?;
+    target.files = files;
+    Ok(target)
 }
 
 /// The settings of a target that have defaults; errors start with the field name.
@@ -206,10 +246,13 @@ fn resolve_settings(
     defaults: &RawDefaults,
     raw: RawTarget,
     name: String,
-    address: Address,
+    address: Option<Address>,
 ) -> Result<Target, String> {
-    let server_name = raw.server_name.unwrap_or_else(|| address.host.to_string());
-    if server_name.is_empty() {
+    let server_name = match &address {
+        Some(address) => raw.server_name.unwrap_or_else(|| address.host.to_string()),
+        None => String::new(),
+    };
+    if address.is_some() && server_name.is_empty() {
         return Err("server_name: must not be empty".into());
     }
     let interval = raw
@@ -236,6 +279,7 @@ fn resolve_settings(
         timeout,
         ca_file: raw.ca_file.or_else(|| defaults.ca_file.clone()),
         labels,
+        files: None,
     })
 }
 

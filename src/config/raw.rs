@@ -38,7 +38,8 @@ pub struct RawDefaults {
 #[serde(deny_unknown_fields)]
 pub struct RawTarget {
     pub name: Option<Spanned<String>>,
-    pub address: Spanned<String>,
+    /// `host:port` of an endpoint; a target has either this or `path`.
+    pub address: Option<Spanned<String>>,
     pub server_name: Option<String>,
     #[serde(default, with = "humantime_serde")]
     pub interval: Option<Duration>,
@@ -46,6 +47,10 @@ pub struct RawTarget {
     pub timeout: Option<Duration>,
     pub ca_file: Option<PathBuf>,
     pub labels: Option<BTreeMap<String, String>>,
+    /// A glob of certificate files to read instead of connecting (a file target).
+    pub path: Option<Spanned<String>>,
+    /// The file holding the password of the PKCS#12 files a file target reads.
+    pub password_file: Option<Spanned<PathBuf>>,
 }
 
 impl RawConfig {

@@ -1,10 +1,12 @@
-//! Probing one endpoint: resolve ▶ connect ▶ handshake ▶ judge the chain.
+//! Probing one endpoint: resolve ▶ connect ▶ handshake ▶ judge the chain. File targets are
+//! read instead ([`files`]: list ▶ read ▶ decode ▶ judge).
 //!
 //! Each stage lives in its own file and reports failure as a [`ProbeFailure`] with a fixed reason
 //! label. The whole probe shares one deadline (the target's `timeout`), so a server that never
 //! answers costs exactly its timeout and nothing more.
 
 pub mod connect;
+pub mod files;
 pub mod resolve;
 pub mod result;
 pub mod tls;
@@ -30,8 +32,12 @@ impl Prober {
         Prober { resolver, trust }
     }
 
-    /// Probes `target` and returns one result per endpoint probed (one, for now).
+    /// Probes `target` and returns one result per endpoint probed or file read.
     pub async fn probe_all(&self, target: &Target) -> Vec<ProbeResult> {
+        if let Some(source) = &target.files {
+            let trust = self.trust.get(target.ca_file.as_deref());
+            return files::probe(target, source, trust).await;
+        }
         vec![self.probe(target).await]
     }
 
@@ -54,8 +60,15 @@ impl Prober {
         deadline: Instant,
         result: &mut ProbeResult,
     ) -> Result<(), ProbeFailure> {
+        let Some(address) = &target.address else {
+            // The configuration gives every target an address or a path, never neither.
+            return Err(ProbeFailure::new(
+                "dns",
+                "the target has no address to probe",
+            ));
+        };
         let addrs = timed(result, Phase::Dns, deadline, "dns_timeout", async {
-            self.resolver.resolve(&target.address).await
+            self.resolver.resolve(address).await
         })
         .await?;
 

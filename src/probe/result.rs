@@ -12,6 +12,8 @@ pub enum Phase {
     Starttls,
     Handshake,
     Total,
+    /// Listing, reading and decoding a certificate file (file targets).
+    Read,
 }
 
 impl Phase {
@@ -23,6 +25,7 @@ impl Phase {
             Phase::Starttls => "starttls",
             Phase::Handshake => "handshake",
             Phase::Total => "total",
+            Phase::Read => "read",
         }
     }
 }

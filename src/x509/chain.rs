@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
-use webpki::{EndEntityCert, KeyUsage};
+use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter, KeyUsage};
 
 use super::facts::CertFacts;
 use super::trust::TrustStore;
@@ -88,6 +88,10 @@ pub struct ChainReport {
     pub private_anchor: bool,
     /// webpki's own words for the path failure, for logs.
     pub detail: Option<String>,
+    /// Whether the certificates were judged as a chain (always, for a served chain). False for
+    /// a file holding a bundle of unrelated certificates ([`super::bundle`]): their facts are
+    /// reported, but there is no path, no verdict and `errors` stays empty.
+    pub judged: bool,
 }
 
 impl ChainReport {
@@ -104,6 +108,47 @@ pub fn analyse(
     trust: &TrustStore,
     now: i64,
 ) -> ChainReport {
+    judge(chain, Some(server_name), Purpose::TlsServer, trust, now)
+}
+
+/// Analyses a chain read from a file (leaf first): dates, trust and signatures as for a served
+/// chain, but no hostname (a file has no server name) and any purpose (a file may hold a
+/// client or signing certificate as well as a server's).
+pub fn analyse_file_chain(
+    chain: &[CertificateDer<'_>],
+    trust: &TrustStore,
+    now: i64,
+) -> ChainReport {
+    judge(chain, None, Purpose::Any, trust, now)
+}
+
+/// What the leaf must be good for.
+#[derive(Debug, Clone, Copy)]
+enum Purpose {
+    /// A TLS server (extendedKeyUsage serverAuth, when the extension is present).
+    TlsServer,
+    /// Anything: extendedKeyUsage is not judged.
+    Any,
+}
+
+impl ExtendedKeyUsageValidator for Purpose {
+    fn validate(&self, iter: KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
+        match self {
+            Purpose::TlsServer => KeyUsage::server_auth().validate(iter),
+            Purpose::Any => Ok(()),
+        }
+    }
+}
+
+/// The analysis behind [`analyse`] and [`analyse_file_chain`]: the hostname dimension is
+/// skipped when `server_name` is `None`.
+fn judge(
+    chain: &[CertificateDer<'_>],
+    server_name: Option<&str>,
+    purpose: Purpose,
+    trust: &TrustStore,
+    now: i64,
+) -> ChainReport {
     let chain = &chain[..chain.len().min(MAX_CHAIN)];
     let mut report = ChainReport {
         certs: Vec::with_capacity(chain.len()),
@@ -112,6 +157,7 @@ pub fn analyse(
         expiry: None,
         private_anchor: false,
         detail: None,
+        judged: true,
     };
     for der in chain {
         match CertFacts::from_der(der) {
@@ -148,7 +194,7 @@ pub fn analyse(
                     trust.anchors(),
                     &intermediates,
                     UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.max(0) as u64)),
-                    KeyUsage::server_auth(),
+                    purpose,
                     None,
                     None,
                 )
@@ -220,8 +266,8 @@ pub fn analyse(
         .map(|(f, _)| f.not_after)
         .min();
 
-    // 5. Hostname, whatever the path said.
-    if let Ok(leaf) = EndEntityCert::try_from(leaf_der) {
+    // 5. Hostname, whatever the path said (files have none to check).
+    if let (Some(server_name), Ok(leaf)) = (server_name, EndEntityCert::try_from(leaf_der)) {
         if !covers_name(&leaf, server_name) {
             report.errors.insert(ChainError::HostnameMismatch);
         }

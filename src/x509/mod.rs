@@ -1,10 +1,12 @@
 //! Facts about certificates, apart from the networking that fetched them: parsing
-//! ([`facts`]), trust anchors ([`trust`]) and judging a chain ([`chain`]).
+//! ([`facts`]), trust anchors ([`trust`]) and judging a chain ([`chain`]); for files, telling a
+//! chain from a bundle ([`bundle`]).
 
+pub mod bundle;
 pub mod chain;
 pub mod facts;
 pub mod trust;
 
-pub use chain::{analyse, ChainError, ChainReport};
+pub use chain::{analyse, analyse_file_chain, ChainError, ChainReport};
 pub use facts::CertFacts;
 pub use trust::{TrustStore, TrustStores};

@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod files;
 mod http;
 mod tls;
 mod web;

@@ -1,0 +1,375 @@
+//! Turning the bytes of a certificate file into certificates: PEM, DER or PKCS#12.
+//!
+//! Pure — bytes in, certificates out, no I/O — so it can be fuzzed. The format is told from the
+//! content, never from the file name (`.crt` is PEM as often as DER):
+//!
+//! - **PEM**: the bytes contain a `-----BEGIN ` line. Every `CERTIFICATE` block is taken, in
+//!   file order; keys, CRLs and other blocks are ignored.
+//! - **DER**: a SEQUENCE whose first element is a SEQUENCE (a certificate's tbsCertificate).
+//!   Several certificates may follow each other.
+//! - **PKCS#12**: a SEQUENCE whose first element is an INTEGER (the PFX version). Decrypted with
+//!   the target's password (the empty password when none is configured); the certificate whose
+//!   private key is in the file comes first, then its issuers by name, then the rest.
+
+use p12_keystore::error::Error as P12Error;
+use p12_keystore::Pkcs12Archive;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+
+/// How a certificate file is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Pem,
+    Der,
+    Pkcs12,
+}
+
+/// The certificates of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    pub format: Format,
+    /// In file order (PKCS#12: leaf first); at most the `max_certs` asked for.
+    pub certs: Vec<CertificateDer<'static>>,
+    /// The file held more certificates than `max_certs`; the rest were dropped.
+    pub truncated: bool,
+}
+
+/// Why a file yielded no certificate. Each kind is one `reason` label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The file is well-formed but holds no certificate (empty, a key alone, …).
+    NoCertificate(String),
+    /// The bytes are not PEM, DER or PKCS#12, or are damaged.
+    Malformed(String),
+    /// A PKCS#12 file whose integrity check or decryption failed with the password given.
+    Pkcs12Password(String),
+}
+
+impl DecodeError {
+    /// The `reason` label of `cert_probe_error_info`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DecodeError::NoCertificate(_) => "file_no_certificate",
+            DecodeError::Malformed(_) => "file_malformed",
+            DecodeError::Pkcs12Password(_) => "pkcs12_password",
+        }
+    }
+
+    /// The sentence for logs.
+    pub fn detail(&self) -> &str {
+        match self {
+            DecodeError::NoCertificate(d) | DecodeError::Malformed(d) => d,
+            DecodeError::Pkcs12Password(d) => d,
+        }
+    }
+}
+
+/// Tells the format from the content.
+pub fn detect(bytes: &[u8]) -> Result<Format, DecodeError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(DecodeError::NoCertificate("the file is empty".into()));
+    }
+    if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        return Ok(Format::Pem);
+    }
+    let not_a_certificate_file =
+        || DecodeError::Malformed("neither PEM, DER nor PKCS#12 (no certificate found)".into());
+    let header = der_header(bytes).ok_or_else(not_a_certificate_file)?;
+    match (bytes[0], bytes.get(header.header_len)) {
+        (SEQUENCE, Some(&SEQUENCE)) => Ok(Format::Der),
+        (SEQUENCE, Some(&INTEGER)) => Ok(Format::Pkcs12),
+        _ => Err(not_a_certificate_file()),
+    }
+}
+
+/// Decodes the certificates of a file in `format`, keeping at most `max_certs`.
+/// `password` is used for PKCS#12 only; `None` means the empty password.
+pub fn decode(
+    bytes: &[u8],
+    format: Format,
+    password: Option<&str>,
+    max_certs: usize,
+) -> Result<Decoded, DecodeError> {
+    let mut certs = match format {
+        Format::Pem => pem_certificates(bytes)?,
+        Format::Der => der_certificates(bytes)?,
+        Format::Pkcs12 => pkcs12_certificates(bytes, password.unwrap_or(""))?,
+    };
+    if certs.is_empty() {
+        return Err(DecodeError::NoCertificate(match format {
+            Format::Pem => "PEM without a CERTIFICATE block".into(),
+            Format::Der => "DER without a certificate".into(),
+            Format::Pkcs12 => "PKCS#12 without a certificate".into(),
+        }));
+    }
+    let truncated = certs.len() > max_certs;
+    certs.truncate(max_certs);
+    Ok(Decoded {
+        format,
+        certs,
+        truncated,
+    })
+}
+
+const SEQUENCE: u8 = 0x30;
+const INTEGER: u8 = 0x02;
+
+/// The length of a DER (or BER indefinite-length) header and of the content it announces.
+struct DerHeader {
+    header_len: usize,
+    /// `None` for BER's indefinite length (some PKCS#12 writers still use it).
+    content_len: Option<usize>,
+}
+
+/// Reads the tag and length of the element at the start of `bytes`.
+fn der_header(bytes: &[u8]) -> Option<DerHeader> {
+    let first = *bytes.get(1)?;
+    match first {
+        0x00..=0x7f => Some(DerHeader {
+            header_len: 2,
+            content_len: Some(first as usize),
+        }),
+        0x80 => Some(DerHeader {
+            header_len: 2,
+            content_len: None,
+        }),
+        0x81..=0x84 => {
+            let n = (first & 0x7f) as usize;
+            let len_bytes = bytes.get(2..2 + n)?;
+            let content_len = len_bytes
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | *b as usize);
+            Some(DerHeader {
+                header_len: 2 + n,
+                content_len: Some(content_len),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Every `CERTIFICATE` block of a PEM text.
+fn pem_certificates(bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, DecodeError> {
+    CertificateDer::pem_slice_iter(bytes)
+        .enumerate()
+        .map(|(i, cert)| {
+            cert.map_err(|e| {
+                DecodeError::Malformed(format!("PEM certificate block #{}: {e}", i + 1))
+            })
+        })
+        .collect()
+}
+
+/// One or more DER certificates, back to back.
+fn der_certificates(mut bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, DecodeError> {
+    let mut certs = Vec::new();
+    while !bytes.is_empty() {
+        let position = certs.len() + 1;
+        let total = der_header(bytes)
+            .filter(|_| bytes[0] == SEQUENCE)
+            .and_then(|h| Some(h.header_len + h.content_len?))
+            .ok_or_else(|| {
+                DecodeError::Malformed(format!("DER certificate #{position}: not a DER SEQUENCE"))
+            })?;
+        let Some(der) = bytes.get(..total) else {
+            return Err(DecodeError::Malformed(format!(
+                "DER certificate #{position}: truncated ({} of {total} bytes)",
+                bytes.len()
+            )));
+        };
+        certs.push(CertificateDer::from(der.to_vec()));
+        bytes = &bytes[total..];
+    }
+    Ok(certs)
+}
+
+/// The certificates of a PKCS#12 file, the one with the private key first, then its issuers
+/// by name, then the others in file order.
+fn pkcs12_certificates(
+    bytes: &[u8],
+    password: &str,
+) -> Result<Vec<CertificateDer<'static>>, DecodeError> {
+    let archive = Pkcs12Archive::from_pkcs12(bytes, password).map_err(|e| match e {
+        // The MAC is keyed by the password; without a MAC, a wrong key shows as bad padding.
+        P12Error::MacError(_) | P12Error::UnpadError => DecodeError::Pkcs12Password(format!(
+            "PKCS#12 integrity check failed: wrong password ({e})"
+        )),
+        e => DecodeError::Malformed(format!("PKCS#12: {e}")),
+    })?;
+    let bags = &archive.certs;
+    let key_ids: Vec<&[u8]> = archive
+        .keys
+        .iter()
+        .filter_map(|k| k.local_key_id.as_ref().map(|id| id.0.as_slice()))
+        .collect();
+    let leaf = bags
+        .iter()
+        .position(|b| {
+            b.local_key_id
+                .as_deref()
+                .is_some_and(|id| key_ids.contains(&id))
+        })
+        .or_else(|| bags.iter().position(|b| b.local_key_id.is_some()));
+    let mut order: Vec<usize> = Vec::with_capacity(bags.len());
+    if let Some(mut current) = leaf {
+        order.push(current);
+        while let Some(next) = (0..bags.len()).find(|&i| {
+            !order.contains(&i)
+                && bags[i].cert.subject() == bags[current].cert.issuer()
+                && bags[current].cert.subject() != bags[current].cert.issuer()
+        }) {
+            order.push(next);
+            current = next;
+        }
+    }
+    order.extend(
+        (0..bags.len())
+            .filter(|i| !order.contains(i))
+            .collect::<Vec<_>>(),
+    );
+    Ok(order
+        .into_iter()
+        .map(|i| CertificateDer::from(bags[i].cert.as_der().to_vec()))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+
+    struct Made {
+        der: Vec<u8>,
+        pem: String,
+    }
+
+    fn ca(cn: &str) -> (CertificateParams, KeyPair, Made) {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let made = Made {
+            der: cert.der().to_vec(),
+            pem: cert.pem(),
+        };
+        (params, key, made)
+    }
+
+    fn leaf(issuer: &Issuer<'_, &KeyPair>) -> (KeyPair, Made) {
+        let params = CertificateParams::new(vec!["leaf.test".to_string()]).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, issuer).unwrap();
+        let made = Made {
+            der: cert.der().to_vec(),
+            pem: cert.pem(),
+        };
+        (key, made)
+    }
+
+    fn decode_all(bytes: &[u8], password: Option<&str>) -> Result<Decoded, DecodeError> {
+        decode(bytes, detect(bytes)?, password, 100)
+    }
+
+    #[test]
+    fn pem_takes_every_certificate_in_order_and_ignores_keys() {
+        let (params, key, root) = ca("Root");
+        let (leaf_key, leaf) = leaf(&Issuer::from_params(&params, &key));
+        let text = format!("{}{}{}", leaf.pem, leaf_key.serialize_pem(), root.pem);
+        let decoded = decode_all(text.as_bytes(), None).unwrap();
+        assert_eq!(decoded.format, Format::Pem);
+        assert_eq!(decoded.certs.len(), 2);
+        assert_eq!(decoded.certs[0].as_ref(), leaf.der.as_slice());
+        assert_eq!(decoded.certs[1].as_ref(), root.der.as_slice());
+        assert!(!decoded.truncated);
+    }
+
+    #[test]
+    fn der_may_hold_several_certificates() {
+        let (_, _, a) = ca("A");
+        let (_, _, b) = ca("B");
+        let decoded = decode_all(&a.der, None).unwrap();
+        assert_eq!(decoded.format, Format::Der);
+        assert_eq!(decoded.certs.len(), 1);
+        let both = [a.der.clone(), b.der.clone()].concat();
+        let decoded = decode_all(&both, None).unwrap();
+        assert_eq!(decoded.certs.len(), 2);
+        assert_eq!(decoded.certs[1].as_ref(), b.der.as_slice());
+        let cut = &both[..both.len() - 10];
+        assert!(matches!(
+            decode_all(cut, None),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn nothing_to_find_is_told_apart_from_garbage() {
+        let reason = |bytes: &[u8]| decode_all(bytes, None).unwrap_err().reason();
+        assert_eq!(reason(b""), "file_no_certificate");
+        assert_eq!(reason(b" \n\t\n"), "file_no_certificate");
+        let key_only = KeyPair::generate().unwrap().serialize_pem();
+        assert_eq!(reason(key_only.as_bytes()), "file_no_certificate");
+        assert_eq!(reason(b"hello, I am not a certificate\n"), "file_malformed");
+        assert_eq!(reason(&[0x30]), "file_malformed");
+        assert_eq!(reason(&[0x30, 0x85, 1, 2, 3, 4, 5]), "file_malformed");
+        assert_eq!(reason(&[0x30, 0x03, 0x04, 0x01, 0x00]), "file_malformed");
+        let broken_pem = "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
+        assert_eq!(reason(broken_pem.as_bytes()), "file_malformed");
+    }
+
+    #[test]
+    fn truncates_to_the_cap() {
+        let (_, _, a) = ca("A");
+        let text = a.pem.repeat(5);
+        let decoded = decode(text.as_bytes(), Format::Pem, None, 3).unwrap();
+        assert_eq!(decoded.certs.len(), 3);
+        assert!(decoded.truncated);
+    }
+
+    /// A PKCS#12 file holding a leaf, its key and its root.
+    fn pkcs12(password: &str) -> (Vec<u8>, Made, Made) {
+        let (params, key, root) = ca("Root");
+        let (leaf_key, leaf) = leaf(&Issuer::from_params(&params, &key));
+        let chain = PrivateKeyChain::new(
+            [1u8, 2, 3, 4].to_vec(),
+            PrivateKey::from_der(&leaf_key.serialize_der()).unwrap(),
+            [
+                Certificate::from_der(&leaf.der).unwrap(),
+                Certificate::from_der(&root.der).unwrap(),
+            ],
+        );
+        let mut store = KeyStore::new();
+        store.add_entry("leaf", KeyStoreEntry::PrivateKeyChain(chain));
+        let bytes = store.writer(password).write().unwrap();
+        (bytes, leaf, root)
+    }
+
+    #[test]
+    fn pkcs12_puts_the_keyed_certificate_first() {
+        let (bytes, leaf, root) = pkcs12("s3cret");
+        assert_eq!(detect(&bytes).unwrap(), Format::Pkcs12);
+        let decoded = decode_all(&bytes, Some("s3cret")).unwrap();
+        assert_eq!(decoded.certs.len(), 2);
+        assert_eq!(decoded.certs[0].as_ref(), leaf.der.as_slice());
+        assert_eq!(decoded.certs[1].as_ref(), root.der.as_slice());
+    }
+
+    #[test]
+    fn pkcs12_with_the_wrong_password_says_so() {
+        let (bytes, _, _) = pkcs12("s3cret");
+        let e = decode_all(&bytes, Some("guess")).unwrap_err();
+        assert_eq!(e.reason(), "pkcs12_password", "{e:?}");
+        let e = decode_all(&bytes, None).unwrap_err();
+        assert_eq!(e.reason(), "pkcs12_password", "{e:?}");
+    }
+
+    #[test]
+    fn pkcs12_with_an_empty_password_needs_none() {
+        let (bytes, leaf, _) = pkcs12("");
+        let decoded = decode_all(&bytes, None).unwrap();
+        assert_eq!(decoded.certs[0].as_ref(), leaf.der.as_slice());
+    }
+}

@@ -1,0 +1,123 @@
+//! Certificate files hold either a chain or a bundle, and only a chain can be judged.
+//!
+//! A chain is what a TLS server would send: a leaf first, then the CAs above it
+//! (`fullchain.pem`, `tls.crt`). It is judged like a served chain ([`super::chain`]), so a file
+//! with the wrong intermediate shows `unknown_issuer`. A bundle is a set of certificates with
+//! no leaf to judge (the system CA bundle, a `ca.crt`, several leaves in one file): every
+//! certificate's facts are reported, with no verdict.
+//!
+//! The test is structural, from the certificates' own basicConstraints, and does not ask
+//! whether they really issued each other — that is the verdict's job: a chain is at most
+//! [`MAX_CHAIN`] certificates whose first is not a CA and whose others all are (or are
+//! self-issued, as old v1 roots without basicConstraints are). Anything else is a bundle.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::chain::{ChainReport, MAX_CHAIN};
+use super::facts::CertFacts;
+
+/// The most certificates of one file that are reported. The Debian system bundle holds about
+/// 150; a file with more is truncated (and says so) rather than flooding `/metrics`.
+pub const MAX_BUNDLE: usize = 1024;
+
+/// Whether `certs`, in file order, look like a chain to judge rather than a bundle.
+pub fn is_chain(certs: &[Arc<CertFacts>]) -> bool {
+    match certs.split_first() {
+        Some((leaf, issuers)) => {
+            certs.len() <= MAX_CHAIN
+                && !leaf.is_ca
+                && issuers.iter().all(|c| c.is_ca || c.self_issued)
+        }
+        None => false,
+    }
+}
+
+/// The report of a bundle: every certificate's facts, no path, no verdict. Its expiry is the
+/// earliest notAfter in the file, so `cert_days_to_expiry` warns before any of them lapses.
+pub fn facts_only(certs: Vec<Arc<CertFacts>>) -> ChainReport {
+    let certs: Vec<_> = certs.into_iter().take(MAX_BUNDLE).collect();
+    ChainReport {
+        in_path: vec![false; certs.len()],
+        expiry: certs.iter().map(|c| c.not_after).min(),
+        certs,
+        errors: BTreeSet::new(),
+        private_anchor: false,
+        detail: None,
+        judged: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert(subject: &str, issuer: &str, is_ca: bool, not_after: i64) -> Arc<CertFacts> {
+        Arc::new(CertFacts {
+            subject: subject.into(),
+            issuer: issuer.into(),
+            serial: "01".into(),
+            not_before: 0,
+            not_after,
+            sha256_fingerprint: String::new(),
+            key_algorithm: "EC",
+            key_bits: 256,
+            signature_algorithm: "ecdsa-with-SHA256".into(),
+            dns_names: Vec::new(),
+            ip_addresses: Vec::new(),
+            is_ca,
+            self_issued: subject == issuer,
+            ocsp_urls: Vec::new(),
+            ca_issuer_urls: Vec::new(),
+            crl_urls: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn leaf_then_cas_is_a_chain() {
+        let leaf = cert("CN=leaf", "CN=inter", false, 10);
+        let inter = cert("CN=inter", "CN=root", true, 20);
+        let root = cert("CN=root", "CN=root", true, 30);
+        assert!(is_chain(std::slice::from_ref(&leaf)));
+        assert!(is_chain(&[leaf.clone(), inter.clone()]));
+        assert!(is_chain(&[leaf.clone(), inter.clone(), root.clone()]));
+        // The wrong intermediate is still a chain: the verdict will say unknown_issuer.
+        let other = cert("CN=other", "CN=root", true, 20);
+        assert!(is_chain(&[leaf.clone(), other]));
+        // A v1 root without basicConstraints still counts as an issuer.
+        let v1_root = cert("CN=v1", "CN=v1", false, 30);
+        assert!(is_chain(&[leaf, v1_root]));
+    }
+
+    #[test]
+    fn cas_first_or_several_leaves_is_a_bundle() {
+        let leaf = cert("CN=leaf", "CN=inter", false, 10);
+        let inter = cert("CN=inter", "CN=root", true, 20);
+        let root = cert("CN=root", "CN=root", true, 30);
+        assert!(!is_chain(&[]));
+        assert!(!is_chain(std::slice::from_ref(&root)));
+        assert!(!is_chain(&[inter.clone(), root.clone()]));
+        assert!(!is_chain(&[
+            leaf.clone(),
+            cert("CN=b", "CN=inter", false, 5)
+        ]));
+        // A leaf followed by a whole CA bundle is too long to be a chain.
+        let mut long = vec![leaf];
+        long.extend(std::iter::repeat_n(root, MAX_CHAIN));
+        assert!(!is_chain(&long));
+    }
+
+    #[test]
+    fn bundle_expiry_is_the_earliest_and_has_no_verdict() {
+        let report = facts_only(vec![
+            cert("CN=a", "CN=a", true, 300),
+            cert("CN=b", "CN=b", true, 100),
+            cert("CN=c", "CN=c", true, 200),
+        ]);
+        assert_eq!(report.expiry, Some(100));
+        assert_eq!(report.certs.len(), 3);
+        assert!(!report.judged);
+        assert!(report.errors.is_empty());
+        assert_eq!(report.in_path, vec![false; 3]);
+    }
+}
