@@ -8,6 +8,7 @@
 
 mod address;
 mod raw;
+mod reach;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 pub use address::{Address, Host};
 pub use raw::{RawConfig, RawDefaults, RawTarget};
+pub use reach::{ProxyCredentials, ProxyUrl, Reach, ResolveMode, Starttls};
 use serde_saphyr::{Location, Spanned};
 
 /// Default time between two probes of one target.
@@ -78,6 +80,8 @@ pub struct Target {
     pub ca_file: Option<PathBuf>,
     /// Constant labels added to every series of this target, sorted by name.
     pub labels: BTreeMap<String, String>,
+    /// STARTTLS, which addresses, proxy and client certificate.
+    pub reach: Reach,
 }
 
 /// A configuration that could not be loaded: what is wrong and where.
@@ -149,6 +153,8 @@ impl Config {
                 at(&targets.referenced)
             ));
         }
+        let reach_defaults = reach::ReachDefaults::from_raw(defaults.reach())
+            .map_err(|(loc, e)| format!("{}: defaults.{e}", at(&loc)))?;
         let mut names = HashSet::new();
         let mut resolved = Vec::with_capacity(targets.value.len());
         for (index, raw_target) in targets.value.into_iter().enumerate() {
@@ -158,7 +164,7 @@ impl Config {
                 .as_ref()
                 .map(|n| n.referenced)
                 .unwrap_or(raw_target.referenced);
-            let target = resolve_target(&defaults, raw_target)
+            let target = resolve_target(&defaults, &reach_defaults, raw_target)
                 .map_err(|(loc, e)| format!("{}: targets[{index}].{e}", at(&loc)))?;
             if !names.insert(target.name.clone()) {
                 return Err(format!(
@@ -185,10 +191,12 @@ fn at(loc: &Location) -> String {
 /// offending value (or of the target entry) and start with the field name.
 fn resolve_target(
     defaults: &RawDefaults,
+    reach_defaults: &reach::ReachDefaults,
     spanned: Spanned<RawTarget>,
 ) -> Result<Target, (Location, String)> {
     let here = spanned.referenced;
     let raw = spanned.value;
+    let reach = reach::resolve_reach(reach_defaults, raw.reach(), here)?;
     let address = Address::parse(&raw.address.value)
         .map_err(|e| (raw.address.referenced, format!("address: {e}")))?;
     let name = match raw.name.clone() {
@@ -198,7 +206,7 @@ fn resolve_target(
         Some(name) => name.value,
         None => raw.address.value.clone(),
     };
-    resolve_settings(defaults, raw, name, address).map_err(|e| (here, e))
+    resolve_settings(defaults, raw, name, address, reach).map_err(|e| (here, e))
 }
 
 /// The settings of a target that have defaults; errors start with the field name.
@@ -207,6 +215,7 @@ fn resolve_settings(
     raw: RawTarget,
     name: String,
     address: Address,
+    reach: Reach,
 ) -> Result<Target, String> {
     let server_name = raw.server_name.unwrap_or_else(|| address.host.to_string());
     if server_name.is_empty() {
@@ -236,6 +245,7 @@ fn resolve_settings(
         timeout,
         ca_file: raw.ca_file.or_else(|| defaults.ca_file.clone()),
         labels,
+        reach,
     })
 }
 
