@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests use: openssl (OCSP responder, legacy TLS servers), prometheus
-# (promtool and a real Prometheus for end-to-end checks).
-packages=(openssl prometheus python3-yaml)
+# (promtool and a real Prometheus for end-to-end checks); nginx-light with libnginx-mod-mail
+# (SMTP/IMAP/POP3 STARTTLS), postgresql (its SSLRequest) and tinyproxy (HTTP CONNECT) for the
+# tests of how targets are reached.
+packages=(openssl prometheus python3-yaml nginx-light libnginx-mod-mail postgresql tinyproxy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
