@@ -70,7 +70,9 @@ pub struct ProxyUrl {
 /// A proxy user and password, percent-decoded from the URL.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ProxyCredentials {
+    /// The user, sent in the clear in the Basic credentials (and fine to log).
     pub user: String,
+    /// The password: sent to the proxy only, never shown.
     pub password: String,
 }
 
@@ -183,7 +185,8 @@ pub struct Reach {
     pub client_identity: Option<ClientIdentity>,
 }
 
-/// The reach settings as written, for a target or the `defaults:` block.
+/// The reach settings as written, for a target or the `defaults:` block (borrowed, with the
+/// locations errors point at).
 pub struct RawReach<'a> {
     pub starttls: Option<Starttls>,
     pub resolve: Option<ResolveMode>,
@@ -245,6 +248,7 @@ pub fn resolve_reach(
     })
 }
 
+/// Parses a `proxy_url` value; the error points at the value.
 fn parse_proxy(url: &Spanned<String>) -> Result<ProxyUrl, (Location, String)> {
     ProxyUrl::parse(&url.value).map_err(|e| (url.referenced, format!("proxy_url: {e}")))
 }

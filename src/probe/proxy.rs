@@ -78,9 +78,13 @@ where
     }
 }
 
+/// Why no complete answer to CONNECT was read.
 enum AnswerError {
+    /// The connection failed.
     Io(std::io::Error),
+    /// The proxy closed the connection after sending these bytes.
     Closed(Vec<u8>),
+    /// The answer exceeded [`MAX_ANSWER`].
     TooLong,
 }
 

@@ -6,6 +6,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::Dialogue;
 use crate::probe::result::ProbeFailure;
 
+/// Runs the FTP dialogue up to the server's `234`.
 pub(super) async fn negotiate<S>(d: &mut Dialogue<S>) -> Result<(), ProbeFailure>
 where
     S: AsyncRead + AsyncWrite + Unpin,

@@ -6,6 +6,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::{quote, Dialogue};
 use crate::probe::result::ProbeFailure;
 
+/// Runs the IMAP dialogue up to the server's tagged `OK` to `STARTTLS`.
 pub(super) async fn negotiate<S>(d: &mut Dialogue<S>) -> Result<(), ProbeFailure>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -68,6 +69,7 @@ where
     }
 }
 
+/// IMAP keywords and tags are case-insensitive.
 fn starts_with_ignore_case(line: &str, prefix: &str) -> bool {
     line.get(..prefix.len())
         .is_some_and(|start| start.eq_ignore_ascii_case(prefix))

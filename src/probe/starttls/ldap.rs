@@ -12,6 +12,7 @@ const STARTTLS_OID: &[u8] = b"1.3.6.1.4.1.1466.20037";
 
 /// BER tags used here.
 const SEQUENCE: u8 = 0x30;
+/// BER universal tags.
 const INTEGER: u8 = 0x02;
 const ENUMERATED: u8 = 0x0a;
 const OCTET_STRING: u8 = 0x04;
@@ -27,6 +28,7 @@ const REQUEST_NAME: u8 = 0x80;
 /// when it has no certificate configured.
 const NOT_OFFERED: [u64; 2] = [2, 52];
 
+/// Sends the StartTLS extended request and checks the server's resultCode.
 pub(super) async fn negotiate<S>(d: &mut Dialogue<S>) -> Result<(), ProbeFailure>
 where
     S: AsyncRead + AsyncWrite + Unpin,

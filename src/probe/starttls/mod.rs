@@ -70,6 +70,7 @@ impl<S> Dialogue<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    /// Starts a dialogue on a freshly connected stream.
     pub fn new(stream: S, protocol: Starttls) -> Dialogue<S> {
         Dialogue {
             stream,
@@ -244,7 +245,9 @@ where
 /// A numbered (SMTP/FTP) reply: its code and every line as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
+    /// The three-digit code of the first line.
     pub code: u16,
+    /// Every line, code included, without line ends.
     pub lines: Vec<String>,
 }
 
@@ -319,6 +322,29 @@ mod tests {
         assert_eq!(r.lines.len(), 4);
         let r = reply_from(b"220\r\n").await.unwrap();
         assert_eq!(r.code, 220);
+    }
+
+    #[tokio::test]
+    async fn bytes_after_the_go_ahead_are_refused_not_dropped() {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        // A server (or a man in the middle) that answers in advance and slips in extra bytes.
+        server
+            .write_all(b"220 mx\r\n250-mx\r\n250 STARTTLS\r\n220 go ahead\r\nEXTRA")
+            .await
+            .unwrap();
+        let e = upgrade(Starttls::Smtp, client, "mx.test")
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(e.reason, "starttls");
+        assert!(e.detail.contains("after agreeing"), "{e:?}");
+        // Without them, the stream is handed over.
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        server
+            .write_all(b"220 mx\r\n250-mx\r\n250 STARTTLS\r\n220 go ahead\r\n")
+            .await
+            .unwrap();
+        assert!(upgrade(Starttls::Smtp, client, "mx.test").await.is_ok());
     }
 
     #[tokio::test]

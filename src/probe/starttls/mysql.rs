@@ -8,6 +8,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::{quote, Dialogue, MAX_LINE};
 use crate::probe::result::ProbeFailure;
 
+/// Capability flags (the protocol's CLIENT_* constants) sent in the SSLRequest; CLIENT_SSL is
+/// also what the server's greeting must have.
 const CLIENT_LONG_PASSWORD: u32 = 0x0000_0001;
 const CLIENT_PROTOCOL_41: u32 = 0x0000_0200;
 const CLIENT_SSL: u32 = 0x0000_0800;
@@ -24,6 +26,7 @@ struct Greeting {
     charset: Option<u8>,
 }
 
+/// Reads the server's initial handshake and, when it offers TLS, sends the SSLRequest.
 pub(super) async fn negotiate<S>(d: &mut Dialogue<S>) -> Result<(), ProbeFailure>
 where
     S: AsyncRead + AsyncWrite + Unpin,

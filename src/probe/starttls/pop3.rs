@@ -6,6 +6,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::{quote, Dialogue, MAX_REPLY_LINES};
 use crate::probe::result::ProbeFailure;
 
+/// Runs the POP3 dialogue up to the server's `+OK` to `STLS`.
 pub(super) async fn negotiate<S>(d: &mut Dialogue<S>) -> Result<(), ProbeFailure>
 where
     S: AsyncRead + AsyncWrite + Unpin,

@@ -10,6 +10,7 @@ use crate::probe::result::ProbeFailure;
 /// Int32 length 8, Int32 request code 80877103 (1234 << 16 | 5679).
 const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
 
+/// Sends the SSLRequest and reads the server's one-byte answer.
 pub(super) async fn negotiate<S>(d: &mut Dialogue<S>) -> Result<(), ProbeFailure>
 where
     S: AsyncRead + AsyncWrite + Unpin,

@@ -9,6 +9,7 @@ use crate::probe::result::ProbeFailure;
 /// The name the probe gives in `EHLO`: constant, so a mail log shows who connected.
 const EHLO: &[u8] = b"EHLO cert-expiry-exporter\r\n";
 
+/// Runs the SMTP dialogue up to the server's `220` to `STARTTLS`.
 pub(super) async fn negotiate<S>(d: &mut Dialogue<S>) -> Result<(), ProbeFailure>
 where
     S: AsyncRead + AsyncWrite + Unpin,

@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::{quote, Dialogue, MAX_LINE};
 use crate::probe::result::ProbeFailure;
 
+/// The client's request to start TLS.
 const STARTTLS: &[u8] = b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
 
 /// One XML tag as read.
@@ -25,12 +26,15 @@ struct Tag {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
+    /// `<name ...>`
     Start,
+    /// `</name>`
     End,
     /// `<name/>`
     Empty,
 }
 
+/// Opens the stream to `domain`, checks its features offer STARTTLS, and asks to proceed.
 pub(super) async fn negotiate<S>(d: &mut Dialogue<S>, domain: &str) -> Result<(), ProbeFailure>
 where
     S: AsyncRead + AsyncWrite + Unpin,
