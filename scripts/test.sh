@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 
 # System packages the tests use: openssl (OCSP responder, legacy TLS servers, PKCS#12 files),
 # prometheus (promtool and a real Prometheus for end-to-end checks), ca-certificates (the system
-# bundle a file-target test reads).
-packages=(openssl prometheus python3-yaml ca-certificates)
+# bundle a file-target test reads); nginx-light with libnginx-mod-mail (SMTP/IMAP/POP3
+# STARTTLS), postgresql (its SSLRequest) and tinyproxy (HTTP CONNECT) for the tests of how
+# targets are reached.
+packages=(openssl prometheus python3-yaml ca-certificates nginx-light libnginx-mod-mail postgresql tinyproxy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

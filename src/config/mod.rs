@@ -9,6 +9,7 @@
 mod address;
 mod file_target;
 mod raw;
+mod reach;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -19,6 +20,7 @@ use std::time::Duration;
 pub use address::{Address, Host};
 pub use file_target::FileSource;
 pub use raw::{RawConfig, RawDefaults, RawTarget};
+pub use reach::{ProxyCredentials, ProxyUrl, Reach, ResolveMode, Starttls};
 use serde_saphyr::{Location, Spanned};
 
 /// Default time between two probes of one target.
@@ -83,6 +85,8 @@ pub struct Target {
     pub labels: BTreeMap<String, String>,
     /// The certificate files to read instead of connecting (`path:`); `None` for an endpoint.
     pub files: Option<FileSource>,
+    /// STARTTLS, which addresses, proxy and client certificate.
+    pub reach: Reach,
 }
 
 /// A configuration that could not be loaded: what is wrong and where.
@@ -154,6 +158,8 @@ impl Config {
                 at(&targets.referenced)
             ));
         }
+        let reach_defaults = reach::ReachDefaults::from_raw(defaults.reach())
+            .map_err(|(loc, e)| format!("{}: defaults.{e}", at(&loc)))?;
         let mut names = HashSet::new();
         let mut resolved = Vec::with_capacity(targets.value.len());
         for (index, raw_target) in targets.value.into_iter().enumerate() {
@@ -163,7 +169,7 @@ impl Config {
                 .as_ref()
                 .map(|n| n.referenced)
                 .unwrap_or(raw_target.referenced);
-            let target = resolve_target(&defaults, raw_target)
+            let target = resolve_target(&defaults, &reach_defaults, raw_target)
                 .map_err(|(loc, e)| format!("{}: targets[{index}].{e}", at(&loc)))?;
             if !names.insert(target.name.clone()) {
                 return Err(format!(
@@ -190,10 +196,12 @@ fn at(loc: &Location) -> String {
 /// offending value (or of the target entry) and start with the field name.
 fn resolve_target(
     defaults: &RawDefaults,
+    reach_defaults: &reach::ReachDefaults,
     spanned: Spanned<RawTarget>,
 ) -> Result<Target, (Location, String)> {
     let here = spanned.referenced;
     let raw = spanned.value;
+    let reach = reach::resolve_reach(reach_defaults, raw.reach(), here)?;
     let (address, files, default_name) = match (&raw.address, &raw.path) {
         (Some(address), None) => {
             let parsed = Address::parse(&address.value)
@@ -236,7 +244,8 @@ fn resolve_target(
         Some(name) => name.value,
         None => default_name,
     };
-    let mut target = resolve_settings(defaults, raw, name, address).map_err(|e| (here, e))?;
+    let mut target =
+        resolve_settings(defaults, raw, name, address, reach).map_err(|e| (here, e))?;
     target.files = files;
     Ok(target)
 }
@@ -247,6 +256,7 @@ fn resolve_settings(
     raw: RawTarget,
     name: String,
     address: Option<Address>,
+    reach: Reach,
 ) -> Result<Target, String> {
     let server_name = match &address {
         Some(address) => raw.server_name.unwrap_or_else(|| address.host.to_string()),
@@ -280,6 +290,7 @@ fn resolve_settings(
         ca_file: raw.ca_file.or_else(|| defaults.ca_file.clone()),
         labels,
         files: None,
+        reach,
     })
 }
 

@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::reach::{RawReach, ResolveMode, Starttls};
+
 /// The top level of the YAML file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +33,11 @@ pub struct RawDefaults {
     pub ca_file: Option<PathBuf>,
     pub concurrency: Option<Spanned<usize>>,
     pub labels: Option<BTreeMap<String, String>>,
+    // How targets are reached (see `super::reach`); `starttls` is per target only.
+    pub resolve: Option<ResolveMode>,
+    pub proxy_url: Option<Spanned<String>>,
+    pub client_cert: Option<Spanned<PathBuf>>,
+    pub client_key: Option<Spanned<PathBuf>>,
 }
 
 /// One entry of `targets:`.
@@ -51,6 +58,38 @@ pub struct RawTarget {
     pub path: Option<Spanned<String>>,
     /// The file holding the password of the PKCS#12 files a file target reads.
     pub password_file: Option<Spanned<PathBuf>>,
+    // How this target is reached (see `super::reach`).
+    pub starttls: Option<Starttls>,
+    pub resolve: Option<ResolveMode>,
+    pub proxy_url: Option<Spanned<String>>,
+    pub client_cert: Option<Spanned<PathBuf>>,
+    pub client_key: Option<Spanned<PathBuf>>,
+}
+
+impl RawDefaults {
+    /// The reach settings of the `defaults:` block.
+    pub fn reach(&self) -> RawReach<'_> {
+        RawReach {
+            starttls: None,
+            resolve: self.resolve,
+            proxy_url: self.proxy_url.as_ref(),
+            client_cert: self.client_cert.as_ref(),
+            client_key: self.client_key.as_ref(),
+        }
+    }
+}
+
+impl RawTarget {
+    /// The reach settings of this target.
+    pub fn reach(&self) -> RawReach<'_> {
+        RawReach {
+            starttls: self.starttls,
+            resolve: self.resolve,
+            proxy_url: self.proxy_url.as_ref(),
+            client_cert: self.client_cert.as_ref(),
+            client_key: self.client_key.as_ref(),
+        }
+    }
 }
 
 impl RawConfig {

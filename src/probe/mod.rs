@@ -4,18 +4,27 @@
 //! Each stage lives in its own file and reports failure as a [`ProbeFailure`] with a fixed reason
 //! label. The whole probe shares one deadline (the target's `timeout`), so a server that never
 //! answers costs exactly its timeout and nothing more.
+//!
+//! Optional stages, per target: an HTTP CONNECT [`proxy`] instead of resolving and connecting
+//! directly, a [`starttls`] dialogue before the handshake, a client certificate
+//! ([`client_auth`]), and probing [`every_address`] of a name instead of the first that answers.
 
+pub mod client_auth;
 pub mod connect;
+pub mod every_address;
 pub mod files;
+pub mod proxy;
 pub mod resolve;
 pub mod result;
+pub mod starttls;
 pub mod tls;
 
 use std::time::{Duration, SystemTime};
 
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::config::Target;
+use crate::config::{ProxyUrl, ResolveMode, Target};
 use crate::x509::{self, TrustStores};
 pub use resolve::Resolver;
 pub use result::{Phase, ProbeFailure, ProbeResult, TlsSession};
@@ -32,11 +41,15 @@ impl Prober {
         Prober { resolver, trust }
     }
 
-    /// Probes `target` and returns one result per endpoint probed or file read.
+    /// Probes `target` and returns one result per endpoint probed or file read: one, one per
+    /// resolved address with `resolve: all`, or one per file of a file target.
     pub async fn probe_all(&self, target: &Target) -> Vec<ProbeResult> {
         if let Some(source) = &target.files {
             let trust = self.trust.get(target.ca_file.as_deref());
             return files::probe(target, source, trust).await;
+        }
+        if target.reach.resolve == ResolveMode::All {
+            return every_address::probe(self, target).await;
         }
         vec![self.probe(target).await]
     }
@@ -49,8 +62,7 @@ impl Prober {
         if let Err(failure) = self.run(target, deadline, &mut result).await {
             result.failure = Some(failure);
         }
-        result.phases.push((Phase::Total, started.elapsed()));
-        result.finished_at = SystemTime::now();
+        finish(&mut result, started);
         result
     }
 
@@ -67,31 +79,127 @@ impl Prober {
                 "the target has no address to probe",
             ));
         };
+        if let Some(proxy) = &target.reach.proxy {
+            let stream = self.tunnel(address, proxy, deadline, result).await?;
+            return self.secure(target, stream, deadline, result).await;
+        }
         let addrs = timed(result, Phase::Dns, deadline, "dns_timeout", async {
             self.resolver.resolve(address).await
         })
         .await?;
+        self.connect_and_secure(target, &addrs, deadline, result)
+            .await
+    }
 
+    /// Connects to the first of `addrs` that answers, then secures the connection.
+    async fn connect_and_secure(
+        &self,
+        target: &Target,
+        addrs: &[std::net::SocketAddr],
+        deadline: Instant,
+        result: &mut ProbeResult,
+    ) -> Result<(), ProbeFailure> {
         let (stream, peer) = timed(result, Phase::Connect, deadline, "connect_timeout", async {
-            connect::connect(&addrs, deadline).await
+            connect::connect(addrs, deadline).await
         })
         .await?;
         result.peer = Some(peer);
+        self.secure(target, stream, deadline, result).await
+    }
+
+    /// Reaches the target through its proxy: the proxy's name is resolved (phase `dns`), then
+    /// connecting to it and asking for the tunnel make up phase `connect`.
+    async fn tunnel(
+        &self,
+        address: &crate::config::Address,
+        proxy: &ProxyUrl,
+        deadline: Instant,
+        result: &mut ProbeResult,
+    ) -> Result<TcpStream, ProbeFailure> {
+        let unreachable =
+            |f: ProbeFailure| ProbeFailure::new("proxy_connect", format!("proxy: {}", f.detail));
+        let addrs = timed(result, Phase::Dns, deadline, "proxy_connect", async {
+            self.resolver
+                .resolve(&proxy.address)
+                .await
+                .map_err(unreachable)
+        })
+        .await?;
+        let (stream, peer) = timed(result, Phase::Connect, deadline, "proxy_connect", async {
+            let (mut stream, peer) = connect::connect(&addrs, deadline)
+                .await
+                .map_err(unreachable)?;
+            let tunnel = proxy::open_tunnel(&mut stream, proxy, address);
+            match tokio::time::timeout_at(deadline, tunnel).await {
+                Ok(opened) => opened.map(|()| (stream, peer)),
+                Err(_) => Err(ProbeFailure::new(
+                    "connect_timeout",
+                    format!(
+                        "proxy {} did not open the tunnel to {} before the timeout",
+                        proxy.address, address
+                    ),
+                )),
+            }
+        })
+        .await?;
+        result.peer = Some(peer);
+        Ok(stream)
+    }
+
+    /// On a connected stream: the STARTTLS dialogue if any, the TLS handshake, the server's
+    /// verdict on a client certificate, and the chain's judgement.
+    async fn secure(
+        &self,
+        target: &Target,
+        stream: TcpStream,
+        deadline: Instant,
+        result: &mut ProbeResult,
+    ) -> Result<(), ProbeFailure> {
+        let stream = match target.reach.starttls {
+            Some(protocol) => {
+                let upgrade = starttls::upgrade(protocol, stream, &target.server_name);
+                timed(
+                    result,
+                    Phase::Starttls,
+                    deadline,
+                    "starttls_timeout",
+                    upgrade,
+                )
+                .await?
+            }
+            None => stream,
+        };
+        let client_cert = target
+            .reach
+            .client_identity
+            .as_ref()
+            .map(|identity| identity.certified_key());
 
         let phase_start = Instant::now();
-        let handshake =
-            tokio::time::timeout_at(deadline, tls::handshake(stream, &target.server_name, None))
-                .await;
-        result
-            .phases
-            .push((Phase::Handshake, phase_start.elapsed()));
+        let handshake = tokio::time::timeout_at(
+            deadline,
+            tls::handshake(stream, &target.server_name, client_cert),
+        )
+        .await;
         let trust = self.trust.get(target.ca_file.as_deref());
         let (failure, captured) = match handshake {
-            Ok(h) => {
-                let failure = match &h.stream {
+            Ok(mut h) => {
+                let failure = match &mut h.stream {
                     Ok(stream) => {
-                        result.tls = Some(tls::session(stream));
-                        None
+                        let session = tls::session(stream);
+                        // In TLS 1.3 the server judges the client certificate after the client
+                        // is done: wait for its word (an alert, if it refuses).
+                        let verdict =
+                            if h.captured.client_cert_requested && session.version == "TLS 1.3" {
+                                client_auth::await_verdict(stream, deadline)
+                                    .await
+                                    .err()
+                                    .map(|e| tls::classify(&e, &h.captured))
+                            } else {
+                                None
+                            };
+                        result.tls = Some(session);
+                        verdict
                     }
                     Err(f) => Some(f.clone()),
                 };
@@ -108,6 +216,9 @@ impl Prober {
                 None,
             ),
         };
+        result
+            .phases
+            .push((Phase::Handshake, phase_start.elapsed()));
         if let Some(captured) = captured {
             result.client_cert_requested = captured.client_cert_requested;
             if !captured.chain.is_empty() {
@@ -121,6 +232,12 @@ impl Prober {
             None => Ok(()),
         }
     }
+}
+
+/// Records the total duration and the finishing time of a probe that started at `started`.
+fn finish(result: &mut ProbeResult, started: Instant) {
+    result.phases.push((Phase::Total, started.elapsed()));
+    result.finished_at = SystemTime::now();
 }
 
 /// Runs one phase under the probe deadline and records how long it took.

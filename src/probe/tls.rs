@@ -41,6 +41,8 @@ pub struct Captured {
     pub ocsp_response: Vec<u8>,
     /// Whether the server sent a CertificateRequest.
     pub client_cert_requested: bool,
+    /// Whether a client certificate was sent in answer to it.
+    pub client_cert_presented: bool,
 }
 
 /// Per-probe verifier and client-certificate resolver that records instead of judging.
@@ -114,10 +116,9 @@ impl ResolvesClientCert for Capture {
         _root_hint_subjects: &[&[u8]],
         _sigschemes: &[SignatureScheme],
     ) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        self.captured
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .client_cert_requested = true;
+        let mut captured = self.captured.lock().unwrap_or_else(|e| e.into_inner());
+        captured.client_cert_requested = true;
+        captured.client_cert_presented = self.client_cert.is_some();
         self.client_cert.clone()
     }
 
@@ -201,8 +202,8 @@ pub fn session<S>(stream: &TlsStream<S>) -> TlsSession {
     }
 }
 
-/// Turns a handshake error into a reason label.
-fn classify(e: &std::io::Error, captured: &Captured) -> ProbeFailure {
+/// Turns a handshake error (or an alert read right after it) into a reason label.
+pub(super) fn classify(e: &std::io::Error, captured: &Captured) -> ProbeFailure {
     use rustls::{AlertDescription as A, Error as E, PeerIncompatible as P};
     let detail = format!("TLS handshake: {e}");
     // Errors that are not rustls's own (closed or reset connections) are plain handshake failures.
@@ -215,10 +216,14 @@ fn classify(e: &std::io::Error, captured: &Captured) -> ProbeFailure {
             P::ServerDoesNotSupportTls12Or13 | P::ServerTlsVersionIsDisabledByOurConfig,
         ) => "protocol_version",
         E::AlertReceived(A::CertificateRequired) => "client_cert_required",
-        E::AlertReceived(A::HandshakeFailure | A::BadCertificate)
-            if captured.client_cert_requested =>
+        E::AlertReceived(alert)
+            if captured.client_cert_requested && refuses_client_cert(*alert) =>
         {
-            "client_cert_required"
+            if captured.client_cert_presented {
+                "client_cert_rejected"
+            } else {
+                "client_cert_required"
+            }
         }
         E::InvalidCertificate(_)
         | E::PeerMisbehaved(rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme) => {
@@ -227,4 +232,21 @@ fn classify(e: &std::io::Error, captured: &Captured) -> ProbeFailure {
         _ => "tls_handshake",
     };
     ProbeFailure::new(reason, detail)
+}
+
+/// Alerts a server sends when it will not take the client certificate it asked for (or its
+/// absence).
+fn refuses_client_cert(alert: rustls::AlertDescription) -> bool {
+    use rustls::AlertDescription as A;
+    matches!(
+        alert,
+        A::HandshakeFailure
+            | A::BadCertificate
+            | A::UnsupportedCertificate
+            | A::CertificateRevoked
+            | A::CertificateExpired
+            | A::CertificateUnknown
+            | A::UnknownCA
+            | A::AccessDenied
+    )
 }

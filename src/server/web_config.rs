@@ -95,9 +95,11 @@ fn tls_config(raw: &RawTlsConfig) -> Result<ServerConfig, String> {
     {
         None | Some("TLS12") => vec![&rustls::version::TLS13, &rustls::version::TLS12],
         Some("TLS13") => vec![&rustls::version::TLS13],
-        Some(other) => return Err(format!(
+        Some(other) => {
+            return Err(format!(
             "min_version: {other:?} is not offered (TLS12 or TLS13; older versions are insecure)"
-        )),
+        ))
+        }
     };
     if let Some(max) = raw.max_version.as_deref() {
         if !matches!(max, "TLS12" | "TLS13") {

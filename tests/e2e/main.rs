@@ -5,5 +5,6 @@ mod support;
 mod cli;
 mod files;
 mod http;
+mod places;
 mod tls;
 mod web;
