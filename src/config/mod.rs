@@ -8,6 +8,7 @@
 
 mod address;
 mod raw;
+mod revocation;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 pub use address::{Address, Host};
 pub use raw::{RawConfig, RawDefaults, RawTarget};
+pub use revocation::{ByteSize, RawRevocation, RevocationSettings, DEFAULT_CRL_MAX_BYTES};
 use serde_saphyr::{Location, Spanned};
 
 /// Default time between two probes of one target.
@@ -78,6 +80,8 @@ pub struct Target {
     pub ca_file: Option<PathBuf>,
     /// Constant labels added to every series of this target, sorted by name.
     pub labels: BTreeMap<String, String>,
+    /// Which revocation sources are consulted, and the CRL size cap.
+    pub revocation: RevocationSettings,
 }
 
 /// A configuration that could not be loaded: what is wrong and where.
@@ -236,6 +240,7 @@ fn resolve_settings(
         timeout,
         ca_file: raw.ca_file.or_else(|| defaults.ca_file.clone()),
         labels,
+        revocation: revocation::resolve(defaults.revocation.as_ref(), raw.revocation.as_ref()),
     })
 }
 

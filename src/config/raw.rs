@@ -31,6 +31,8 @@ pub struct RawDefaults {
     pub ca_file: Option<PathBuf>,
     pub concurrency: Option<Spanned<usize>>,
     pub labels: Option<BTreeMap<String, String>>,
+    /// Revocation sources and limits every target inherits (see `super::revocation`).
+    pub revocation: Option<super::revocation::RawRevocation>,
 }
 
 /// One entry of `targets:`.
@@ -46,6 +48,8 @@ pub struct RawTarget {
     pub timeout: Option<Duration>,
     pub ca_file: Option<PathBuf>,
     pub labels: Option<BTreeMap<String, String>>,
+    /// This target's revocation settings, key by key over the defaults'.
+    pub revocation: Option<super::revocation::RawRevocation>,
 }
 
 impl RawConfig {

@@ -12,6 +12,8 @@ pub enum Phase {
     Starttls,
     Handshake,
     Total,
+    /// OCSP and CRL checks, after the handshake, on a budget of their own.
+    Revocation,
 }
 
 impl Phase {
@@ -23,6 +25,7 @@ impl Phase {
             Phase::Starttls => "starttls",
             Phase::Handshake => "handshake",
             Phase::Total => "total",
+            Phase::Revocation => "revocation",
         }
     }
 }
@@ -76,6 +79,9 @@ pub struct ProbeResult {
     pub chain: Option<ChainReport>,
     /// Whether the server asked for a client certificate.
     pub client_cert_requested: bool,
+    /// What OCSP (stapled and responder) and CRLs said, whenever a chain was read and the
+    /// prober checks revocation.
+    pub revocation: Option<crate::revocation::RevocationReport>,
 }
 
 impl ProbeResult {
@@ -90,6 +96,7 @@ impl ProbeResult {
             tls: None,
             chain: None,
             client_cert_requested: false,
+            revocation: None,
         }
     }
 
