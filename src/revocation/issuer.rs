@@ -62,6 +62,8 @@ pub fn find_issuer(
     anchors: &[TrustAnchor<'_>],
 ) -> Option<Issuer> {
     let wanted = cert.issuer().as_raw();
+    // Anchors hold the name without its SEQUENCE header.
+    let wanted_contents = sequence_contents(wanted);
     let mut candidates: Vec<Issuer> = sent
         .iter()
         .filter(|c| c.subject().as_raw() == wanted && c.as_raw() != cert.as_raw())
@@ -70,7 +72,7 @@ pub fn find_issuer(
     candidates.extend(
         anchors
             .iter()
-            .filter(|a| wrap_sequence(a.subject.as_ref()) == wanted)
+            .filter(|a| Some(a.subject.as_ref()) == wanted_contents)
             .map(Issuer::from_anchor),
     );
     let verifies = |issuer: &Issuer| {
@@ -83,6 +85,13 @@ pub fn find_issuer(
         Some(i) => Some(candidates.swap_remove(i)),
         None => candidates.into_iter().next(),
     }
+}
+
+/// The contents of a DER SEQUENCE, without its tag and length.
+fn sequence_contents(der: &[u8]) -> Option<&[u8]> {
+    use der::{Decode, Tagged};
+    let any = der::asn1::AnyRef::from_der(der).ok()?;
+    (any.tag() == der::Tag::Sequence).then(|| any.value())
 }
 
 /// `contents` as a DER SEQUENCE (tag 0x30 and a definite length).
@@ -115,6 +124,19 @@ mod tests {
         assert_eq!(wrap_sequence(&[1; 3])[..2], [0x30, 3]);
         assert_eq!(wrap_sequence(&[1; 200])[..3], [0x30, 0x81, 200]);
         assert_eq!(wrap_sequence(&[1; 300])[..4], [0x30, 0x82, 1, 44]);
+        for len in [0, 3, 200, 300, 70_000] {
+            let contents = vec![7; len];
+            assert_eq!(
+                sequence_contents(&wrap_sequence(&contents)),
+                Some(&contents[..])
+            );
+        }
+        assert_eq!(
+            sequence_contents(&[0x31, 0]),
+            None,
+            "a SET is not a SEQUENCE"
+        );
+        assert_eq!(sequence_contents(&[0x30, 5, 1]), None, "truncated");
     }
 
     #[test]

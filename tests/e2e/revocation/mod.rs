@@ -699,5 +699,28 @@ async fn answers_are_cached_between_probes() {
     assert_eq!(fetches(&m, "crl", "not_modified"), 0.0);
     assert_eq!(http.requests("/ocsp"), 1);
     assert_eq!(http.requests("/root.crl"), 1);
+
+    // A reload that changes the target restarts its task with a new prober; the caches stay.
+    let yaml = std::fs::read_to_string(&h.config_path).unwrap();
+    std::fs::write(&h.config_path, format!("{yaml}    labels: {{team: web}}\n")).unwrap();
+    h.exporter.as_ref().unwrap().reload().expect("reload");
+    let m = h
+        .wait_until(WAIT, |m| {
+            m.find("cert_probe_success", &[("target", "t"), ("team", "web")])
+                .len()
+                == 1
+                && m.get("cert_exporter_probes_total", &[("result", "success")])
+                    .unwrap_or(0.0)
+                    >= 6.0
+        })
+        .await;
+    assert_eq!(
+        m.value("cert_revoked", &[("target", "t"), ("source", "crl")]),
+        0.0
+    );
+    assert_eq!(fetches(&m, "ocsp", "success"), 1.0, "{}", m.text);
+    assert_eq!(fetches(&m, "crl", "success"), 1.0, "{}", m.text);
+    assert_eq!(http.requests("/ocsp"), 1);
+    assert_eq!(http.requests("/root.crl"), 1);
     h.stop().await;
 }
