@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, ConfigError};
 use crate::metrics::{self, ExporterMetrics};
 use crate::probe::{Prober, Resolver};
+use crate::revocation::Revocation;
 use crate::scheduler::Scheduler;
 use crate::server::web_config::WebConfig;
 use crate::server::{self, Endpoints, WebSecurity};
@@ -56,6 +57,8 @@ struct Reloader {
     resolver: Resolver,
     scheduler: Arc<Scheduler>,
     metrics: Arc<ExporterMetrics>,
+    /// The revocation caches, kept across reloads.
+    revocation: Arc<Revocation>,
     /// Serialises reloads so two at once cannot interleave their diffs.
     lock: Mutex<()>,
 }
@@ -78,7 +81,10 @@ impl Reloader {
                 if let (Some(web), Some(endpoints)) = (web, self.endpoints.get()) {
                     endpoints.set_security(WebSecurity::from(web));
                 }
-                let prober = Arc::new(Prober::new(self.resolver.clone(), loaded.trust));
+                let prober = Arc::new(
+                    Prober::new(self.resolver.clone(), loaded.trust)
+                        .with_revocation(self.revocation.clone()),
+                );
                 self.scheduler.apply(&loaded.config, prober);
                 self.metrics.record_reload(true);
                 tracing::info!(
@@ -135,7 +141,10 @@ impl Exporter {
         let exporter_metrics = Arc::new(ExporterMetrics::default());
         let scheduler = Arc::new(Scheduler::new(state.clone(), exporter_metrics.clone()));
         let resolver = Resolver::from_system();
-        let prober = Arc::new(Prober::new(resolver.clone(), loaded.trust));
+        let revocation = Arc::new(Revocation::new().map_err(std::io::Error::other)?);
+        let prober = Arc::new(
+            Prober::new(resolver.clone(), loaded.trust).with_revocation(revocation.clone()),
+        );
         scheduler.apply(&loaded.config, prober);
         exporter_metrics.record_reload(true);
 
@@ -146,14 +155,17 @@ impl Exporter {
             resolver,
             scheduler: scheduler.clone(),
             metrics: exporter_metrics.clone(),
+            revocation: revocation.clone(),
             lock: Mutex::new(()),
         });
         let reload_fn = {
             let reloader = reloader.clone();
             Arc::new(move || reloader.reload())
         };
+        let mut registry = metrics::registry(state.clone(), exporter_metrics);
+        crate::revocation::metrics::register(&mut registry, revocation);
         let endpoints = Arc::new(Endpoints {
-            registry: metrics::registry(state.clone(), exporter_metrics),
+            registry,
             state,
             reload: reload_fn,
             web: std::sync::RwLock::new(Arc::new(security)),

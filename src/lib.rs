@@ -11,6 +11,7 @@ pub mod config;
 pub mod logging;
 pub mod metrics;
 pub mod probe;
+pub mod revocation;
 pub mod scheduler;
 pub mod server;
 pub mod state;

@@ -155,11 +155,11 @@ pub struct SnapshotCollector {
 }
 
 /// One row of labels: the target's own, then those of the series.
-type Labels<'a> = Vec<(&'a str, &'a str)>;
+pub(crate) type Labels<'a> = Vec<(&'a str, &'a str)>;
 
 /// The labels every series of a result carries: `target`, the target's own labels, and the
 /// instance label (`address` or `file`) when there is one.
-fn base_labels<'a>(snapshot: &'a Snapshot, result: &'a ProbeResult) -> Labels<'a> {
+pub(crate) fn base_labels<'a>(snapshot: &'a Snapshot, result: &'a ProbeResult) -> Labels<'a> {
     let mut labels = Vec::with_capacity(4 + snapshot.target.labels.len());
     labels.push(("target", snapshot.target.name.as_str()));
     if let Some((key, value)) = &result.instance {
@@ -173,7 +173,7 @@ fn base_labels<'a>(snapshot: &'a Snapshot, result: &'a ProbeResult) -> Labels<'a
 
 /// Writes one metric family: its descriptor, then one sample per `(labels, value)` the closure
 /// yields for each result of each snapshot.
-fn family<F>(
+pub(crate) fn family<F>(
     encoder: &mut DescriptorEncoder,
     snapshots: &[Arc<Snapshot>],
     name: &str,
@@ -354,6 +354,10 @@ impl Collector for SnapshotCollector {
                 }
             },
         )?;
+
+        // Revocation (cert_revoked, cert_ocsp_stapled, cert_revocation_error_info,
+        // cert_ocsp_next_update_timestamp_seconds): see src/revocation/metrics.rs.
+        crate::revocation::metrics::encode_target_series(e, s)?;
         Ok(())
     }
 }

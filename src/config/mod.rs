@@ -10,6 +10,7 @@ mod address;
 mod file_target;
 mod raw;
 mod reach;
+mod revocation;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -21,6 +22,7 @@ pub use address::{Address, Host};
 pub use file_target::FileSource;
 pub use raw::{RawConfig, RawDefaults, RawTarget};
 pub use reach::{ProxyCredentials, ProxyUrl, Reach, ResolveMode, Starttls};
+pub use revocation::{ByteSize, RawRevocation, RevocationSettings, DEFAULT_CRL_MAX_BYTES};
 use serde_saphyr::{Location, Spanned};
 
 /// Default time between two probes of one target.
@@ -87,6 +89,8 @@ pub struct Target {
     pub files: Option<FileSource>,
     /// STARTTLS, which addresses, proxy and client certificate.
     pub reach: Reach,
+    /// Which revocation sources are consulted, and the CRL size cap.
+    pub revocation: RevocationSettings,
 }
 
 /// A configuration that could not be loaded: what is wrong and where.
@@ -291,6 +295,7 @@ fn resolve_settings(
         labels,
         files: None,
         reach,
+        revocation: revocation::resolve(defaults.revocation.as_ref(), raw.revocation.as_ref()),
     })
 }
 

@@ -38,6 +38,8 @@ pub struct RawDefaults {
     pub proxy_url: Option<Spanned<String>>,
     pub client_cert: Option<Spanned<PathBuf>>,
     pub client_key: Option<Spanned<PathBuf>>,
+    /// Revocation sources and limits every target inherits (see `super::revocation`).
+    pub revocation: Option<super::revocation::RawRevocation>,
 }
 
 /// One entry of `targets:`.
@@ -64,6 +66,8 @@ pub struct RawTarget {
     pub proxy_url: Option<Spanned<String>>,
     pub client_cert: Option<Spanned<PathBuf>>,
     pub client_key: Option<Spanned<PathBuf>>,
+    /// This target's revocation settings, key by key over the defaults'.
+    pub revocation: Option<super::revocation::RawRevocation>,
 }
 
 impl RawDefaults {

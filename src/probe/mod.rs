@@ -19,12 +19,14 @@ pub mod result;
 pub mod starttls;
 pub mod tls;
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::config::{ProxyUrl, ResolveMode, Target};
+use crate::revocation::{self, Revocation};
 use crate::x509::{self, TrustStores};
 pub use resolve::Resolver;
 pub use result::{Phase, ProbeFailure, ProbeResult, TlsSession};
@@ -34,11 +36,23 @@ pub use result::{Phase, ProbeFailure, ProbeResult, TlsSession};
 pub struct Prober {
     pub resolver: Resolver,
     pub trust: TrustStores,
+    /// The revocation checker with its caches, shared across reloads; `None` skips revocation.
+    pub revocation: Option<Arc<Revocation>>,
 }
 
 impl Prober {
     pub fn new(resolver: Resolver, trust: TrustStores) -> Prober {
-        Prober { resolver, trust }
+        Prober {
+            resolver,
+            trust,
+            revocation: None,
+        }
+    }
+
+    /// Checks revocation with `checker` (whose caches outlive this prober).
+    pub fn with_revocation(mut self, checker: Arc<Revocation>) -> Prober {
+        self.revocation = Some(checker);
+        self
     }
 
     /// Probes `target` and returns one result per endpoint probed or file read: one, one per
@@ -222,8 +236,24 @@ impl Prober {
         if let Some(captured) = captured {
             result.client_cert_requested = captured.client_cert_requested;
             if !captured.chain.is_empty() {
-                let report =
+                let mut report =
                     x509::analyse(&captured.chain, &target.server_name, &trust, unix_now());
+                if let Some(checker) = &self.revocation {
+                    // A budget of its own, so a slow responder never costs the chain's facts.
+                    let started = Instant::now();
+                    let input = revocation::Input {
+                        target: &target.name,
+                        chain: &captured.chain,
+                        report: &report,
+                        stapled: &captured.ocsp_response,
+                        anchors: trust.anchors(),
+                        settings: target.revocation,
+                    };
+                    let verdict = checker.check(&input, started + target.timeout).await;
+                    revocation::apply(&verdict, &mut report);
+                    result.revocation = Some(verdict);
+                    result.phases.push((Phase::Revocation, started.elapsed()));
+                }
                 result.chain = Some(report);
             }
         }

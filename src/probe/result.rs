@@ -14,6 +14,8 @@ pub enum Phase {
     Total,
     /// Listing, reading and decoding a certificate file (file targets).
     Read,
+    /// OCSP and CRL checks, after the handshake, on a budget of their own.
+    Revocation,
 }
 
 impl Phase {
@@ -26,6 +28,7 @@ impl Phase {
             Phase::Handshake => "handshake",
             Phase::Total => "total",
             Phase::Read => "read",
+            Phase::Revocation => "revocation",
         }
     }
 }
@@ -79,6 +82,9 @@ pub struct ProbeResult {
     pub chain: Option<ChainReport>,
     /// Whether the server asked for a client certificate.
     pub client_cert_requested: bool,
+    /// What OCSP (stapled and responder) and CRLs said, whenever a chain was read and the
+    /// prober checks revocation.
+    pub revocation: Option<crate::revocation::RevocationReport>,
 }
 
 impl ProbeResult {
@@ -93,6 +99,7 @@ impl ProbeResult {
             tls: None,
             chain: None,
             client_cert_requested: false,
+            revocation: None,
         }
     }
 

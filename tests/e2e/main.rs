@@ -6,5 +6,6 @@ mod cli;
 mod files;
 mod http;
 mod places;
+mod revocation;
 mod tls;
 mod web;

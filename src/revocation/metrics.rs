@@ -1,0 +1,135 @@
+//! The revocation series: per target (rendered from snapshots, called from
+//! [`crate::metrics::SnapshotCollector`]), per cached CRL (rendered from the cache), and the
+//! fetch counter.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use super::Revocation;
+use crate::metrics::{base_labels, family, unix_seconds};
+use crate::state::Snapshot;
+
+/// Registers the process-wide revocation series: per cached CRL, and
+/// `cert_revocation_fetches_total`.
+pub fn register(registry: &mut Registry, revocation: Arc<Revocation>) {
+    registry.register(
+        "cert_revocation_fetches",
+        "OCSP and CRL requests actually sent, by source and result",
+        revocation.fetches().clone(),
+    );
+    registry.register_collector(Box::new(CrlCollector { revocation }));
+}
+
+/// Writes the per-target revocation families.
+pub fn encode_target_series(
+    e: &mut DescriptorEncoder,
+    s: &[Arc<Snapshot>],
+) -> Result<(), std::fmt::Error> {
+    family(
+        e,
+        s,
+        "cert_revoked",
+        "1 when a source verified that a certificate of the path is revoked, 0 when it verified it is not",
+        |snap, r, out| {
+            for source in r.revocation.iter().flat_map(|rev| &rev.sources) {
+                if let Some(revoked) = source.revoked {
+                    let mut l = base_labels(snap, r);
+                    l.push(("source", source.source.as_str()));
+                    out.push((l, revoked as u8 as f64));
+                }
+            }
+        },
+    )?;
+    family(
+        e,
+        s,
+        "cert_ocsp_stapled",
+        "1 when the server stapled an OCSP response to the handshake",
+        |snap, r, out| {
+            if let Some(rev) = &r.revocation {
+                out.push((base_labels(snap, r), rev.stapled as u8 as f64));
+            }
+        },
+    )?;
+    family(
+        e,
+        s,
+        "cert_revocation_error_info",
+        "1 while a revocation source failed, by source and reason",
+        |snap, r, out| {
+            for source in r.revocation.iter().flat_map(|rev| &rev.sources) {
+                let mut seen: Vec<&str> = Vec::new();
+                for error in &source.errors {
+                    if seen.contains(&error.reason) {
+                        continue;
+                    }
+                    seen.push(error.reason);
+                    let mut l = base_labels(snap, r);
+                    l.push(("source", source.source.as_str()));
+                    l.push(("reason", error.reason));
+                    out.push((l, 1.0));
+                }
+            }
+        },
+    )?;
+    family(
+        e,
+        s,
+        "cert_ocsp_next_update_timestamp_seconds",
+        "nextUpdate of the OCSP answer used, by source",
+        |snap, r, out| {
+            for source in r.revocation.iter().flat_map(|rev| &rev.sources) {
+                if let Some(next) = source.next_update {
+                    let mut l = base_labels(snap, r);
+                    l.push(("source", source.source.as_str()));
+                    out.push((l, next as f64));
+                }
+            }
+        },
+    )?;
+    Ok(())
+}
+
+/// Renders the cached CRLs at scrape time.
+#[derive(Debug)]
+struct CrlCollector {
+    revocation: Arc<Revocation>,
+}
+
+impl Collector for CrlCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut crls = self.revocation.cached_crls();
+        crls.sort_by(|a, b| a.0.cmp(&b.0));
+        let now = unix_seconds(SystemTime::now());
+        let mut next_update = encoder.encode_descriptor(
+            "cert_crl_next_update_timestamp_seconds",
+            "nextUpdate of each cached CRL, by URL",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (url, copy) in &crls {
+            if let Some(next) = copy.crl.next_update {
+                ConstGauge::new(next as f64)
+                    .encode(next_update.encode_family(&[("url", url.as_str())])?)?;
+            }
+        }
+        let mut stale = encoder.encode_descriptor(
+            "cert_crl_stale",
+            "1 when a cached CRL is past its nextUpdate, by URL",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (url, copy) in &crls {
+            let is_stale = copy.crl.next_update.is_some_and(|next| (next as f64) < now);
+            ConstGauge::new(is_stale as u8 as f64)
+                .encode(stale.encode_family(&[("url", url.as_str())])?)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,498 @@
+//! OCSP (RFC 6960), the pure part: building a request for one certificate, and parsing and
+//! verifying a response — stapled or from a responder — without any networking.
+//!
+//! A response is believed only when all of this holds:
+//! - it is a successful `id-pkix-ocsp-basic` response with a SingleResponse whose CertID
+//!   (issuer name hash, issuer key hash, serial) is the certificate's, under the response's own
+//!   hash algorithm (SHA-1, SHA-256, SHA-384 or SHA-512);
+//! - its signature over the `tbsResponseData` bytes exactly as received verifies with the
+//!   issuer's key, or with the key of a delegated responder certificate carried in the response
+//!   that the issuer signed, that has the OCSPSigning extended key usage and that is valid now;
+//! - its thisUpdate is not in the future (five minutes of clock skew allowed) and its
+//!   nextUpdate, when present, has not passed.
+//!
+//! Anything else is an [`OcspError`] with a fixed reason, never a verdict.
+
+use aws_lc_rs::digest;
+use der::asn1::{AnyRef, ObjectIdentifier, OctetString};
+use der::{Decode, Encode, Reader, SliceReader, Tag, TagNumber, Tagged};
+use x509_cert::serial_number::SerialNumber;
+use x509_ocsp::{
+    BasicOcspResponse, CertId, CertStatus, OcspRequest, OcspResponse, OcspResponseStatus, Request,
+    TbsRequest, Version,
+};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::prelude::FromDer;
+
+use super::issuer::Issuer;
+
+/// How far in the future a thisUpdate may lie before the response is refused: responders'
+/// and our clocks differ by a little.
+pub const CLOCK_SKEW_SECONDS: i64 = 300;
+
+const ID_PKIX_OCSP_BASIC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.1");
+const ID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
+const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+const ID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
+const ID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
+
+/// The certificate a request or response is about: its serial and its issuer.
+#[derive(Debug, Clone, Copy)]
+pub struct CertRef<'a> {
+    /// The serial's INTEGER contents as in the certificate (a leading zero byte is ignored).
+    pub serial: &'a [u8],
+    pub issuer: &'a Issuer,
+}
+
+/// What a verified response says about the certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OcspStatus {
+    Good,
+    /// Revoked at this Unix time.
+    Revoked {
+        at: i64,
+    },
+    /// The responder does not know the certificate.
+    Unknown,
+}
+
+/// A verified answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OcspAnswer {
+    pub status: OcspStatus,
+    /// Unix seconds.
+    pub this_update: i64,
+    /// Unix seconds; `None` when the responder says newer information is always available.
+    pub next_update: Option<i64>,
+}
+
+/// Why a response (or a request) is unusable. `reason` is the `reason` label of
+/// `cert_revocation_error_info`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OcspError {
+    pub reason: &'static str,
+    pub detail: String,
+}
+
+impl OcspError {
+    fn new(reason: &'static str, detail: impl Into<String>) -> OcspError {
+        OcspError {
+            reason,
+            detail: detail.into(),
+        }
+    }
+
+    fn malformed(what: impl std::fmt::Display) -> OcspError {
+        OcspError::new("malformed", format!("malformed OCSP response: {what}"))
+    }
+}
+
+impl std::fmt::Display for OcspError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.detail, self.reason)
+    }
+}
+
+/// A DER `OCSPRequest` for one certificate, with a SHA-1 CertID (what every responder
+/// accepts) and no nonce (so responders and CDNs may serve pre-signed answers).
+pub fn build_request(cert: &CertRef<'_>) -> Result<Vec<u8>, OcspError> {
+    let fail =
+        |what: String| OcspError::new("malformed", format!("cannot build the request: {what}"));
+    let cert_id = CertId {
+        hash_algorithm: x509_cert::spki::AlgorithmIdentifierOwned {
+            oid: ID_SHA1,
+            parameters: Some(der::asn1::Null.into()),
+        },
+        issuer_name_hash: OctetString::new(
+            hash(ID_SHA1, &cert.issuer.name_der).unwrap_or_default(),
+        )
+        .map_err(|e| fail(e.to_string()))?,
+        issuer_key_hash: OctetString::new(
+            hash(ID_SHA1, &cert.issuer.key_bits().map_err(fail)?).unwrap_or_default(),
+        )
+        .map_err(|e| fail(e.to_string()))?,
+        serial_number: SerialNumber::new(trim_zeros(cert.serial))
+            .map_err(|e| fail(format!("serial: {e}")))?,
+    };
+    OcspRequest {
+        tbs_request: TbsRequest {
+            version: Version::V1,
+            requestor_name: None,
+            request_list: vec![Request {
+                req_cert: cert_id,
+                single_request_extensions: None,
+            }],
+            request_extensions: None,
+        },
+        optional_signature: None,
+    }
+    .to_der()
+    .map_err(|e| fail(e.to_string()))
+}
+
+/// Parses and verifies a DER `OCSPResponse` about `cert` at Unix time `now`.
+pub fn verify_response(der: &[u8], cert: &CertRef<'_>, now: i64) -> Result<OcspAnswer, OcspError> {
+    if der.is_empty() {
+        return Err(OcspError::malformed("empty"));
+    }
+    let response = OcspResponse::from_der(der).map_err(OcspError::malformed)?;
+    if response.response_status != OcspResponseStatus::Successful {
+        return Err(OcspError::new(
+            "responder_error",
+            format!(
+                "the responder answered {:?} instead of a response",
+                response.response_status
+            ),
+        ));
+    }
+    let bytes = response
+        .response_bytes
+        .ok_or_else(|| OcspError::malformed("successful status without responseBytes"))?;
+    if bytes.response_type != ID_PKIX_OCSP_BASIC {
+        return Err(OcspError::malformed(format!(
+            "response type {} is not id-pkix-ocsp-basic",
+            bytes.response_type
+        )));
+    }
+    let basic_der = bytes.response.as_bytes();
+    let basic = BasicOcspResponse::from_der(basic_der).map_err(OcspError::malformed)?;
+    let raw = RawBasic::split(basic_der).map_err(OcspError::malformed)?;
+
+    let single = basic
+        .tbs_response_data
+        .responses
+        .iter()
+        .find(|single| cert_id_matches(&single.cert_id, cert))
+        .ok_or_else(|| {
+            OcspError::new(
+                "no_matching_response",
+                format!(
+                    "none of the {} answers in the response is about serial {}",
+                    basic.tbs_response_data.responses.len(),
+                    hex::encode(trim_zeros(cert.serial))
+                ),
+            )
+        })?;
+
+    let signer = signer_key(&raw, cert.issuer, now)?;
+    verify_signature(&signer, &raw)?;
+
+    let this_update = unix(&single.this_update);
+    let next_update = single.next_update.as_ref().map(unix);
+    if this_update > now + CLOCK_SKEW_SECONDS {
+        return Err(OcspError::new(
+            "not_yet_valid",
+            format!("thisUpdate {this_update} lies in the future (now {now})"),
+        ));
+    }
+    if let Some(next) = next_update {
+        if next < now {
+            return Err(OcspError::new(
+                "stale",
+                format!("nextUpdate {next} has passed (now {now})"),
+            ));
+        }
+    }
+    let status = match &single.cert_status {
+        CertStatus::Good(_) => OcspStatus::Good,
+        CertStatus::Revoked(info) => OcspStatus::Revoked {
+            at: unix(&info.revocation_time),
+        },
+        CertStatus::Unknown(_) => OcspStatus::Unknown,
+    };
+    Ok(OcspAnswer {
+        status,
+        this_update,
+        next_update,
+    })
+}
+
+/// The parts of a BasicOCSPResponse as received, for the signature check: re-encoding the
+/// parsed structure could change bytes the signature covers.
+struct RawBasic<'a> {
+    tbs: &'a [u8],
+    algorithm: &'a [u8],
+    signature: &'a [u8],
+    /// The responder ID's tag number (1 byName, 2 byKey) and contents.
+    responder: (u32, &'a [u8]),
+    certs: Vec<&'a [u8]>,
+}
+
+impl<'a> RawBasic<'a> {
+    fn split(der: &'a [u8]) -> der::Result<RawBasic<'a>> {
+        let outer = AnyRef::from_der(der)?;
+        outer.tag().assert_eq(Tag::Sequence)?;
+        let mut reader = SliceReader::new(outer.value())?;
+        let tbs = reader.tlv_bytes()?;
+        let algorithm = reader.tlv_bytes()?;
+        let signature = reader.tlv_bytes()?;
+        let mut certs = Vec::new();
+        if !reader.is_finished() {
+            let explicit = AnyRef::decode(&mut reader)?;
+            let list = AnyRef::from_der(explicit.value())?;
+            let mut list_reader = SliceReader::new(list.value())?;
+            while !list_reader.is_finished() {
+                certs.push(list_reader.tlv_bytes()?);
+            }
+        }
+
+        // tbsResponseData: [0] version (optional), then the responder ID.
+        let tbs_any = AnyRef::from_der(tbs)?;
+        let mut tbs_reader = SliceReader::new(tbs_any.value())?;
+        let mut first = AnyRef::decode(&mut tbs_reader)?;
+        if is_context(first.tag(), 0) {
+            first = AnyRef::decode(&mut tbs_reader)?;
+        }
+        let responder = match first.tag() {
+            Tag::ContextSpecific { number, .. } => (u32::from(number.value()), first.value()),
+            other => return Err(other.unexpected_error(None)),
+        };
+        Ok(RawBasic {
+            tbs,
+            algorithm,
+            signature,
+            responder,
+            certs,
+        })
+    }
+}
+
+fn is_context(tag: Tag, n: u8) -> bool {
+    matches!(tag, Tag::ContextSpecific { number, .. } if number == TagNumber::new(n))
+}
+
+/// Whether a response's CertID names `cert`.
+fn cert_id_matches(id: &CertId, cert: &CertRef<'_>) -> bool {
+    let Ok(key_bits) = cert.issuer.key_bits() else {
+        return false;
+    };
+    let alg = id.hash_algorithm.oid;
+    trim_zeros(id.serial_number.as_bytes()) == trim_zeros(cert.serial)
+        && hash(alg, &cert.issuer.name_der).as_deref() == Some(id.issuer_name_hash.as_bytes())
+        && hash(alg, &key_bits).as_deref() == Some(id.issuer_key_hash.as_bytes())
+}
+
+/// The key that must have signed the response: the issuer's, when the responder ID names the
+/// issuer, else that of an authorised delegated responder certificate in the response.
+fn signer_key(raw: &RawBasic<'_>, issuer: &Issuer, now: i64) -> Result<Vec<u8>, OcspError> {
+    let issuer_bits = issuer
+        .key_bits()
+        .map_err(|e| OcspError::new("bad_signature", e))?;
+    let names = |subject: &[u8], key_bits: &[u8]| match raw.responder {
+        (1, name) => name == subject,
+        (2, hash_tlv) => OctetString::from_der(hash_tlv)
+            .map(|h| Some(h.as_bytes().to_vec()) == self::hash(ID_SHA1, key_bits))
+            .unwrap_or(false),
+        _ => false,
+    };
+    if names(&issuer.name_der, &issuer_bits) {
+        return Ok(issuer.spki_der.clone());
+    }
+    let mut refusals = Vec::new();
+    for der in &raw.certs {
+        let Ok((_, cert)) = X509Certificate::from_der(der) else {
+            refusals.push("an included certificate does not parse".to_string());
+            continue;
+        };
+        if !names(
+            cert.subject().as_raw(),
+            &cert.public_key().subject_public_key.data,
+        ) {
+            continue;
+        }
+        match delegation_problem(&cert, issuer, now) {
+            None => return Ok(cert.public_key().raw.to_vec()),
+            Some(problem) => refusals.push(format!("responder {}: {problem}", cert.subject())),
+        }
+    }
+    let why = if refusals.is_empty() {
+        "signed by a responder that is neither the issuer nor a certificate included in the response"
+            .to_string()
+    } else {
+        refusals.join("; ")
+    };
+    Err(OcspError::new("bad_signature", why))
+}
+
+/// Why `cert` may not sign responses for `issuer`'s certificates, or `None` when it may.
+fn delegation_problem(cert: &X509Certificate<'_>, issuer: &Issuer, now: i64) -> Option<String> {
+    if cert.issuer().as_raw() != issuer.name_der.as_slice() {
+        return Some("not issued by the certificate's issuer".into());
+    }
+    match issuer.spki() {
+        Ok(spki) if cert.verify_signature(Some(&spki)).is_ok() => {}
+        Ok(_) => return Some("its signature does not verify with the issuer's key".into()),
+        Err(e) => return Some(e),
+    }
+    let has_eku = matches!(cert.extended_key_usage(), Ok(Some(eku)) if eku.value.ocsp_signing);
+    if !has_eku {
+        return Some("lacks the OCSPSigning extended key usage".into());
+    }
+    let validity = cert.validity();
+    if now < validity.not_before.timestamp() || now > validity.not_after.timestamp() {
+        return Some("is outside its validity period".into());
+    }
+    None
+}
+
+/// Checks the response signature with `spki_der` over the tbsResponseData bytes.
+fn verify_signature(spki_der: &[u8], raw: &RawBasic<'_>) -> Result<(), OcspError> {
+    use x509_parser::asn1_rs::BitString;
+    use x509_parser::x509::{AlgorithmIdentifier, SubjectPublicKeyInfo};
+    let bad = |what: String| OcspError::new("bad_signature", what);
+    let (_, spki) = SubjectPublicKeyInfo::from_der(spki_der)
+        .map_err(|e| bad(format!("the signer's key does not parse: {e}")))?;
+    let (_, algorithm) = AlgorithmIdentifier::from_der(raw.algorithm)
+        .map_err(|e| OcspError::malformed(format!("signatureAlgorithm: {e}")))?;
+    let (_, signature) = BitString::from_der(raw.signature)
+        .map_err(|e| OcspError::malformed(format!("signature: {e}")))?;
+    x509_parser::verify::verify_signature(&spki, &algorithm, &signature, raw.tbs)
+        .map_err(|e| bad(format!("the response signature does not verify: {e}")))
+}
+
+/// The digest of `data` under the hash algorithm `oid`, when it is one OCSP uses.
+fn hash(oid: ObjectIdentifier, data: &[u8]) -> Option<Vec<u8>> {
+    let algorithm = match oid {
+        o if o == ID_SHA1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
+        o if o == ID_SHA256 => &digest::SHA256,
+        o if o == ID_SHA384 => &digest::SHA384,
+        o if o == ID_SHA512 => &digest::SHA512,
+        _ => return None,
+    };
+    Some(digest::digest(algorithm, data).as_ref().to_vec())
+}
+
+fn unix(t: &x509_ocsp::OcspGeneralizedTime) -> i64 {
+    t.0.to_unix_duration().as_secs() as i64
+}
+
+/// Drops the sign-padding zero bytes DER puts in front of serials with the top bit set.
+pub fn trim_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(bytes.len().saturating_sub(1));
+    &bytes[first..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issuer() -> Issuer {
+        // A real P-256 key, so that key_bits() works and only the response is at fault.
+        let key = aws_lc_rs::signature::EcdsaKeyPair::generate(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        )
+        .expect("key");
+        use aws_lc_rs::encoding::AsDer;
+        use aws_lc_rs::signature::KeyPair;
+        let spki = key.public_key().as_der().expect("spki").as_ref().to_vec();
+        Issuer {
+            name_der: super::super::issuer::wrap_sequence(&[]),
+            spki_der: spki,
+        }
+    }
+
+    fn check(der: &[u8]) -> OcspError {
+        let issuer = issuer();
+        let cert = CertRef {
+            serial: &[0x10, 0x01],
+            issuer: &issuer,
+        };
+        verify_response(der, &cert, 1_700_000_000).expect_err("must be refused")
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        for der in [
+            &b""[..],
+            b"garbage",
+            b"<html>502 Bad Gateway</html>",
+            &[0x30],
+            &[0x30, 0x80, 0, 0],
+            &[0xff; 64],
+        ] {
+            assert_eq!(check(der).reason, "malformed", "{der:?}");
+        }
+    }
+
+    #[test]
+    fn a_non_successful_status_is_a_responder_error() {
+        // OCSPResponse { responseStatus tryLater (3) }
+        let e = check(&[0x30, 0x03, 0x0a, 0x01, 0x03]);
+        assert_eq!(e.reason, "responder_error");
+        assert!(e.detail.contains("TryLater"), "{e}");
+        // unauthorized (6)
+        assert_eq!(
+            check(&[0x30, 0x03, 0x0a, 0x01, 0x06]).reason,
+            "responder_error"
+        );
+    }
+
+    #[test]
+    fn successful_without_bytes_or_of_another_type_is_malformed() {
+        assert_eq!(check(&[0x30, 0x03, 0x0a, 0x01, 0x00]).reason, "malformed");
+        // responseBytes with id-pkix-ocsp-nonce (1.3.6.1.5.5.7.48.1.2) instead of basic.
+        let bytes = [
+            0x30, 0x14, 0x0a, 0x01, 0x00, 0xa0, 0x0f, 0x30, 0x0d, 0x06, 0x09, 0x2b, 0x06, 0x01,
+            0x05, 0x05, 0x07, 0x30, 0x01, 0x02, 0x04, 0x00,
+        ];
+        let e = check(&bytes);
+        assert!(e.detail.contains("1.3.6.1.5.5.7.48.1.2"), "{e}");
+        assert_eq!(e.reason, "malformed", "{e}");
+    }
+
+    #[test]
+    fn other_der_objects_are_malformed() {
+        // A request is not a response, and neither is a certificate.
+        let issuer = issuer();
+        let cert = CertRef {
+            serial: &[0x10, 0x01],
+            issuer: &issuer,
+        };
+        let request = build_request(&cert).expect("request");
+        assert_eq!(check(&request).reason, "malformed");
+        let leaf = rcgen::generate_simple_self_signed(vec!["a.test".into()]).expect("cert");
+        assert_eq!(check(leaf.cert.der()).reason, "malformed");
+    }
+
+    #[test]
+    fn truncations_never_panic() {
+        let issuer = issuer();
+        let cert = CertRef {
+            serial: &[0x10, 0x01],
+            issuer: &issuer,
+        };
+        let request = build_request(&cert).expect("request");
+        for len in 0..request.len() {
+            assert_eq!(check(&request[..len]).reason, "malformed");
+        }
+    }
+
+    #[test]
+    fn requests_carry_a_sha1_cert_id_of_the_issuer() {
+        let issuer = issuer();
+        let cert = CertRef {
+            serial: &[0x00, 0x90, 0x01],
+            issuer: &issuer,
+        };
+        let der = build_request(&cert).expect("request");
+        let parsed = OcspRequest::from_der(&der).expect("parses back");
+        let id = &parsed.tbs_request.request_list[0].req_cert;
+        assert_eq!(id.hash_algorithm.oid, ID_SHA1);
+        assert!(cert_id_matches(id, &cert));
+        assert_eq!(id.issuer_name_hash.as_bytes().len(), 20);
+        let other = CertRef {
+            serial: &[0x90, 0x02],
+            issuer: &issuer,
+        };
+        assert!(!cert_id_matches(id, &other));
+    }
+
+    #[test]
+    fn unknown_hash_algorithms_match_nothing() {
+        assert_eq!(hash(ObjectIdentifier::new_unwrap("1.2.3.4"), b"x"), None);
+        assert_eq!(hash(ID_SHA256, b"x").map(|h| h.len()), Some(32));
+    }
+}
