@@ -87,8 +87,10 @@ impl Scheduler {
                 continue;
             }
             let first_delay = spread(target.interval);
-            self.state
-                .expect(&target.name, Instant::now() + first_delay + target.timeout);
+            self.state.expect(
+                &target.name,
+                Instant::now() + first_delay + target.longest_probe(),
+            );
             let handle = tokio::spawn(run_target(
                 target.clone(),
                 prober.clone(),

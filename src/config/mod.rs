@@ -93,6 +93,19 @@ pub struct Target {
     pub revocation: RevocationSettings,
 }
 
+impl Target {
+    /// The longest one probe of this target can take: its timeout, plus a second budget of the
+    /// same length for revocation checks on endpoints (see `crate::revocation`).
+    pub fn longest_probe(&self) -> Duration {
+        let revocation = self.files.is_none() && (self.revocation.ocsp || self.revocation.crl);
+        if revocation {
+            self.timeout * 2
+        } else {
+            self.timeout
+        }
+    }
+}
+
 /// A configuration that could not be loaded: what is wrong and where.
 #[derive(Debug)]
 pub struct ConfigError {
