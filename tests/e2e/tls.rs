@@ -52,6 +52,38 @@ async fn probe_one(pki: Pki, target_yaml: &str) -> (Harness, Metrics) {
     (h, m)
 }
 
+/// Serves a leaf made from `spec` (with the intermediate after it when `send_intermediate`) and
+/// probes it by address with SNI `shop.test`.
+async fn probe_served(
+    spec: &LeafSpec,
+    send_intermediate: bool,
+    opts: TlsOptions,
+) -> (Harness, Metrics, tls_server::Server) {
+    let pki = Pki::new();
+    let server = pki.serve(spec, send_intermediate, opts).await;
+    let (h, m) = probe_one(
+        pki,
+        &format!("    address: {}\n    server_name: shop.test\n", server.addr),
+    )
+    .await;
+    (h, m, server)
+}
+
+/// Serves `chain` with `key` and probes it by address with SNI `shop.test`.
+async fn probe_chain(
+    pki: Pki,
+    chain: Vec<CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> (Harness, Metrics, tls_server::Server) {
+    let server = tls_server::tls(chain, key, TlsOptions::default()).await;
+    let (h, m) = probe_one(
+        pki,
+        &format!("    address: {}\n    server_name: shop.test\n", server.addr),
+    )
+    .await;
+    (h, m, server)
+}
+
 fn days_from_now(days: i64) -> OffsetDateTime {
     OffsetDateTime::now_utc() + time::Duration::days(days)
 }
@@ -136,14 +168,8 @@ async fn valid_chain_reports_every_fact() {
 
 #[tokio::test]
 async fn expired_leaf_still_reports_expiry_and_trust() {
-    let pki = Pki::new();
     let spec = LeafSpec::new("shop.test", 0).valid(days_from_now(-100), days_from_now(-10));
-    let server = pki.serve(&spec, true, TlsOptions::default()).await;
-    let (h, m) = probe_one(
-        pki,
-        &format!("    address: {}\n    server_name: shop.test\n", server.addr),
-    )
-    .await;
+    let (h, m, _server) = probe_served(&spec, true, TlsOptions::default()).await;
     assert_eq!(m.value("cert_chain_valid", &[("target", "t")]), 0.0);
     // Only the dates are wrong: trust and name are still judged, and pass.
     assert_eq!(m.reasons("cert_chain_error_info", "t"), ["expired"]);
@@ -155,14 +181,8 @@ async fn expired_leaf_still_reports_expiry_and_trust() {
 
 #[tokio::test]
 async fn not_yet_valid_leaf() {
-    let pki = Pki::new();
     let spec = LeafSpec::new("shop.test", 0).valid(days_from_now(5), days_from_now(95));
-    let server = pki.serve(&spec, true, TlsOptions::default()).await;
-    let (h, m) = probe_one(
-        pki,
-        &format!("    address: {}\n    server_name: shop.test\n", server.addr),
-    )
-    .await;
+    let (h, m, _server) = probe_served(&spec, true, TlsOptions::default()).await;
     assert_eq!(m.reasons("cert_chain_error_info", "t"), ["not_yet_valid"]);
     assert_eq!(m.value("cert_chain_valid", &[("target", "t")]), 0.0);
     h.stop().await;
@@ -170,17 +190,10 @@ async fn not_yet_valid_leaf() {
 
 #[tokio::test]
 async fn hostname_not_covered() {
-    let pki = Pki::new();
-    let server = pki
-        .serve(
-            &LeafSpec::new("other.test", 30),
-            true,
-            TlsOptions::default(),
-        )
-        .await;
-    let (h, m) = probe_one(
-        pki,
-        &format!("    address: {}\n    server_name: shop.test\n", server.addr),
+    let (h, m, _server) = probe_served(
+        &LeafSpec::new("other.test", 30),
+        true,
+        TlsOptions::default(),
     )
     .await;
     assert_eq!(
@@ -192,14 +205,8 @@ async fn hostname_not_covered() {
 
 #[tokio::test]
 async fn expired_and_misnamed_reports_both() {
-    let pki = Pki::new();
     let spec = LeafSpec::new("other.test", 0).valid(days_from_now(-100), days_from_now(-1));
-    let server = pki.serve(&spec, true, TlsOptions::default()).await;
-    let (h, m) = probe_one(
-        pki,
-        &format!("    address: {}\n    server_name: shop.test\n", server.addr),
-    )
-    .await;
+    let (h, m, _server) = probe_served(&spec, true, TlsOptions::default()).await;
     assert_eq!(
         m.reasons("cert_chain_error_info", "t"),
         ["expired", "hostname_mismatch"]
@@ -211,17 +218,7 @@ async fn expired_and_misnamed_reports_both() {
 async fn self_signed_leaf() {
     let pki = Pki::new();
     let leaf = pki::self_signed_leaf("shop.test");
-    let server = tls_server::tls(
-        vec![leaf.der.clone()],
-        leaf.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
-    let (h, m) = probe_one(
-        pki,
-        &format!("    address: {}\n    server_name: shop.test\n", server.addr),
-    )
-    .await;
+    let (h, m, _server) = probe_chain(pki, vec![leaf.der.clone()], leaf.private_key()).await;
     assert_eq!(m.reasons("cert_chain_error_info", "t"), ["self_signed"]);
     assert!(m.get("cert_days_to_expiry", &[("target", "t")]).is_some());
     h.stop().await;
@@ -229,17 +226,10 @@ async fn self_signed_leaf() {
 
 #[tokio::test]
 async fn leaf_without_its_intermediate() {
-    let pki = Pki::new();
-    let server = pki
-        .serve(
-            &LeafSpec::new("shop.test", 30),
-            false,
-            TlsOptions::default(),
-        )
-        .await;
-    let (h, m) = probe_one(
-        pki,
-        &format!("    address: {}\n    server_name: shop.test\n", server.addr),
+    let (h, m, _server) = probe_served(
+        &LeafSpec::new("shop.test", 30),
+        false,
+        TlsOptions::default(),
     )
     .await;
     assert_eq!(m.reasons("cert_chain_error_info", "t"), ["unknown_issuer"]);
@@ -253,17 +243,7 @@ async fn untrusted_root_is_unknown_issuer() {
     let pki = Pki::new();
     let stranger = Ca::root("Stranger Root");
     let leaf = stranger.leaf(&LeafSpec::new("shop.test", 30));
-    let server = tls_server::tls(
-        vec![leaf.der.clone()],
-        leaf.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
-    let (h, m) = probe_one(
-        pki,
-        &format!("    address: {}\n    server_name: shop.test\n", server.addr),
-    )
-    .await;
+    let (h, m, _server) = probe_chain(pki, vec![leaf.der.clone()], leaf.private_key()).await;
     assert_eq!(m.reasons("cert_chain_error_info", "t"), ["unknown_issuer"]);
     h.stop().await;
 }
@@ -282,12 +262,7 @@ async fn extra_expired_root_does_not_drag_expiry_down() {
     let old_root: CertificateDer<'static> = old.self_signed(&old_key).unwrap().der().clone();
     let leaf = pki.inter.leaf(&LeafSpec::new("shop.test", 30));
     let chain = vec![leaf.der.clone(), pki.inter.der.clone(), old_root];
-    let server = tls_server::tls(chain, leaf.private_key(), TlsOptions::default()).await;
-    let (h, m) = probe_one(
-        pki,
-        &format!("    address: {}\n    server_name: shop.test\n", server.addr),
-    )
-    .await;
+    let (h, m, _server) = probe_chain(pki, chain, leaf.private_key()).await;
     assert_eq!(m.value("cert_chain_valid", &[("target", "t")]), 1.0);
     let days = m.value("cert_days_to_expiry", &[("target", "t")]);
     assert!((29.9..30.1).contains(&days), "{days}");
@@ -303,17 +278,11 @@ async fn extra_expired_root_does_not_drag_expiry_down() {
 
 #[tokio::test]
 async fn tls12_only_server() {
-    let pki = Pki::new();
     let opts = TlsOptions {
         versions: vec![&rustls::version::TLS12],
         ..Default::default()
     };
-    let server = pki.serve(&LeafSpec::new("shop.test", 30), true, opts).await;
-    let (h, m) = probe_one(
-        pki,
-        &format!("    address: {}\n    server_name: shop.test\n", server.addr),
-    )
-    .await;
+    let (h, m, _server) = probe_served(&LeafSpec::new("shop.test", 30), true, opts).await;
     assert_eq!(
         m.value(
             "cert_tls_version_info",
@@ -332,17 +301,11 @@ async fn tls12_only_server() {
 
 #[tokio::test]
 async fn tls13_only_server() {
-    let pki = Pki::new();
     let opts = TlsOptions {
         versions: vec![&rustls::version::TLS13],
         ..Default::default()
     };
-    let server = pki.serve(&LeafSpec::new("shop.test", 30), true, opts).await;
-    let (h, m) = probe_one(
-        pki,
-        &format!("    address: {}\n    server_name: shop.test\n", server.addr),
-    )
-    .await;
+    let (h, m, _server) = probe_served(&LeafSpec::new("shop.test", 30), true, opts).await;
     assert_eq!(
         m.value(
             "cert_tls_version_info",
