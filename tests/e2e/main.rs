@@ -6,6 +6,7 @@ mod cli;
 mod files;
 mod http;
 mod places;
+mod prometheus;
 mod revocation;
 mod tls;
 mod web;
