@@ -5,6 +5,7 @@ mod support;
 mod cli;
 mod files;
 mod http;
+mod logging;
 mod places;
 mod prometheus;
 mod revocation;
