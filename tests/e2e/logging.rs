@@ -70,6 +70,7 @@ impl Exporter {
         }
     }
 
+    /// The lines read so far, for failure messages.
     fn log(&self) -> String {
         self.seen.join("\n")
     }

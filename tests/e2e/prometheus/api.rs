@@ -134,6 +134,7 @@ pub fn metric_names(promql: &str) -> Vec<&str> {
     names
 }
 
+/// Whether `b` may be part of a metric name (recording rules add `:`).
 fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b':'
 }

@@ -37,10 +37,12 @@ pub fn free_loopback_addr() -> SocketAddr {
 
 /// A program this test started; killed when dropped (`kill_on_drop`).
 pub struct Service {
+    /// What it is, for messages.
     pub name: &'static str,
     /// Where it serves HTTP.
     pub addr: SocketAddr,
     child: tokio::process::Child,
+    /// Where its standard output and error go.
     log: PathBuf,
 }
 

@@ -20,8 +20,11 @@ const MAX_BODY: usize = 1024 * 1024;
 /// One alert as delivered: its labels and annotations.
 #[derive(Debug, Clone)]
 pub struct Delivered {
+    /// The alert's labels: `alertname`, the rule's and the series' labels.
     pub labels: serde_json::Map<String, Value>,
+    /// The rendered annotations (`summary`, `description`, `runbook_url`).
     pub annotations: serde_json::Map<String, Value>,
+    /// `firing` or `resolved`.
     pub status: String,
 }
 
@@ -89,6 +92,8 @@ impl Webhook {
     }
 }
 
+/// Serves every connection with [`receive`], each on its own task, until the listener fails
+/// or the task is aborted.
 async fn accept_loop(
     listener: TcpListener,
     alerts: Arc<Mutex<Vec<Delivered>>>,
