@@ -14,6 +14,9 @@ ARG RUST_IMAGE=rust:1-bookworm
 ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
 
 FROM ${RUST_IMAGE} AS builder
+# .git is not in the build context, so build.rs takes the revision for
+# cert_exporter_build_info from CERT_EXPORTER_REVISION instead.
+ARG REVISION=unknown
 WORKDIR /src
 COPY . .
 # The registry and target caches survive between builds; the binary is copied out of the
@@ -21,7 +24,7 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
-    cargo build --release --locked \
+    CERT_EXPORTER_REVISION="${REVISION}" cargo build --release --locked \
     && install -D -m 0755 target/release/cert-expiry-exporter /out/cert-expiry-exporter
 
 FROM ${RUNTIME_IMAGE}

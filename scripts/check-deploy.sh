@@ -73,7 +73,9 @@ fi
 
 step "Prometheus rules: conventions (names, severity, for, annotations, runbook anchors)"
 if [ -n "$PY" ]; then
-    "$PY" - "$ALERTS" deploy/README.md <<'PYEOF' && ok "rule conventions" || fail "rule conventions"
+    # The runbooks are the `### Alert: <Name>` sections of the top-level README, where the
+    # alerts' runbook_url anchors point.
+    "$PY" - "$ALERTS" README.md <<'PYEOF' && ok "rule conventions" || fail "rule conventions"
 import re, sys, yaml
 alerts_path, readme_path = sys.argv[1:3]
 doc = yaml.safe_load(open(alerts_path))

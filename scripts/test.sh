@@ -5,11 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests use: openssl (OCSP responder, legacy TLS servers, PKCS#12 files),
-# prometheus (promtool and a real Prometheus for end-to-end checks), ca-certificates (the system
+# prometheus (promtool and a real Prometheus for end-to-end checks) with prometheus-alertmanager
+# (the real Alertmanager the end-to-end alert test delivers through), ca-certificates (the system
 # bundle a file-target test reads); nginx-light with libnginx-mod-mail (SMTP/IMAP/POP3
 # STARTTLS), postgresql (its SSLRequest) and tinyproxy (HTTP CONNECT) for the tests of how
 # targets are reached.
-packages=(openssl prometheus python3-yaml ca-certificates nginx-light libnginx-mod-mail postgresql tinyproxy)
+packages=(openssl prometheus prometheus-alertmanager python3-yaml ca-certificates nginx-light libnginx-mod-mail postgresql tinyproxy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
