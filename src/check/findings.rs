@@ -406,16 +406,20 @@ fn chain_findings(
                 })
                 .map(|(i, c)| which(i, c))
                 .unwrap_or_else(|| "a certificate".into());
-            let when = format!("{} ({})", days_text(days), format_utc(expiry));
+            let (left, date) = (days_text(days), format_utc(expiry));
             findings.push(if days <= warn_days {
                 Finding::new(
                     Attention,
                     "expiring_soon",
-                    format!("{first} expires in {when}"),
+                    format!("{first} expires in {left}, on {date}"),
                 )
                 .advice("renew it and deploy the new certificate before then")
             } else {
-                Finding::new(Ok, "expiry", format!("{first} is valid for {when} more"))
+                Finding::new(
+                    Ok,
+                    "expiry",
+                    format!("{first} is valid for {left} more, until {date}"),
+                )
             });
         }
     }
@@ -565,14 +569,14 @@ fn which(position: usize, cert: &CertFacts) -> String {
     }
 }
 
-/// "3 days", "1 day", "4.5 hours" for under a day.
+/// "3 days", "1 day" (rounded to the nearest day), or "4.5 hours" under a day.
 fn days_text(days: f64) -> String {
     if days < 1.0 {
         format!("{:.1} hours", days * 24.0)
-    } else if days < 2.0 {
+    } else if days.round() == 1.0 {
         "1 day".to_string()
     } else {
-        format!("{} days", days.floor())
+        format!("{} days", days.round())
     }
 }
 
@@ -658,7 +662,7 @@ mod tests {
         let f = assess(&target(), &result(&[], 10), NOW, 28.0);
         assert_eq!(worst(&f), Severity::Attention);
         assert_eq!(f[0].code, "expiring_soon");
-        assert!(f[0].message.contains("expires in 10 days"), "{f:?}");
+        assert!(f[0].message.contains("expires in 10 days, on"), "{f:?}");
         assert!(f[0].advice.as_deref().unwrap().contains("renew"));
         // The threshold is the caller's.
         assert_eq!(

@@ -205,7 +205,7 @@ fn finding(out: &mut String, f: &Finding, style: Style) {
         Severity::Attention => "!",
         Severity::Broken => "✘",
     };
-    let label = format!("{mark} {:<9}", f.severity.as_str());
+    let label = format!("{mark} {:<10}", f.severity.as_str());
     let _ = writeln!(
         out,
         "    {} {}",
@@ -213,7 +213,7 @@ fn finding(out: &mut String, f: &Finding, style: Style) {
         f.message
     );
     if let Some(advice) = &f.advice {
-        let _ = writeln!(out, "                → {advice}");
+        let _ = writeln!(out, "                 → {advice}");
     }
 }
 
@@ -279,7 +279,7 @@ mod tests {
             "{plain}"
         );
         assert!(plain.contains(
-            "    ✘ broken    nothing accepts connections on shop.example:443\n                → check that the service runs\n"
+            "    ✘ broken     nothing accepts connections on shop.example:443\n                 → check that the service runs\n"
         ), "{plain}");
         assert!(plain.contains("  result      BROKEN\n"), "{plain}");
         assert!(
