@@ -119,10 +119,15 @@ pub fn clock_finding(skew_seconds: Option<f64>) -> Option<Finding> {
     } else {
         ("behind", -skew)
     };
-    let said = format!(
-        "this machine's clock is {} {direction} the CA servers' (HTTP Date of their answers)",
-        humantime::format_duration(std::time::Duration::from_secs(amount.round() as u64))
-    );
+    let said = if amount < 1.0 {
+        "this machine's clock agrees with the CA servers' to the second (HTTP Date of their answers)"
+            .to_string()
+    } else {
+        format!(
+            "this machine's clock is {} {direction} the CA servers' (HTTP Date of their answers)",
+            humantime::format_duration(std::time::Duration::from_secs(amount.round() as u64))
+        )
+    };
     Some(if amount > 300.0 {
         Finding::new(Severity::Attention, "clock_skew", said).advice(
             "fix time synchronisation (NTP, chrony, systemd-timesyncd): expiry and \
@@ -766,6 +771,10 @@ mod tests {
     fn clock_skew_over_five_minutes_needs_attention() {
         assert_eq!(clock_finding(None), None);
         assert_eq!(clock_finding(Some(2.4)).unwrap().severity, Severity::Ok);
+        assert!(clock_finding(Some(0.4))
+            .unwrap()
+            .message
+            .contains("to the second"));
         let f = clock_finding(Some(-3600.0)).unwrap();
         assert_eq!(f.severity, Severity::Attention);
         assert!(f.message.contains("1h behind"), "{}", f.message);

@@ -106,27 +106,41 @@ impl LegacyReport {
 /// Answers kept between probes, per target name and address. Shared across reloads.
 #[derive(Debug, Default)]
 pub struct LegacyCache {
-    entries: Mutex<HashMap<(String, SocketAddr), (Instant, LegacyReport)>>,
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    entries: HashMap<(String, SocketAddr), (Instant, LegacyReport)>,
+    /// When entries of targets no longer probed were last dropped.
+    swept: Option<Instant>,
 }
 
 impl LegacyCache {
     fn get(&self, key: &(String, SocketAddr)) -> Option<LegacyReport> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner
+            .entries
             .get(key)
             .filter(|(at, _)| at.elapsed() < RECHECK)
             .map(|(_, report)| report.clone())
     }
 
     fn put(&self, key: (String, SocketAddr), report: &LegacyReport) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        // Forget targets and addresses not probed for a while (removed, or DNS moved on).
-        entries.retain(|_, (at, _)| at.elapsed() < 2 * RECHECK);
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget targets and addresses not probed for a while (removed, or DNS moved on),
+        // at most once per RECHECK so thousands of targets do not each scan them all.
+        if inner.swept.is_none_or(|at| at.elapsed() >= RECHECK) {
+            inner
+                .entries
+                .retain(|_, (at, _)| at.elapsed() < 2 * RECHECK);
+            inner.swept = Some(Instant::now());
+        }
         let kept = LegacyReport {
             served: None,
             ..report.clone()
         };
-        entries.insert(key, (Instant::now(), kept));
+        inner.entries.insert(key, (Instant::now(), kept));
     }
 }
 

@@ -195,11 +195,14 @@ pub async fn s_server(dir: &Path, cert: &Path, key: &Path, extra: &[&str]) -> SS
     }
 }
 
+/// Path ▶ (content type, body).
+type Routes = Arc<Mutex<HashMap<String, (&'static str, Vec<u8>)>>>;
+
 /// An HTTP/1.1 server for caIssuers URLs whose `Date` header is `clock_offset` behind real
 /// time, counting requests per path. Stops when dropped.
 pub struct IssuerServer {
     pub addr: SocketAddr,
-    routes: Arc<Mutex<HashMap<String, (&'static str, Vec<u8>)>>>,
+    routes: Routes,
     hits: Arc<Mutex<HashMap<String, usize>>>,
     task: JoinHandle<()>,
 }
@@ -214,7 +217,7 @@ impl IssuerServer {
     pub async fn start(clock_offset: Duration) -> IssuerServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let routes: Arc<Mutex<HashMap<String, (&'static str, Vec<u8>)>>> = Arc::default();
+        let routes: Routes = Arc::default();
         let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
         let task = {
             let (routes, hits) = (routes.clone(), hits.clone());
