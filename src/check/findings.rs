@@ -46,6 +46,7 @@ impl Severity {
 /// One verdict in plain words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
+    /// How much it matters; the worst decides the exit status.
     pub severity: Severity,
     /// A fixed code for scripts: the metric's reason where there is one (`expired`,
     /// `missing_intermediate`, `sha1_signature`, …).

@@ -32,8 +32,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// One probe result with its verdicts.
 #[derive(Debug)]
 pub struct Checked {
+    /// The target probed (as configured, or made from the command line).
     pub target: Arc<Target>,
+    /// What the probe found, exactly as the exporter would serve it.
     pub result: ProbeResult,
+    /// The verdicts on it, worst first.
     pub findings: Vec<Finding>,
 }
 

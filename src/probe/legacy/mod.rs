@@ -44,7 +44,9 @@ pub const RECHECK: Duration = Duration::from_secs(3600);
 /// A protocol version the check asks for; `as_str` is the `version` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LegacyVersion {
+    /// TLS 1.0 (RFC 2246), deprecated by RFC 8996.
     Tls10,
+    /// TLS 1.1 (RFC 4346), deprecated by RFC 8996.
     Tls11,
 }
 
@@ -60,6 +62,7 @@ impl LegacyVersion {
         }
     }
 
+    /// The version number a hello carries.
     fn wire(self) -> u16 {
         match self {
             LegacyVersion::Tls10 => 0x0301,
@@ -71,6 +74,7 @@ impl LegacyVersion {
 /// A handshake a server completed up to its certificates in a legacy version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LegacyHandshake {
+    /// The version the server chose (the one offered).
     pub version: LegacyVersion,
     /// IANA name of the suite the server chose.
     pub cipher: String,
@@ -164,7 +168,7 @@ pub async fn check(
         }
     }
     let asks = LegacyVersion::ALL.map(|version| async move {
-        let outcome = tokio::time::timeout_at(deadline, ask(target, peer, version)).await;
+        let outcome = tokio::time::timeout_at(deadline, ask(target, peer, version, deadline)).await;
         let outcome = outcome.unwrap_or_else(|_| Err("no answer before the probe timeout".into()));
         (version, outcome)
     });
@@ -245,8 +249,13 @@ pub(in crate::probe) async fn step(
 }
 
 /// One version over one new connection: reach the server as the probe did, say hello, read.
-async fn ask(target: &Target, peer: SocketAddr, version: LegacyVersion) -> Result<Answer, String> {
-    let mut stream = open(target, peer).await?;
+async fn ask(
+    target: &Target,
+    peer: SocketAddr,
+    version: LegacyVersion,
+    deadline: Instant,
+) -> Result<Answer, String> {
+    let mut stream = open(target, peer, deadline).await?;
     let sni = sni(&target.server_name);
     let hello = hello::client_hello(version.wire(), sni);
     tokio::io::AsyncWriteExt::write_all(&mut stream, &hello)
@@ -256,11 +265,12 @@ async fn ask(target: &Target, peer: SocketAddr, version: LegacyVersion) -> Resul
 }
 
 /// A connection to `peer` that is ready for a ClientHello: through the target's proxy tunnel
-/// and STARTTLS dialogue when it has them. The caller bounds it with the deadline.
-async fn open(target: &Target, peer: SocketAddr) -> Result<TcpStream, String> {
-    // `connect` takes a deadline of its own; the caller's timeout is the one that counts.
-    let far = Instant::now() + Duration::from_secs(24 * 3600);
-    let (mut stream, _) = connect::connect(&[peer], far).await.map_err(|f| f.detail)?;
+/// and STARTTLS dialogue when it has them. The caller bounds the dialogues with `deadline`
+/// too.
+async fn open(target: &Target, peer: SocketAddr, deadline: Instant) -> Result<TcpStream, String> {
+    let (mut stream, _) = connect::connect(&[peer], deadline)
+        .await
+        .map_err(|f| f.detail)?;
     if let (Some(proxy_url), Some(address)) = (&target.reach.proxy, &target.address) {
         proxy::open_tunnel(&mut stream, proxy_url, address)
             .await

@@ -210,3 +210,106 @@ async fn tls10_only_server_without_the_check_has_no_chain() {
     assert!(m.find("cert_legacy_protocol_enabled", &t).is_empty());
     h.stop().await;
 }
+
+/// A minimal SMTP front: greeting, EHLO offering STARTTLS, `220` to STARTTLS, then the raw
+/// connection is handed to `backend` (a TLS server), so the TLS part is the real openssl.
+/// Counts the connections it accepts.
+async fn smtp_front(
+    backend: std::net::SocketAddr,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    tokio::task::JoinHandle<()>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn line(stream: &mut tokio::net::TcpStream) -> Option<String> {
+        let mut bytes = Vec::new();
+        let mut one = [0u8; 1];
+        while !bytes.ends_with(b"\n") {
+            if stream.read(&mut one).await.ok()? == 0 {
+                return None;
+            }
+            bytes.push(one[0]);
+        }
+        Some(String::from_utf8_lossy(&bytes).to_string())
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                client.write_all(b"220 mail.test ESMTP\r\n").await.ok()?;
+                line(&mut client).await.filter(|l| l.starts_with("EHLO"))?;
+                client
+                    .write_all(b"250-mail.test\r\n250 STARTTLS\r\n")
+                    .await
+                    .ok()?;
+                line(&mut client)
+                    .await
+                    .filter(|l| l.starts_with("STARTTLS"))?;
+                client
+                    .write_all(b"220 2.0.0 Ready to start TLS\r\n")
+                    .await
+                    .ok()?;
+                let mut server = tokio::net::TcpStream::connect(backend).await.ok()?;
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                Some(())
+            });
+        }
+    });
+    (addr, accepted, task)
+}
+
+#[tokio::test]
+async fn legacy_check_speaks_starttls_first() {
+    let server = LegacyServer::start(&["-tls1"]).await;
+    let (front, _, task) = smtp_front(server.server.addr).await;
+    let yaml = format!(
+        "defaults:\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    address: {front}\n    server_name: legacy.test\n    starttls: smtp\n    ca_file: {}\n",
+        server.ca()
+    );
+    let h = Harness::start(&yaml).await;
+    let m = h.wait_for_probes(&["t"], WAIT).await;
+    assert_eq!(legacy(&m, "TLS 1.0"), Some(1.0), "{}", m.text);
+    assert_eq!(legacy(&m, "TLS 1.1"), Some(0.0));
+    assert_eq!(m.value("cert_chain_valid", &[("target", "t")]), 1.0);
+    assert_eq!(
+        m.reasons("cert_probe_error_info", "t"),
+        ["protocol_version"]
+    );
+    h.stop().await;
+    task.abort();
+}
+
+#[tokio::test]
+async fn answers_are_kept_between_probes() {
+    // A server whose handshake succeeds: its legacy answers are reused for an hour, so after
+    // the first probe each probe makes one connection, not three.
+    let server = LegacyServer::start(&["-no_tls1_3"]).await;
+    let (front, accepted, task) = smtp_front(server.server.addr).await;
+    let yaml = format!(
+        "defaults:\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    address: {front}\n    server_name: legacy.test\n    starttls: smtp\n    ca_file: {}\n",
+        server.ca()
+    );
+    let h = Harness::start(&yaml).await;
+    let m = h
+        .wait_until(WAIT, |m| {
+            m.get("cert_exporter_probes_total", &[("result", "success")])
+                .is_some_and(|n| n >= 4.0)
+        })
+        .await;
+    let probes = m.value("cert_exporter_probes_total", &[("result", "success")]) as usize;
+    let connections = accepted.load(std::sync::atomic::Ordering::SeqCst);
+    // Every probe's own connection, the two legacy ones once, and perhaps a probe in flight.
+    assert!(
+        (probes + 2..=probes + 3).contains(&connections),
+        "{connections} connections for {probes} probes"
+    );
+    assert_eq!(legacy(&m, "TLS 1.0"), Some(1.0), "{}", m.text);
+    assert_eq!(legacy(&m, "TLS 1.1"), Some(1.0));
+    h.stop().await;
+    task.abort();
+}
