@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
 use crate::metrics::{self, ExporterMetrics};
-use crate::probe::{Prober, Resolver};
+use crate::probe::{DiagnosticCaches, Prober, Resolver};
 use crate::revocation::Revocation;
 use crate::scheduler::Scheduler;
 use crate::server::web_config::WebConfig;
@@ -59,6 +59,8 @@ struct Reloader {
     metrics: Arc<ExporterMetrics>,
     /// The revocation caches, kept across reloads.
     revocation: Arc<Revocation>,
+    /// The legacy-protocol and caIssuers caches, kept across reloads.
+    caches: Arc<DiagnosticCaches>,
     /// Serialises reloads so two at once cannot interleave their diffs.
     lock: Mutex<()>,
 }
@@ -83,7 +85,8 @@ impl Reloader {
                 }
                 let prober = Arc::new(
                     Prober::new(self.resolver.clone(), loaded.trust)
-                        .with_revocation(self.revocation.clone()),
+                        .with_revocation(self.revocation.clone())
+                        .with_caches(self.caches.clone()),
                 );
                 self.scheduler.apply(&loaded.config, prober);
                 self.metrics.record_reload(true);
@@ -142,8 +145,11 @@ impl Exporter {
         let scheduler = Arc::new(Scheduler::new(state.clone(), exporter_metrics.clone()));
         let resolver = Resolver::from_system();
         let revocation = Arc::new(Revocation::new().map_err(std::io::Error::other)?);
+        let caches = Arc::new(DiagnosticCaches::default());
         let prober = Arc::new(
-            Prober::new(resolver.clone(), loaded.trust).with_revocation(revocation.clone()),
+            Prober::new(resolver.clone(), loaded.trust)
+                .with_revocation(revocation.clone())
+                .with_caches(caches.clone()),
         );
         scheduler.apply(&loaded.config, prober);
         exporter_metrics.record_reload(true);
@@ -156,6 +162,7 @@ impl Exporter {
             scheduler: scheduler.clone(),
             metrics: exporter_metrics.clone(),
             revocation: revocation.clone(),
+            caches,
             lock: Mutex::new(()),
         });
         let reload_fn = {
@@ -163,6 +170,7 @@ impl Exporter {
             Arc::new(move || reloader.reload())
         };
         let mut registry = metrics::registry(state.clone(), exporter_metrics);
+        metrics::diagnostics::register(&mut registry, &revocation);
         crate::revocation::metrics::register(&mut registry, revocation);
         let endpoints = Arc::new(Endpoints {
             registry,

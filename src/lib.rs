@@ -6,7 +6,9 @@
 //! verdict) ▶ [`state`] ◀ [`metrics`] (rendered at scrape time) ◀ [`server`].
 
 pub mod app;
+pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod logging;
 pub mod metrics;

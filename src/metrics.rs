@@ -16,6 +16,8 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
+pub mod diagnostics;
+
 use crate::config::Target;
 use crate::probe::ProbeResult;
 use crate::state::{Snapshot, State};
@@ -358,6 +360,10 @@ impl Collector for SnapshotCollector {
         // Revocation (cert_revoked, cert_ocsp_stapled, cert_revocation_error_info,
         // cert_ocsp_next_update_timestamp_seconds): see src/revocation/metrics.rs.
         crate::revocation::metrics::encode_target_series(e, s)?;
+
+        // Diagnostics (cert_legacy_protocol_enabled, cert_weak_crypto_info): see
+        // src/metrics/diagnostics.rs.
+        diagnostics::encode_target_series(e, s)?;
         Ok(())
     }
 }
@@ -383,7 +389,7 @@ fn per_cert<'a>(
 /// The `position` label value for index `i`, preformatted once so samples borrow rather than
 /// allocate. Chains are capped at [`crate::x509::chain::MAX_CHAIN`] certificates, certificate
 /// files at [`crate::x509::bundle::MAX_BUNDLE`].
-fn position(i: usize) -> &'static str {
+pub(crate) fn position(i: usize) -> &'static str {
     static POSITIONS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let all = POSITIONS.get_or_init(|| {
         (0..crate::x509::chain::MAX_CHAIN.max(crate::x509::bundle::MAX_BUNDLE))

@@ -91,6 +91,9 @@ pub struct Target {
     pub reach: Reach,
     /// Which revocation sources are consulted, and the CRL size cap.
     pub revocation: RevocationSettings,
+    /// Whether the probe also asks the endpoint for TLS 1.0 and 1.1 (`legacy_protocols:`,
+    /// default true; always false for a file target, which has no server to ask).
+    pub legacy_protocols: bool,
 }
 
 impl Target {
@@ -239,6 +242,12 @@ fn resolve_target(
                     "server_name: a file target has no server; its certificates are not checked against a name".into(),
                 ));
             }
+            if let Some(legacy) = &raw.legacy_protocols {
+                return Err((
+                    legacy.referenced,
+                    "legacy_protocols: a file target has no server to ask for TLS 1.0 or 1.1".into(),
+                ));
+            }
             (None, Some(files), path.value.clone())
         }
         (Some(_), Some(path)) => {
@@ -263,6 +272,9 @@ fn resolve_target(
     };
     let mut target =
         resolve_settings(defaults, raw, name, address, reach).map_err(|e| (here, e))?;
+    if files.is_some() {
+        target.legacy_protocols = false;
+    }
     target.files = files;
     Ok(target)
 }
@@ -309,6 +321,11 @@ fn resolve_settings(
         files: None,
         reach,
         revocation: revocation::resolve(defaults.revocation.as_ref(), raw.revocation.as_ref()),
+        legacy_protocols: raw
+            .legacy_protocols
+            .map(|l| l.value)
+            .or(defaults.legacy_protocols)
+            .unwrap_or(true),
     })
 }
 

@@ -40,6 +40,8 @@ pub struct RawDefaults {
     pub client_key: Option<Spanned<PathBuf>>,
     /// Revocation sources and limits every target inherits (see `super::revocation`).
     pub revocation: Option<super::revocation::RawRevocation>,
+    /// Whether endpoints are also asked for TLS 1.0 and 1.1 (`crate::probe::legacy`).
+    pub legacy_protocols: Option<bool>,
 }
 
 /// One entry of `targets:`.
@@ -68,6 +70,8 @@ pub struct RawTarget {
     pub client_key: Option<Spanned<PathBuf>>,
     /// This target's revocation settings, key by key over the defaults'.
     pub revocation: Option<super::revocation::RawRevocation>,
+    /// Whether this endpoint is also asked for TLS 1.0 and 1.1 (`crate::probe::legacy`).
+    pub legacy_protocols: Option<Spanned<bool>>,
 }
 
 impl RawDefaults {

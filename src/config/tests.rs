@@ -118,3 +118,30 @@ fn address_without_port_points_at_the_value() {
     let e = err("targets:\n  - name: x\n    address: a.example\n");
     assert!(e.contains("line 3 column 14"), "{e}");
 }
+
+#[test]
+fn legacy_protocols_default_on_and_switch_off_per_target_or_default() {
+    let config = Config::parse(
+        "targets:\n  - name: a\n    address: a.example:443\n  - name: b\n    address: b.example:443\n    legacy_protocols: false\n  - name: files\n    path: /etc/ssl/*.pem\n",
+    )
+    .unwrap();
+    let on: Vec<bool> = config.targets.iter().map(|t| t.legacy_protocols).collect();
+    assert_eq!(
+        on,
+        [true, false, false],
+        "a file target has no server to ask"
+    );
+    let config = Config::parse(
+        "defaults:\n  legacy_protocols: false\ntargets:\n  - address: a.example:443\n  - address: b.example:443\n    legacy_protocols: true\n",
+    )
+    .unwrap();
+    let on: Vec<bool> = config.targets.iter().map(|t| t.legacy_protocols).collect();
+    assert_eq!(on, [false, true]);
+}
+
+#[test]
+fn legacy_protocols_on_a_file_target_is_refused_where_it_stands() {
+    let e = err("targets:\n  - path: /etc/ssl/*.pem\n    legacy_protocols: true\n");
+    assert!(e.contains("legacy_protocols"), "{e}");
+    assert!(e.contains("line 3"), "{e}");
+}

@@ -8,11 +8,19 @@
 //! Optional stages, per target: an HTTP CONNECT [`proxy`] instead of resolving and connecting
 //! directly, a [`starttls`] dialogue before the handshake, a client certificate
 //! ([`client_auth`]), and probing [`every_address`] of a name instead of the first that answers.
+//!
+//! Diagnostics on top of the handshake: whether the server still speaks TLS 1.0/1.1
+//! ([`legacy`], on connections of its own within the same deadline), and the intermediate a
+//! server fails to send, fetched from the leaf's caIssuers URL ([`aia`], alongside revocation
+//! in [`judge`]).
 
+pub mod aia;
 pub mod client_auth;
 pub mod connect;
 pub mod every_address;
 pub mod files;
+mod judge;
+pub mod legacy;
 pub mod proxy;
 pub mod resolve;
 pub mod result;
@@ -26,8 +34,8 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::config::{ProxyUrl, ResolveMode, Target};
-use crate::revocation::{self, Revocation};
-use crate::x509::{self, TrustStores};
+use crate::revocation::Revocation;
+use crate::x509::TrustStores;
 pub use resolve::Resolver;
 pub use result::{Phase, ProbeFailure, ProbeResult, TlsSession};
 
@@ -36,8 +44,21 @@ pub use result::{Phase, ProbeFailure, ProbeResult, TlsSession};
 pub struct Prober {
     pub resolver: Resolver,
     pub trust: TrustStores,
-    /// The revocation checker with its caches, shared across reloads; `None` skips revocation.
+    /// The revocation checker with its caches, shared across reloads; `None` skips revocation
+    /// (and the caIssuers downloads, which use its HTTP client).
     pub revocation: Option<Arc<Revocation>>,
+    /// The caches of the legacy-protocol check and the caIssuers downloads.
+    pub caches: Arc<DiagnosticCaches>,
+}
+
+/// What the diagnostic steps keep between probes; shared across reloads, like the revocation
+/// caches, so a reload does not re-ask every server for TLS 1.0.
+#[derive(Debug, Default)]
+pub struct DiagnosticCaches {
+    /// Legacy-protocol answers per target and address.
+    pub legacy: legacy::LegacyCache,
+    /// Issuer certificates downloaded per caIssuers URL.
+    pub issuers: aia::IssuerCache,
 }
 
 impl Prober {
@@ -46,7 +67,14 @@ impl Prober {
             resolver,
             trust,
             revocation: None,
+            caches: Arc::default(),
         }
+    }
+
+    /// Keeps the diagnostic answers in `caches` (which outlive this prober).
+    pub fn with_caches(mut self, caches: Arc<DiagnosticCaches>) -> Prober {
+        self.caches = caches;
+        self
     }
 
     /// Checks revocation with `checker` (whose caches outlive this prober).
@@ -233,28 +261,19 @@ impl Prober {
         result
             .phases
             .push((Phase::Handshake, phase_start.elapsed()));
-        if let Some(captured) = captured {
+        if let Some(mut captured) = captured {
             result.client_cert_requested = captured.client_cert_requested;
+            legacy::step(
+                self,
+                target,
+                failure.as_ref(),
+                &mut captured,
+                deadline,
+                result,
+            )
+            .await;
             if !captured.chain.is_empty() {
-                let mut report =
-                    x509::analyse(&captured.chain, &target.server_name, &trust, unix_now());
-                if let Some(checker) = &self.revocation {
-                    // A budget of its own, so a slow responder never costs the chain's facts.
-                    let started = Instant::now();
-                    let input = revocation::Input {
-                        target: &target.name,
-                        chain: &captured.chain,
-                        report: &report,
-                        stapled: &captured.ocsp_response,
-                        anchors: trust.anchors(),
-                        settings: target.revocation,
-                    };
-                    let verdict = checker.check(&input, started + target.timeout).await;
-                    revocation::apply(&verdict, &mut report);
-                    result.revocation = Some(verdict);
-                    result.phases.push((Phase::Revocation, started.elapsed()));
-                }
-                result.chain = Some(report);
+                judge::judge_chain(self, target, &captured, &trust, result).await;
             }
         }
         match failure {

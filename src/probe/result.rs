@@ -16,6 +16,10 @@ pub enum Phase {
     Read,
     /// OCSP and CRL checks, after the handshake, on a budget of their own.
     Revocation,
+    /// Asking the server for TLS 1.0 and 1.1, after the handshake, within the same deadline.
+    Legacy,
+    /// Downloading a missing intermediate from the leaf's caIssuers URL (alongside revocation).
+    Aia,
 }
 
 impl Phase {
@@ -29,6 +33,8 @@ impl Phase {
             Phase::Total => "total",
             Phase::Read => "read",
             Phase::Revocation => "revocation",
+            Phase::Legacy => "legacy",
+            Phase::Aia => "aia",
         }
     }
 }
@@ -85,6 +91,11 @@ pub struct ProbeResult {
     /// What OCSP (stapled and responder) and CRLs said, whenever a chain was read and the
     /// prober checks revocation.
     pub revocation: Option<crate::revocation::RevocationReport>,
+    /// Whether the server speaks TLS 1.0 and 1.1, when the check ran (endpoints with
+    /// `legacy_protocols` on, once a connection was made).
+    pub legacy: Option<crate::probe::legacy::LegacyReport>,
+    /// What the caIssuers download found, when the path did not build and the leaf names one.
+    pub aia: Option<crate::probe::aia::AiaOutcome>,
 }
 
 impl ProbeResult {
@@ -100,6 +111,8 @@ impl ProbeResult {
             chain: None,
             client_cert_requested: false,
             revocation: None,
+            legacy: None,
+            aia: None,
         }
     }
 

@@ -84,6 +84,10 @@ pub struct Fetcher {
     client: reqwest::Client,
     /// `cert_revocation_fetches_total{source, result}`.
     pub fetches: Family<Vec<(&'static str, &'static str)>, Counter>,
+    /// The local clock against every response's `Date` (`cert_exporter_clock_skew_seconds`).
+    pub clock: std::sync::Arc<crate::clock::ClockSkew>,
+    /// `cert_aia_fetches_total{result}`: caIssuers downloads ([`Fetcher::get_issuer`]).
+    pub issuer_fetches: Family<Vec<(&'static str, &'static str)>, Counter>,
 }
 
 impl Fetcher {
@@ -99,6 +103,8 @@ impl Fetcher {
         Ok(Fetcher {
             client,
             fetches: Family::default(),
+            clock: Default::default(),
+            issuer_fetches: Family::default(),
         })
     }
 
@@ -152,6 +158,35 @@ impl Fetcher {
         }
     }
 
+    /// GETs the issuer certificate(s) a caIssuers URL serves (for [`crate::probe::aia`]),
+    /// reading at most `max_bytes`, counted in `cert_aia_fetches_total` rather than with the
+    /// revocation fetches.
+    pub async fn get_issuer(
+        &self,
+        url: &str,
+        max_bytes: u64,
+        deadline: Instant,
+    ) -> Result<Bytes, FetchError> {
+        let outcome = self
+            .send(self.client.get(url), url, max_bytes, deadline, false)
+            .await;
+        let result = if outcome.is_ok() {
+            "success"
+        } else {
+            "failure"
+        };
+        self.issuer_fetches
+            .get_or_create(&vec![("result", result)])
+            .inc();
+        match outcome? {
+            Got::Body(body, _) => Ok(body),
+            Got::NotModified => Err(FetchError::new(
+                "http_status",
+                format!("{url}: 304 Not Modified to an unconditional GET"),
+            )),
+        }
+    }
+
     /// Sends and reads the body, all before `deadline`.
     async fn send(
         &self,
@@ -163,6 +198,7 @@ impl Fetcher {
     ) -> Result<Got, FetchError> {
         let work = async {
             let mut response = request.send().await.map_err(|e| transport_error(url, &e))?;
+            self.clock.observe_headers(response.headers());
             let status = response.status();
             if status == StatusCode::NOT_MODIFIED && conditional {
                 return Ok(Got::NotModified);

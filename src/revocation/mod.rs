@@ -445,6 +445,12 @@ impl Revocation {
         &self.fetcher.fetches
     }
 
+    /// The HTTP client, shared with the caIssuers downloads of [`crate::probe::aia`] so that
+    /// they honour the same proxies and feed the same clock-skew observations.
+    pub fn http(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
     /// Every cached CRL by URL, for `/metrics`.
     pub fn cached_crls(&self) -> Vec<(String, Arc<CrlCopy>)> {
         self.crls.entries()

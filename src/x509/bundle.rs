@@ -45,6 +45,7 @@ pub fn facts_only(certs: Vec<Arc<CertFacts>>) -> ChainReport {
         private_anchor: false,
         detail: None,
         judged: false,
+        anchored: false,
     }
 }
 

@@ -92,6 +92,10 @@ pub struct ChainReport {
     /// a file holding a bundle of unrelated certificates ([`super::bundle`]): their facts are
     /// reported, but there is no path, no verdict and `errors` stays empty.
     pub judged: bool,
+    /// Whether a path to a trust anchor exists (then `private_anchor` says which kind), with
+    /// an intermediate fetched from the leaf's caIssuers URL when the server left it out
+    /// ([`super::missing`]). Tells a publicly trusted leaf for [`super::weak`].
+    pub anchored: bool,
 }
 
 impl ChainReport {
@@ -158,6 +162,7 @@ fn judge(
         private_anchor: false,
         detail: None,
         judged: true,
+        anchored: false,
     };
     for der in chain {
         match CertFacts::from_der(der) {
@@ -221,6 +226,7 @@ fn judge(
     match &verdict {
         Ok((used, private)) => {
             report.private_anchor = *private;
+            report.anchored = true;
             for (i, der) in chain.iter().enumerate().take(report.certs.len()).skip(1) {
                 if used.iter().any(|u| u.as_slice() == der.as_ref()) {
                     report.in_path[i] = true;

@@ -1,11 +1,14 @@
 //! Facts about certificates, apart from the networking that fetched them: parsing
 //! ([`facts`]), trust anchors ([`trust`]) and judging a chain ([`chain`]); for files, telling a
-//! chain from a bundle ([`bundle`]).
+//! chain from a bundle ([`bundle`]). Diagnostics: weak cryptography ([`weak`]) and telling a
+//! missing intermediate from an unknown issuer ([`missing`]).
 
 pub mod bundle;
 pub mod chain;
 pub mod facts;
+pub mod missing;
 pub mod trust;
+pub mod weak;
 
 pub use chain::{analyse, analyse_file_chain, ChainError, ChainReport};
 pub use facts::CertFacts;

@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod diagnose;
 mod files;
 mod http;
 mod logging;

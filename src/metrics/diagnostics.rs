@@ -1,0 +1,88 @@
+//! The diagnostic series: legacy protocols and weak cryptography per target (rendered from
+//! snapshots, called from [`super::SnapshotCollector`]), and the process-wide clock skew and
+//! caIssuers download counter.
+
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use super::{base_labels, family, position};
+use crate::clock::ClockSkew;
+use crate::revocation::Revocation;
+use crate::state::Snapshot;
+use crate::x509::weak;
+
+/// Registers the process-wide diagnostic series, which live with the HTTP client that
+/// observes them (the revocation checker's, shared across reloads).
+pub fn register(registry: &mut Registry, revocation: &Arc<Revocation>) {
+    registry.register(
+        "cert_aia_fetches",
+        "caIssuers downloads of missing intermediates actually sent, by result",
+        revocation.http().issuer_fetches.clone(),
+    );
+    registry.register_collector(Box::new(ClockCollector {
+        clock: revocation.http().clock.clone(),
+    }));
+}
+
+/// Writes the per-target diagnostic families.
+pub fn encode_target_series(
+    e: &mut DescriptorEncoder,
+    s: &[Arc<Snapshot>],
+) -> Result<(), std::fmt::Error> {
+    family(
+        e,
+        s,
+        "cert_legacy_protocol_enabled",
+        "1 when the server still completes a hello in this deprecated TLS version, 0 when it refuses it",
+        |snap, r, out| {
+            for (version, enabled) in r.legacy.iter().flat_map(|l| &l.enabled) {
+                let mut l = base_labels(snap, r);
+                l.push(("version", version.as_str()));
+                out.push((l, *enabled as u8 as f64));
+            }
+        },
+    )?;
+    family(
+        e,
+        s,
+        "cert_weak_crypto_info",
+        "1 per weakness of a certificate sent: a SHA-1 or MD5 signature, a short key, or a public leaf issued for too long",
+        |snap, r, out| {
+            let Some(chain) = &r.chain else { return };
+            for (i, weakness) in weak::of_chain(chain) {
+                let mut l = base_labels(snap, r);
+                l.push(("position", position(i)));
+                l.push(("reason", weakness.as_str()));
+                out.push((l, 1.0));
+            }
+        },
+    )?;
+    Ok(())
+}
+
+/// Renders `cert_exporter_clock_skew_seconds` from the latest observation, absent before one.
+#[derive(Debug)]
+struct ClockCollector {
+    clock: Arc<ClockSkew>,
+}
+
+impl Collector for ClockCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut gauge = encoder.encode_descriptor(
+            "cert_exporter_clock_skew_seconds",
+            "Local clock minus a CA server's (HTTP Date + Age of the latest OCSP, CRL or caIssuers response); positive when the local clock is ahead",
+            None,
+            MetricType::Gauge,
+        )?;
+        if let Some(seen) = self.clock.latest() {
+            let no_labels: [(&str, &str); 0] = [];
+            ConstGauge::new(seen.skew_seconds).encode(gauge.encode_family(&no_labels)?)?;
+        }
+        Ok(())
+    }
+}

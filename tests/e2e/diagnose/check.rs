@@ -1,0 +1,142 @@
+//! The `check` subcommand as a whole: targets from a configuration file, exit statuses, and
+//! the exporter still being the default when no subcommand is given.
+
+use std::time::{Duration, Instant};
+
+use crate::support::pki::{Ca, LeafSpec};
+use crate::support::tls_server::{self, TlsOptions};
+use crate::support::{get, write};
+
+use super::tools::{check_json, check_text, exporter};
+
+#[tokio::test]
+async fn config_file_targets_are_all_checked_and_the_worst_decides() {
+    let root = Ca::root("Check Root");
+    let fine = root.leaf(&LeafSpec::new("fine.test", 90));
+    let soon = root.leaf(&LeafSpec::new("soon.test", 5));
+    let fine_server = tls_server::tls(
+        vec![fine.der.clone()],
+        fine.private_key(),
+        TlsOptions::default(),
+    )
+    .await;
+    let soon_server = tls_server::tls(
+        vec![soon.der.clone()],
+        soon.private_key(),
+        TlsOptions::default(),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = write(dir.path(), "ca.pem", &root.pem());
+    let config = write(
+        dir.path(),
+        "config.yaml",
+        &format!(
+            "defaults:\n  timeout: 5s\n  ca_file: {}\ntargets:\n  - name: fine\n    address: {}\n    server_name: fine.test\n  - name: soon\n    address: {}\n    server_name: soon.test\n",
+            ca.display(),
+            fine_server.addr,
+            soon_server.addr
+        ),
+    );
+    let config = config.display().to_string();
+
+    // Every target: the one expiring in 5 days needs attention.
+    let run = check_text(&["--config.file", &config]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.starts_with("fine  → "), "{}", run.stdout);
+    assert!(run.stdout.contains("\nsoon  → "), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("    ! attention  the leaf (CN=soon.test) expires in 5 days, on "),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.ends_with(
+            "summary 2 results checked: 1 fine, 1 need attention, 0 broken → NEEDS ATTENTION\n"
+        ),
+        "{}",
+        run.stdout
+    );
+
+    // A named target only; --warn-days moves the threshold.
+    let (code, doc) = check_json(&["--config.file", &config, "--warn-days", "3", "soon"]).await;
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(doc["results"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["results"][0]["target"], "soon");
+    let (code, _) = check_json(&["--config.file", &config, "fine"]).await;
+    assert_eq!(code, 0);
+
+    // The flag before the subcommand works too.
+    let run = exporter(&["--config.file", &config, "check", "fine"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
+
+#[tokio::test]
+async fn unreachable_is_broken_and_bad_invocations_exit_3() {
+    let closed = crate::support::tls_server::closed_port().await.to_string();
+    let run = check_text(&["--timeout", "3s", &closed]).await;
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(&format!(
+            "    ✘ broken     nothing accepts connections on {closed}\n"
+        )),
+        "{}",
+        run.stdout
+    );
+
+    let run = exporter(&["check", "no-port.example"]).await;
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("missing `:port`"), "{}", run.stderr);
+    let run = exporter(&["check"]).await;
+    assert_eq!(run.code, 3);
+    assert!(run.stderr.contains("host:port"), "{}", run.stderr);
+    let run = exporter(&["check", "--output", "yaml", "a.example:443"]).await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let run = exporter(&["check", "--config.file", "/nonexistent/config.yaml"]).await;
+    assert_eq!(run.code, 3);
+    assert!(
+        run.stderr.contains("/nonexistent/config.yaml"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn without_a_subcommand_the_exporter_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "config.yaml",
+        "targets:\n  - name: files\n    path: /nonexistent/*.pem\n",
+    );
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cert-expiry-exporter"))
+        .arg("--config.file")
+        .arg(&config)
+        .args(["--web.listen-address", &listen])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the exporter");
+    let started = Instant::now();
+    loop {
+        if tokio::net::TcpStream::connect(&listen).await.is_ok() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the exporter did not listen on {listen}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let healthy = get(listen.parse().unwrap(), "/-/healthy", &[]).await;
+    assert_eq!(healthy.status, 200);
+    child.kill().await.expect("stop the exporter");
+}
