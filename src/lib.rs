@@ -14,6 +14,7 @@ pub mod probe;
 pub mod revocation;
 pub mod scheduler;
 pub mod server;
+pub mod shard;
 pub mod state;
 pub mod systemd;
 pub mod x509;
