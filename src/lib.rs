@@ -8,6 +8,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod inventory;
 pub mod logging;
 pub mod metrics;
 pub mod probe;

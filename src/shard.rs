@@ -102,7 +102,9 @@ mod tests {
     use super::*;
 
     fn names(n: usize) -> Vec<String> {
-        (0..n).map(|i| format!("host-{i}.example.com:443")).collect()
+        (0..n)
+            .map(|i| format!("host-{i}.example.com:443"))
+            .collect()
     }
 
     #[test]
@@ -146,7 +148,10 @@ mod tests {
             // Balanced within 10% of the fair share.
             let fair = names.len() / count as usize;
             for size in sizes {
-                assert!(size.abs_diff(fair) * 10 <= fair, "{count} shards: {size} vs {fair}");
+                assert!(
+                    size.abs_diff(fair) * 10 <= fair,
+                    "{count} shards: {size} vs {fair}"
+                );
             }
         }
     }

@@ -23,13 +23,13 @@ use std::time::Duration;
 
 pub use address::{Address, Host};
 pub use file_target::FileSource;
+pub use on_demand::{Module, OnDemandRequest, OnDemandSpec, Refusal};
+pub use probe_allow::AllowList;
 pub use raw::{RawConfig, RawDefaults, RawTarget};
 pub use reach::{ProxyCredentials, ProxyUrl, Reach, ResolveMode, Starttls};
 pub use revocation::{ByteSize, RawRevocation, RevocationSettings, DEFAULT_CRL_MAX_BYTES};
-pub use on_demand::{Module, OnDemandRequest, OnDemandSpec, Refusal};
-pub use probe_allow::AllowList;
-pub use target_files::{FileTarget, TargetFileSpec};
 use serde_saphyr::{Location, Spanned};
+pub use target_files::{FileTarget, TargetFileSpec};
 
 /// Default time between two probes of one target.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
@@ -192,12 +192,24 @@ impl Config {
             raw.probe_allow.as_ref(),
             raw.modules.as_ref(),
         )?;
-        for (i, pattern) in raw.target_files.iter().flat_map(|l| l.value.iter()).enumerate() {
+        for (i, pattern) in raw
+            .target_files
+            .iter()
+            .flat_map(|l| l.value.iter())
+            .enumerate()
+        {
             if let Err(e) = glob::Pattern::new(&pattern.value) {
-                return Err(format!("{}: target_files[{i}]: {:?} is not a valid glob: {e}", at(&pattern.referenced), pattern.value));
+                return Err(format!(
+                    "{}: target_files[{i}]: {:?} is not a valid glob: {e}",
+                    at(&pattern.referenced),
+                    pattern.value
+                ));
             }
             if pattern.value.trim().is_empty() {
-                return Err(format!("{}: target_files[{i}]: empty; give a file or a glob such as targets/*.yaml", at(&pattern.referenced)));
+                return Err(format!(
+                    "{}: target_files[{i}]: empty; give a file or a glob such as targets/*.yaml",
+                    at(&pattern.referenced)
+                ));
             }
         }
         let target_files = match &raw.target_files {
@@ -205,7 +217,9 @@ impl Config {
                 list.value.iter().map(|p| p.value.clone()).collect(),
                 match raw.target_files_refresh_interval {
                     Some(d) if d.is_zero() => {
-                        return Err("target_files_refresh_interval: must be greater than zero".into())
+                        return Err(
+                            "target_files_refresh_interval: must be greater than zero".into()
+                        )
                     }
                     Some(d) => d,
                     None => target_files::DEFAULT_REFRESH,

@@ -66,28 +66,42 @@ pub enum Refusal {
 }
 
 impl OnDemandSpec {
+    /// The `ca_file`s of the modules (and the defaults), whose trust stores `/probe` needs.
+    pub fn ca_files(&self) -> impl Iterator<Item = &std::path::Path> {
+        std::iter::once(&self.default_module)
+            .chain(self.modules.values())
+            .filter_map(|m| m.template.ca_file.as_deref())
+    }
+
     /// Builds the target a request asks for, or says why not.
     pub fn target(&self, request: &OnDemandRequest<'_>) -> Result<Target, Refusal> {
         let bad = |m: String| Refusal::BadRequest(m);
         if request.target.is_empty() {
-            return Err(bad("the `target` parameter is missing; give target=host:port".into()));
+            return Err(bad(
+                "the `target` parameter is missing; give target=host:port".into(),
+            ));
         }
         let address = Address::parse(request.target).map_err(|e| bad(format!("target: {e}")))?;
         let module = match request.module {
             None | Some("") => &self.default_module,
             Some(name) => self.modules.get(name).ok_or_else(|| {
                 let known: Vec<&str> = self.modules.keys().map(String::as_str).collect();
-                bad(format!("module: {name:?} is not configured (modules: {known:?})"))
+                bad(format!(
+                    "module: {name:?} is not configured (modules: {known:?})"
+                ))
             })?,
         };
         let starttls = match request.starttls {
             None | Some("") => module.template.reach.starttls,
-            Some(text) => Some(STARTTLS.into_iter().find(|p| p.as_str() == text).ok_or_else(
-                || {
-                    let known: Vec<&str> = STARTTLS.iter().map(|p| p.as_str()).collect();
-                    bad(format!("starttls: {text:?} is not one of {known:?}"))
-                },
-            )?),
+            Some(text) => Some(
+                STARTTLS
+                    .into_iter()
+                    .find(|p| p.as_str() == text)
+                    .ok_or_else(|| {
+                        let known: Vec<&str> = STARTTLS.iter().map(|p| p.as_str()).collect();
+                        bad(format!("starttls: {text:?} is not one of {known:?}"))
+                    })?,
+            ),
         };
         let server_name = match request.server_name {
             Some("") => return Err(bad("server_name: must not be empty".into())),
@@ -167,7 +181,10 @@ fn module(
         ("name", r.name.as_ref().map(|n| n.referenced)),
         ("address", r.address.as_ref().map(|a| a.referenced)),
         ("path", r.path.as_ref().map(|p| p.referenced)),
-        ("password_file", r.password_file.as_ref().map(|p| p.referenced)),
+        (
+            "password_file",
+            r.password_file.as_ref().map(|p| p.referenced),
+        ),
         ("interval", r.interval.map(|_| here)),
     ];
     if let Some((key, loc)) = refused.iter().find_map(|(k, l)| l.map(|l| (k, l))) {
@@ -209,9 +226,15 @@ mod tests {
     #[test]
     fn off_without_an_allow_list() {
         let s = spec("targets: [{address: a.example:443}]\n");
-        assert!(matches!(s.target(&ask("a.example:443")), Err(Refusal::Forbidden(_))));
+        assert!(matches!(
+            s.target(&ask("a.example:443")),
+            Err(Refusal::Forbidden(_))
+        ));
         // Bad parameters are still a 400, whatever the list.
-        assert!(matches!(s.target(&ask("nope")), Err(Refusal::BadRequest(_))));
+        assert!(matches!(
+            s.target(&ask("nope")),
+            Err(Refusal::BadRequest(_))
+        ));
     }
 
     #[test]
@@ -230,7 +253,10 @@ mod tests {
                 ..ask("mx.example.com:25")
             })
             .unwrap();
-        assert_eq!((t.timeout.as_secs(), t.reach.starttls), (5, Some(Starttls::Smtp)));
+        assert_eq!(
+            (t.timeout.as_secs(), t.reach.starttls),
+            (5, Some(Starttls::Smtp))
+        );
         let t = s
             .target(&OnDemandRequest {
                 module: Some("named"),
@@ -241,14 +267,29 @@ mod tests {
         assert_eq!(t.server_name, "other.example");
         assert_eq!(t.reach.starttls, Some(Starttls::Imap));
         for bad in [
-            OnDemandRequest { module: Some("nope"), ..ask("a.example.com:1") },
-            OnDemandRequest { starttls: Some("smtps"), ..ask("a.example.com:1") },
-            OnDemandRequest { server_name: Some(""), ..ask("a.example.com:1") },
+            OnDemandRequest {
+                module: Some("nope"),
+                ..ask("a.example.com:1")
+            },
+            OnDemandRequest {
+                starttls: Some("smtps"),
+                ..ask("a.example.com:1")
+            },
+            OnDemandRequest {
+                server_name: Some(""),
+                ..ask("a.example.com:1")
+            },
             ask(""),
         ] {
-            assert!(matches!(s.target(&bad), Err(Refusal::BadRequest(_))), "{bad:?}");
+            assert!(
+                matches!(s.target(&bad), Err(Refusal::BadRequest(_))),
+                "{bad:?}"
+            );
         }
-        assert!(matches!(s.target(&ask("a.example.org:1")), Err(Refusal::Forbidden(_))));
+        assert!(matches!(
+            s.target(&ask("a.example.org:1")),
+            Err(Refusal::Forbidden(_))
+        ));
     }
 
     #[test]
@@ -260,7 +301,10 @@ mod tests {
         let e = Config::parse("probe_allow: ['*']\nmodules:\n  m: {address: a.example:1}\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("line 3") && e.contains("modules.m.address:"), "{e}");
+        assert!(
+            e.contains("line 3") && e.contains("modules.m.address:"),
+            "{e}"
+        );
         let e = Config::parse("probe_allow: ['*']\nmodules:\n  m: {starttls: smtps}\n")
             .unwrap_err()
             .to_string();

@@ -116,7 +116,11 @@ fn split_port(text: &str) -> Result<(String, Option<u16>), String> {
         };
         let port = match after {
             "" => None,
-            _ => Some(after.strip_prefix(':').ok_or("expected `:port` after `]`")?),
+            _ => Some(
+                after
+                    .strip_prefix(':')
+                    .ok_or("expected `:port` after `]`")?,
+            ),
         };
         let host = match prefix {
             Some(p) => format!("{inside}/{p}"),
@@ -224,9 +228,15 @@ mod tests {
         let l = list(&["*.example.com:443", "mail.example.org"]);
         assert!(permits(&l, "shop.example.com:443"));
         assert!(permits(&l, "a.b.EXAMPLE.com.:443"));
-        assert!(!permits(&l, "example.com:443"), "the bare domain is not a subdomain");
+        assert!(
+            !permits(&l, "example.com:443"),
+            "the bare domain is not a subdomain"
+        );
         assert!(!permits(&l, "evilexample.com:443"));
-        assert!(!permits(&l, "shop.example.com:8443"), "port is part of the entry");
+        assert!(
+            !permits(&l, "shop.example.com:8443"),
+            "port is part of the entry"
+        );
         assert!(permits(&l, "mail.example.org:25"));
         assert!(permits(&l, "MAIL.example.org:993"));
         assert!(!permits(&l, "x.mail.example.org:25"));
@@ -243,8 +253,14 @@ mod tests {
         assert!(permits(&l, "[fd12::5]:443"));
         assert!(!permits(&l, "[fd12::5]:80"));
         assert!(permits(&l, "[::1]:25"));
-        assert!(permits(&l, "[::ffff:10.1.1.1]:443"), "v4-mapped counts as v4");
-        assert!(!permits(&l, "ten.example:443"), "a name never matches a network");
+        assert!(
+            permits(&l, "[::ffff:10.1.1.1]:443"),
+            "v4-mapped counts as v4"
+        );
+        assert!(
+            !permits(&l, "ten.example:443"),
+            "a name never matches a network"
+        );
     }
 
     #[test]
@@ -253,7 +269,10 @@ mod tests {
         let l = list(&["*:443"]);
         assert!(permits(&l, "10.0.0.1:443"));
         assert!(!permits(&l, "10.0.0.1:444"));
-        assert!(!permits(&list(&[]), "a.example:443"), "an empty list permits nothing");
+        assert!(
+            !permits(&list(&[]), "a.example:443"),
+            "an empty list permits nothing"
+        );
     }
 
     #[test]

@@ -179,7 +179,10 @@ mod tests {
         let e = spec.parse("targets:\n  - adress: x:1\n").unwrap_err();
         assert!(e.contains("line 2") && e.contains("adress"), "{e}");
         let e = spec.parse("targets:\n  - address: nope\n").unwrap_err();
-        assert!(e.starts_with("line 2 column 14: targets[0].address:"), "{e}");
+        assert!(
+            e.starts_with("line 2 column 14: targets[0].address:"),
+            "{e}"
+        );
         assert!(spec.parse("").unwrap().is_empty());
         assert!(spec.parse("targets: []\n").unwrap().is_empty());
     }

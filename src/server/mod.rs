@@ -6,6 +6,7 @@
 //! shutdown signal the listener closes and open connections finish their current request.
 
 pub mod auth;
+pub mod probe;
 pub mod web_config;
 
 use std::convert::Infallible;
@@ -49,6 +50,8 @@ pub struct Endpoints {
     pub reload: ReloadFn,
     /// TLS and users from `--web.config.file`; swapped whole on reload.
     pub web: RwLock<Arc<WebSecurity>>,
+    /// `/probe`: on-demand probes of targets on the `probe_allow` list.
+    pub on_demand: Arc<probe::OnDemand>,
 }
 
 /// The listener's TLS acceptor (if any) and the basic-auth users.
@@ -195,6 +198,7 @@ pub async fn handle(
             }
         }
         (_, "/-/reload") => text(StatusCode::METHOD_NOT_ALLOWED, "Use POST.\n"),
+        (&Method::GET | &Method::HEAD, "/probe") => probe_response(req, endpoints).await,
         (&Method::GET | &Method::HEAD, "/") => html(INDEX),
         _ => text(StatusCode::NOT_FOUND, "Not found.\n"),
     }
@@ -218,6 +222,33 @@ fn metrics_response(req: &Request<Incoming>, endpoints: &Endpoints) -> Response<
     builder
         .header(header::VARY, "Accept, Accept-Encoding")
         .body(Full::new(body))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// Probes the target a `/probe` request names and answers with its series.
+async fn probe_response(req: Request<Incoming>, endpoints: &Endpoints) -> Response<Full<Bytes>> {
+    let format = Format::from_accept(
+        req.headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let query = req.uri().query().map(str::to_string);
+    // A /probe request carries no body; refuse a large one rather than read it.
+    if Limited::new(req.into_body(), probe::MAX_BODY)
+        .collect()
+        .await
+        .is_err()
+    {
+        return text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "/probe takes no request body\n",
+        );
+    }
+    let answer = endpoints.on_demand.answer(query.as_deref(), format).await;
+    Response::builder()
+        .status(answer.status)
+        .header(header::CONTENT_TYPE, answer.content_type)
+        .body(Full::new(Bytes::from(answer.body)))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
@@ -281,6 +312,7 @@ const INDEX: &str = r#"<!DOCTYPE html>
 <li><a href="metrics">/metrics</a></li>
 <li><a href="-/healthy">/-/healthy</a></li>
 <li><a href="-/ready">/-/ready</a></li>
+<li>/probe?target=host:port (when probe_allow is configured)</li>
 </ul>
 </body></html>
 "#;

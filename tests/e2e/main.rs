@@ -9,3 +9,6 @@ mod places;
 mod revocation;
 mod tls;
 mod web;
+
+mod on_demand;
+mod target_files;
