@@ -10,7 +10,6 @@ pub mod probe;
 pub mod web_config;
 
 use std::convert::Infallible;
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -37,8 +36,6 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest request body accepted (only `/-/reload` reads one, and ignores it).
 const MAX_BODY: usize = 64 * 1024;
-/// Responses smaller than this are not worth compressing.
-const GZIP_MIN: usize = 1024;
 
 /// Re-reads the configuration; `Err` carries the message for the operator.
 pub type ReloadFn = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
@@ -208,16 +205,16 @@ pub async fn handle(
 fn metrics_response(req: &Request<Incoming>, endpoints: &Endpoints) -> Response<Full<Bytes>> {
     let headers = req.headers();
     let format = Format::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
-    let body = metrics::render(&endpoints.registry, format);
-    let gzip = accepts_gzip(headers.get(header::ACCEPT_ENCODING)) && body.len() >= GZIP_MIN;
+    let gzip = accepts_gzip(headers.get(header::ACCEPT_ENCODING));
     let mut builder = Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, format.content_type());
     let body = if gzip {
+        // Compressed while rendering: the full page is never held in memory.
         builder = builder.header(header::CONTENT_ENCODING, "gzip");
-        gzip_bytes(body.as_bytes())
+        Bytes::from(metrics::render_gzip(&endpoints.registry, format))
     } else {
-        Bytes::from(body)
+        Bytes::from(metrics::render(&endpoints.registry, format))
     };
     builder
         .header(header::VARY, "Accept, Accept-Encoding")
@@ -263,17 +260,6 @@ fn accepts_gzip(value: Option<&HeaderValue>) -> bool {
         let refused = fields.any(|f| f.replace(' ', "") == "q=0" || f == "q=0.0");
         (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
     })
-}
-
-/// Compresses with a fast level: `/metrics` is rendered per scrape, CPU matters more than bytes.
-fn gzip_bytes(data: &[u8]) -> Bytes {
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 8),
-        flate2::Compression::fast(),
-    );
-    // Writing into a Vec cannot fail.
-    let _ = encoder.write_all(data);
-    Bytes::from(encoder.finish().unwrap_or_default())
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {

@@ -160,7 +160,7 @@ fn judge(
         judged: true,
     };
     for der in chain {
-        match CertFacts::from_der(der) {
+        match super::facts_cache::facts(der) {
             Ok(facts) => report.certs.push(facts),
             Err(e) => {
                 report.errors.insert(ChainError::Malformed);

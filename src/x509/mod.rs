@@ -5,6 +5,7 @@
 pub mod bundle;
 pub mod chain;
 pub mod facts;
+pub mod facts_cache;
 pub mod trust;
 
 pub use chain::{analyse, analyse_file_chain, ChainError, ChainReport};
