@@ -226,7 +226,10 @@ EOF
   failures=$(($(field failure "$p1") - $(field failure "$p0")))
   ours_ms=$(python3 -c "print(f'{($c1 - $c0) * 1000 / $probes:.4f}')")
   echo "cert-expiry-exporter: probes=$probes failures=$failures cpu_seconds=$(python3 -c "print(round($c1 - $c0, 2))") cpu_ms_per_probe=$ours_ms (2000 targets, 5 s interval, 30 s)"
-  echo "  revocation: $(curl -fsS "$metrics" | grep -c '^cert_revoked{.*source="crl".* 0$' || true) targets with a verified CRL verdict; requests sent: $(curl -fsS "$metrics" | grep '^cert_revocation_fetches_total' | tr '\n' ' ')"
+  page=$(curl -fsS "$metrics")
+  echo "  revocation: cert_revoked{source=\"crl\"} 0 on $(grep -c '^cert_revoked{.*source="crl".*} 0$' <<<"$page" || true) targets," \
+    "errors on $(grep -c '^cert_revocation_error_info' <<<"$page" || true);" \
+    "requests sent: $(grep '^cert_revocation_fetches_total' <<<"$page" | tr '\n' ' ')"
   ours_down
   python3 -c "print(f'ratio: blackbox_exporter / ours = {$bb_ms / $ours_ms:.2f}x; ours / floor = {$ours_ms / $floor_ms:.2f}x')"
 fi
@@ -243,7 +246,7 @@ if has scale; then
     p1=$($helper probes "$metrics"); mem=$($helper cpu "$ours")
     c1=$(field cpu_seconds "$mem")
     fresh=$($helper fresh "$metrics" $((interval + 6)))
-    render=$($helper render "$metrics" 5)
+    render=$($helper render "$metrics" 5 "$ours")
     mem=$($helper cpu "$ours")
     probes=$(($(field success "$p1") - $(field success "$p0")))
     failures=$(($(field failure "$p1") - $(field failure "$p0")))

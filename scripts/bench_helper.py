@@ -5,7 +5,9 @@ Subcommands (all output one line of key=value pairs):
   cpu PID                      user+system CPU seconds of the process so far, and its VmHWM/VmRSS
   probes URL                   cert_exporter_probes_total (success, failure) from URL's /metrics
   fresh URL WINDOW             how many targets have cert_probe_timestamp_seconds within WINDOW s
-  render URL COUNT             median/max wall time and size of COUNT scrapes, plain and gzip
+  render URL COUNT PID         median/max wall time and size of COUNT scrapes, plain and gzip,
+                               and the exporter's CPU per scrape (wall time suffers when other
+                               processes compete for the cores; CPU time much less)
   lag URL PREFIX INTERVAL SECS watch targets named PREFIX* for SECS seconds; report the worst
                                gap between two consecutive probes of one target, less INTERVAL
 Every loop is bounded by a count or a time limit.
@@ -50,6 +52,12 @@ def samples(url, name):
                 yield m.group(2), float(m.group(3))
 
 
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cmd_cpu(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -86,21 +94,26 @@ def cmd_fresh(url, window):
     print(f"targets={len(stamps)} fresh={fresh}")
 
 
-def cmd_render(url, count):
-    plain, zipped = [], []
+def cmd_render(url, count, pid):
+    plain, zipped, plain_cpu, zipped_cpu = [], [], [], []
     size = zsize = 0
     for _ in range(int(count)):
+        before = cpu_seconds(pid)
         body, _, took = scrape(url)
+        plain_cpu.append(cpu_seconds(pid) - before)
         plain.append(took)
         size = len(body)
+        before = cpu_seconds(pid)
         body, encoding, took = scrape(url, gzip_ok=True)
+        zipped_cpu.append(cpu_seconds(pid) - before)
         zipped.append(took)
         zsize = len(body) if encoding == "gzip" else 0
         time.sleep(0.5)
     print(
         f"render_median_ms={statistics.median(plain) * 1000:.0f} render_max_ms={max(plain) * 1000:.0f} "
-        f"size_mib={size / 2**20:.2f} gzip_median_ms={statistics.median(zipped) * 1000:.0f} "
-        f"gzip_size_mib={zsize / 2**20:.2f}"
+        f"render_cpu_median_ms={statistics.median(plain_cpu) * 1000:.0f} size_mib={size / 2**20:.2f} "
+        f"gzip_median_ms={statistics.median(zipped) * 1000:.0f} "
+        f"gzip_cpu_median_ms={statistics.median(zipped_cpu) * 1000:.0f} gzip_size_mib={zsize / 2**20:.2f}"
     )
 
 
