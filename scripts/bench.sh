@@ -227,7 +227,7 @@ EOF
   ours_ms=$(python3 -c "print(f'{($c1 - $c0) * 1000 / $probes:.4f}')")
   echo "cert-expiry-exporter: probes=$probes failures=$failures cpu_seconds=$(python3 -c "print(round($c1 - $c0, 2))") cpu_ms_per_probe=$ours_ms (2000 targets, 5 s interval, 30 s)"
   page=$(curl -fsS "$metrics")
-  echo "  revocation: cert_revoked{source=\"crl\"} 0 on $(grep -c '^cert_revoked{.*source="crl".*} 0$' <<<"$page" || true) targets," \
+  echo "  revocation: cert_revoked{source=\"crl\"} 0 on $(grep -cE '^cert_revoked\{.*source="crl".*\} 0(\.0)?$' <<<"$page" || true) targets," \
     "errors on $(grep -c '^cert_revocation_error_info' <<<"$page" || true);" \
     "requests sent: $(grep '^cert_revocation_fetches_total' <<<"$page" | tr '\n' ' ')"
   ours_down
@@ -243,9 +243,10 @@ if has scale; then
     sleep $((interval + 6))
     p0=$($helper probes "$metrics"); c0=$(field cpu_seconds "$($helper cpu "$ours")")
     sleep "$interval"
-    p1=$($helper probes "$metrics"); mem=$($helper cpu "$ours")
-    c1=$(field cpu_seconds "$mem")
+    p1=$($helper probes "$metrics"); probing=$($helper cpu "$ours")
+    c1=$(field cpu_seconds "$probing")
     fresh=$($helper fresh "$metrics" $((interval + 6)))
+    gzipped=$($helper cpu "$ours") # fresh scraped with gzip, as Prometheus does
     render=$($helper render "$metrics" 5 "$ours")
     mem=$($helper cpu "$ours")
     probes=$(($(field success "$p1") - $(field success "$p0")))
@@ -254,7 +255,8 @@ if has scale; then
       "cpu_seconds=$(python3 -c "print(round($c1 - $c0, 2))")" \
       "cpu_ms_per_probe=$(python3 -c "print(f'{($c1 - $c0) * 1000 / max($probes, 1):.4f}')")" \
       "cpu_percent_of_one_core=$(python3 -c "print(f'{($c1 - $c0) * 100 / $interval:.1f}')")" \
-      "peak_rss_mib=$(field vmhwm_mib "$mem") $render"
+      "peak_rss_mib=$(field vmhwm_mib "$probing") peak_rss_after_gzip_scrape_mib=$(field vmhwm_mib "$gzipped")" \
+      "peak_rss_after_plain_scrapes_mib=$(field vmhwm_mib "$mem") $render"
     ours_down
   done
 fi

@@ -169,7 +169,9 @@ impl std::fmt::Write for GzipWriter {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
         use std::io::Write as _;
         self.written += s.len();
-        self.encoder.write_all(s.as_bytes()).map_err(|_| std::fmt::Error)
+        self.encoder
+            .write_all(s.as_bytes())
+            .map_err(|_| std::fmt::Error)
     }
 }
 

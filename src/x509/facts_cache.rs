@@ -44,11 +44,7 @@ pub fn facts(der: &[u8]) -> Result<Arc<CertFacts>, ParseError> {
         .as_ref()
         .try_into()
         .expect("SHA-256 is 32 bytes");
-    if let Some(facts) = lock()
-        .entries
-        .get(&digest)
-        .and_then(Weak::upgrade)
-    {
+    if let Some(facts) = lock().entries.get(&digest).and_then(Weak::upgrade) {
         return Ok(facts);
     }
     // Parse outside the lock; two probes racing on a new certificate both parse, one wins.
