@@ -5,8 +5,8 @@
 #   bash scripts/bench.sh [--parts cpu,scale,dead] [--sizes "1000 5000 10000"] [--interval 60]
 #
 # Installs what it needs (as root on Debian), builds the exporter with --release, runs one nginx
-# with a two-level RSA-2048 chain (TLS 1.3) and prints one line per figure. A full run takes
-# about 12 minutes; --parts runs some. Figures are printed, never asserted.
+# with a two-level RSA-2048 chain (TLS 1.3) and prints one line per figure. A full run measures for
+# about 12 minutes (after the build); --parts runs some. Figures are printed, never asserted.
 # EXPORTER=binary measures another build; PERF_OUT=file records a perf profile during part 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
