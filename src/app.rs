@@ -11,16 +11,20 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
+use crate::inventory::Inventory;
 use crate::metrics::{self, ExporterMetrics};
-use crate::probe::{DiagnosticCaches, Prober, Resolver};
+use crate::probe::{DiagnosticCaches, Resolver};
 use crate::revocation::Revocation;
 use crate::scheduler::Scheduler;
+use crate::server::probe::OnDemand;
 use crate::server::web_config::WebConfig;
 use crate::server::{self, Endpoints, WebSecurity};
+use crate::shard::Shard;
 use crate::state::State;
 use crate::x509::TrustStores;
 
 /// A configuration with everything loaded that can fail: the config file and its CA files.
+#[derive(Clone)]
 pub struct Loaded {
     pub config: Config,
     pub trust: TrustStores,
@@ -29,11 +33,15 @@ pub struct Loaded {
 /// Reads the config file and the files it names. Any error leaves nothing changed.
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     let config = Config::load(path)?;
-    let trust = TrustStores::load(config.targets.iter().filter_map(|t| t.ca_file.as_deref()))
-        .map_err(|message| ConfigError {
-            file: path.display().to_string(),
-            message: format!("ca_file: {message}"),
-        })?;
+    let ca_files = config
+        .targets
+        .iter()
+        .filter_map(|t| t.ca_file.as_deref())
+        .chain(config.on_demand.ca_files());
+    let trust = TrustStores::load(ca_files).map_err(|message| ConfigError {
+        file: path.display().to_string(),
+        message: format!("ca_file: {message}"),
+    })?;
     Ok(Loaded { config, trust })
 }
 
@@ -54,13 +62,9 @@ struct Reloader {
     web_config: Option<PathBuf>,
     /// Set once the HTTP endpoints exist, to swap their TLS and users on reload.
     endpoints: std::sync::OnceLock<Arc<Endpoints>>,
-    resolver: Resolver,
-    scheduler: Arc<Scheduler>,
+    /// Combines the configuration with the target files and hands the result to the scheduler.
+    inventory: Arc<Inventory>,
     metrics: Arc<ExporterMetrics>,
-    /// The revocation caches, kept across reloads.
-    revocation: Arc<Revocation>,
-    /// The legacy-protocol and caIssuers caches, kept across reloads.
-    caches: Arc<DiagnosticCaches>,
     /// Serialises reloads so two at once cannot interleave their diffs.
     lock: Mutex<()>,
 }
@@ -83,17 +87,10 @@ impl Reloader {
                 if let (Some(web), Some(endpoints)) = (web, self.endpoints.get()) {
                     endpoints.set_security(WebSecurity::from(web));
                 }
-                let prober = Arc::new(
-                    Prober::new(self.resolver.clone(), loaded.trust)
-                        .with_revocation(self.revocation.clone())
-                        .with_caches(self.caches.clone()),
-                );
-                self.scheduler.apply(&loaded.config, prober);
+                let targets = loaded.config.targets.len();
+                self.inventory.apply_main(loaded);
                 self.metrics.record_reload(true);
-                tracing::info!(
-                    targets = loaded.config.targets.len(),
-                    "configuration reloaded"
-                );
+                tracing::info!(targets, "configuration reloaded");
                 Ok(())
             }
             Err(e) => {
@@ -134,6 +131,17 @@ impl Exporter {
         loaded: Loaded,
         web: WebSettings,
     ) -> std::io::Result<Exporter> {
+        Exporter::start_sharded(config_path, loaded, web, Shard::ALL).await
+    }
+
+    /// Starts probing the targets of `loaded` (and its target files) that `shard` owns, and
+    /// serving as `web` says.
+    pub async fn start_sharded(
+        config_path: &Path,
+        loaded: Loaded,
+        web: WebSettings,
+        shard: Shard,
+    ) -> std::io::Result<Exporter> {
         let security = match &web.config_file {
             Some(path) => WebSecurity::from(WebConfig::load(path).map_err(std::io::Error::other)?),
             None => WebSecurity::default(),
@@ -146,23 +154,27 @@ impl Exporter {
         let resolver = Resolver::from_system();
         let revocation = Arc::new(Revocation::new().map_err(std::io::Error::other)?);
         let caches = Arc::new(DiagnosticCaches::default());
-        let prober = Arc::new(
-            Prober::new(resolver.clone(), loaded.trust)
-                .with_revocation(revocation.clone())
-                .with_caches(caches.clone()),
+        let on_demand = Arc::new(OnDemand::new(scheduler.permits(), exporter_metrics.clone()));
+        let target_count = loaded.config.targets.len();
+        let inventory = Inventory::start(
+            loaded,
+            shard,
+            resolver,
+            revocation.clone(),
+            caches,
+            scheduler.clone(),
+            on_demand.clone(),
         );
-        scheduler.apply(&loaded.config, prober);
         exporter_metrics.record_reload(true);
+        let shutdown = CancellationToken::new();
+        tokio::spawn(inventory.clone().watch(shutdown.clone()));
 
         let reloader = Arc::new(Reloader {
             path: config_path.to_path_buf(),
             web_config: web.config_file.clone(),
             endpoints: std::sync::OnceLock::new(),
-            resolver,
-            scheduler: scheduler.clone(),
+            inventory: inventory.clone(),
             metrics: exporter_metrics.clone(),
-            revocation: revocation.clone(),
-            caches,
             lock: Mutex::new(()),
         });
         let reload_fn = {
@@ -172,16 +184,17 @@ impl Exporter {
         let mut registry = metrics::registry(state.clone(), exporter_metrics);
         metrics::diagnostics::register(&mut registry, &revocation);
         crate::revocation::metrics::register(&mut registry, revocation);
+        crate::inventory::metrics::register(&mut registry, inventory.file_report.clone());
         let endpoints = Arc::new(Endpoints {
             registry,
             state,
             reload: reload_fn,
             web: std::sync::RwLock::new(Arc::new(security)),
+            on_demand,
         });
         let _ = reloader.endpoints.set(endpoints.clone());
-        let shutdown = CancellationToken::new();
         let server = tokio::spawn(server::serve(listener, endpoints, shutdown.clone()));
-        tracing::info!(address = %local_addr, targets = loaded.config.targets.len(), tls = web.config_file.is_some(), "listening");
+        tracing::info!(address = %local_addr, targets = target_count, %shard, tls = web.config_file.is_some(), "listening");
         Ok(Exporter {
             local_addr,
             scheduler,

@@ -45,6 +45,11 @@ pub struct Cli {
     /// Log line format.
     #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
     pub log_format: LogFormat,
+
+    /// Probe only shard INDEX of COUNT of the targets (INDEX may be a StatefulSet pod name
+    /// ending in -<ordinal>); run COUNT replicas with the same configuration to split the list.
+    #[arg(long = "shard", value_name = "INDEX/COUNT", value_parser = crate::shard::Shard::parse)]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// Subcommands; the exporter itself runs when none is given, so existing command lines keep

@@ -52,10 +52,17 @@ fn main() -> ExitCode {
         }
     }
     if cli.check_config {
+        let from_files = match cert_expiry_exporter::inventory::check_files(&loaded.config) {
+            Ok(count) => count,
+            Err(e) => {
+                eprintln!("invalid target file: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         println!(
             "{}: valid, {} targets",
             cli.config_file.display(),
-            loaded.config.targets.len()
+            loaded.config.targets.len() + from_files
         );
         return ExitCode::SUCCESS;
     }
@@ -75,7 +82,8 @@ fn main() -> ExitCode {
             listen: cli.listen_address,
             config_file: cli.web_config_file.clone(),
         };
-        match app::Exporter::start_with(&cli.config_file, loaded, web).await {
+        let shard = cli.shard.unwrap_or_default();
+        match app::Exporter::start_sharded(&cli.config_file, loaded, web, shard).await {
             Ok(exporter) => match exporter.run_until_signal().await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

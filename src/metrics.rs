@@ -115,16 +115,66 @@ impl Format {
 
 /// Renders the registry in `format`.
 pub fn render(registry: &Registry, format: Format) -> String {
-    let mut out = String::with_capacity(64 * 1024);
-    let result = match format {
-        Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut out, registry),
-        Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, registry),
+    // Sized from the last render, so a large page is not copied over and over as it grows
+    // (with ten thousand targets the page is tens of MiB, and each doubling holds two copies).
+    let mut out = String::with_capacity(render_size_hint());
+    encode(&mut out, registry, format);
+    LAST_RENDER_SIZE.store(out.len(), std::sync::atomic::Ordering::Relaxed);
+    out
+}
+
+/// Renders the registry in `format` straight into a gzip stream. Only the compressed bytes are
+/// held, a tenth or less of the page, which is what keeps a scrape of thousands of targets
+/// cheap in memory (Prometheus always accepts gzip).
+pub fn render_gzip(registry: &Registry, format: Format) -> Vec<u8> {
+    let mut out = GzipWriter {
+        encoder: flate2::write::GzEncoder::new(
+            Vec::with_capacity(render_size_hint() / 8),
+            flate2::Compression::fast(),
+        ),
+        written: 0,
     };
-    // Writing to a String cannot fail; a collector error would be a bug worth seeing in logs.
+    encode(&mut out, registry, format);
+    LAST_RENDER_SIZE.store(out.written, std::sync::atomic::Ordering::Relaxed);
+    // Writing into a Vec cannot fail.
+    out.encoder.finish().unwrap_or_default()
+}
+
+/// The size of the last page rendered, plus an eighth for growth.
+static LAST_RENDER_SIZE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn render_size_hint() -> usize {
+    let last = LAST_RENDER_SIZE.load(std::sync::atomic::Ordering::Relaxed);
+    (last + last / 8).max(64 * 1024)
+}
+
+/// Encodes into any text sink.
+fn encode(out: &mut impl std::fmt::Write, registry: &Registry, format: Format) {
+    let result = match format {
+        Format::Text => prometheus_client::encoding::prometheus_text::encode(out, registry),
+        Format::OpenMetrics => prometheus_client::encoding::text::encode(out, registry),
+    };
+    // Writing to a String or a Vec cannot fail; a collector error would be a bug worth seeing.
     if let Err(e) = result {
         tracing::error!(error = %e, "encoding /metrics failed");
     }
-    out
+}
+
+/// A `fmt::Write` that compresses what is written.
+struct GzipWriter {
+    encoder: flate2::write::GzEncoder<Vec<u8>>,
+    /// Uncompressed bytes written.
+    written: usize,
+}
+
+impl std::fmt::Write for GzipWriter {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        use std::io::Write as _;
+        self.written += s.len();
+        self.encoder
+            .write_all(s.as_bytes())
+            .map_err(|_| std::fmt::Error)
+    }
 }
 
 /// `cert_exporter_build_info{version, revision}`.

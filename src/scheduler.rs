@@ -198,7 +198,9 @@ async fn run_target(
         let Ok(permit) = permits.acquire().await else {
             return; // the scheduler is shutting down
         };
-        let results = prober.probe_all(&target).await;
+        // Boxed, so that an idle target's task is a few hundred bytes rather than the size of
+        // the largest probe state machine: ten thousand waiting tasks stay cheap.
+        let results = Box::pin(prober.probe_all(&target)).await;
         drop(permit);
         for result in &results {
             metrics.record_probe(&target, result);

@@ -8,9 +8,12 @@
 
 mod address;
 mod file_target;
+mod on_demand;
+mod probe_allow;
 mod raw;
 mod reach;
 mod revocation;
+mod target_files;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -20,10 +23,13 @@ use std::time::Duration;
 
 pub use address::{Address, Host};
 pub use file_target::FileSource;
+pub use on_demand::{Module, OnDemandRequest, OnDemandSpec, Refusal};
+pub use probe_allow::AllowList;
 pub use raw::{RawConfig, RawDefaults, RawTarget};
 pub use reach::{ProxyCredentials, ProxyUrl, Reach, ResolveMode, Starttls};
 pub use revocation::{ByteSize, RawRevocation, RevocationSettings, DEFAULT_CRL_MAX_BYTES};
 use serde_saphyr::{Location, Spanned};
+pub use target_files::{FileTarget, TargetFileSpec};
 
 /// Default time between two probes of one target.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
@@ -65,6 +71,10 @@ pub struct Config {
     pub concurrency: usize,
     /// The targets, in file order, each with its defaults applied.
     pub targets: Vec<Arc<Target>>,
+    /// Extra target lists in files of their own (`target_files:`), when configured.
+    pub target_files: Option<TargetFileSpec>,
+    /// What `/probe` may probe and with which modules.
+    pub on_demand: OnDemandSpec,
 }
 
 /// One endpoint to probe, with every setting resolved.
@@ -138,10 +148,18 @@ impl Config {
             file: file.clone(),
             message: format!("cannot read the file: {e}"),
         })?;
-        Config::parse(&text).map_err(|mut e| {
+        let mut config = Config::parse(&text).map_err(|mut e| {
             e.file = file;
             e
-        })
+        })?;
+        if let Some(spec) = &mut config.target_files {
+            // Relative target-file globs are relative to the configuration file, as in Prometheus.
+            spec.base_dir = path
+                .parent()
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        }
+        Ok(config)
     }
 
     /// Parses and validates configuration text.
@@ -169,10 +187,14 @@ impl Config {
             Some(c) => c.value,
             None => DEFAULT_CONCURRENCY,
         };
-        let Some(targets) = raw.targets else {
-            return Err("targets: missing; name at least one target".into());
+        // Targets may all come from target files or /probe requests; otherwise name one.
+        let fed_elsewhere = raw.target_files.is_some() || raw.probe_allow.is_some();
+        let targets = match raw.targets {
+            Some(targets) => targets,
+            None if fed_elsewhere => Spanned::new(Vec::new(), Location::UNKNOWN, Location::UNKNOWN),
+            None => return Err("targets: missing; name at least one target".into()),
         };
-        if targets.value.is_empty() {
+        if targets.value.is_empty() && !fed_elsewhere {
             return Err(format!(
                 "{}: targets: the list is empty; name at least one target",
                 at(&targets.referenced)
@@ -180,6 +202,49 @@ impl Config {
         }
         let reach_defaults = reach::ReachDefaults::from_raw(defaults.reach())
             .map_err(|(loc, e)| format!("{}: defaults.{e}", at(&loc)))?;
+        let on_demand = on_demand::resolve(
+            &defaults,
+            &reach_defaults,
+            raw.probe_allow.as_ref(),
+            raw.modules.as_ref(),
+        )?;
+        for (i, pattern) in raw
+            .target_files
+            .iter()
+            .flat_map(|l| l.value.iter())
+            .enumerate()
+        {
+            if let Err(e) = glob::Pattern::new(&pattern.value) {
+                return Err(format!(
+                    "{}: target_files[{i}]: {:?} is not a valid glob: {e}",
+                    at(&pattern.referenced),
+                    pattern.value
+                ));
+            }
+            if pattern.value.trim().is_empty() {
+                return Err(format!(
+                    "{}: target_files[{i}]: empty; give a file or a glob such as targets/*.yaml",
+                    at(&pattern.referenced)
+                ));
+            }
+        }
+        let target_files = match &raw.target_files {
+            Some(list) => Some(TargetFileSpec::new(
+                list.value.iter().map(|p| p.value.clone()).collect(),
+                match raw.target_files_refresh_interval {
+                    Some(d) if d.is_zero() => {
+                        return Err(
+                            "target_files_refresh_interval: must be greater than zero".into()
+                        )
+                    }
+                    Some(d) => d,
+                    None => target_files::DEFAULT_REFRESH,
+                },
+                defaults.clone(),
+                reach_defaults.clone(),
+            )),
+            None => None,
+        };
         let mut names = HashSet::new();
         let mut resolved = Vec::with_capacity(targets.value.len());
         for (index, raw_target) in targets.value.into_iter().enumerate() {
@@ -203,6 +268,8 @@ impl Config {
         Ok(Config {
             concurrency,
             targets: resolved,
+            target_files,
+            on_demand,
         })
     }
 }

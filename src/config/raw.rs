@@ -20,6 +20,16 @@ pub struct RawConfig {
     pub defaults: Option<RawDefaults>,
     /// The endpoints to probe, each with where it stands in the file.
     pub targets: Option<Spanned<Vec<Spanned<RawTarget>>>>,
+    /// Globs of extra target lists (files holding a `targets:` list), re-read when they change
+    /// (see `super::target_files`).
+    pub target_files: Option<Spanned<Vec<Spanned<String>>>>,
+    /// How often the target files are checked for changes.
+    #[serde(default, with = "humantime_serde")]
+    pub target_files_refresh_interval: Option<Duration>,
+    /// What `/probe` may be asked to probe; `/probe` is off without it (see `super::on_demand`).
+    pub probe_allow: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Named blocks of target settings `/probe?module=` picks from.
+    pub modules: Option<BTreeMap<String, Spanned<RawTarget>>>,
 }
 
 /// The `defaults:` block.

@@ -75,17 +75,46 @@ pub fn find_issuer(
             .filter(|a| Some(a.subject.as_ref()) == wanted_contents)
             .map(Issuer::from_anchor),
     );
-    let verifies = |issuer: &Issuer| {
-        issuer
-            .spki()
-            .map(|spki| cert.verify_signature(Some(&spki)).is_ok())
-            .unwrap_or(false)
-    };
+    let verifies = |issuer: &Issuer| signed_by(cert, issuer);
     match candidates.iter().position(verifies) {
         Some(i) => Some(candidates.swap_remove(i)),
         None => candidates.into_iter().next(),
     }
 }
+
+/// Whether `issuer`'s key verifies `cert`'s signature, remembered per (certificate, key): the
+/// same chain arrives at every probe of every target behind it, and an RSA verification costs
+/// more than the rest of finding the issuer. The memo is cleared whole when it grows past
+/// [`MAX_REMEMBERED`] pairs, which bounds it however many certificates pass through.
+fn signed_by(cert: &X509Certificate<'_>, issuer: &Issuer) -> bool {
+    type Pair = ([u8; 32], [u8; 32]);
+    static MEMO: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<Pair, bool>>> =
+        std::sync::OnceLock::new();
+    let digest = |bytes: &[u8]| -> [u8; 32] {
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
+            .as_ref()
+            .try_into()
+            .expect("SHA-256 is 32 bytes")
+    };
+    let key = (digest(cert.as_raw()), digest(&issuer.spki_der));
+    let memo = MEMO.get_or_init(Default::default);
+    if let Some(known) = memo.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return *known;
+    }
+    let verified = issuer
+        .spki()
+        .map(|spki| cert.verify_signature(Some(&spki)).is_ok())
+        .unwrap_or(false);
+    let mut memo = memo.lock().unwrap_or_else(|e| e.into_inner());
+    if memo.len() >= MAX_REMEMBERED {
+        memo.clear();
+    }
+    memo.insert(key, verified);
+    verified
+}
+
+/// The most (certificate, key) pairs [`signed_by`] remembers.
+const MAX_REMEMBERED: usize = 65_536;
 
 /// The contents of a DER SEQUENCE, without its tag and length.
 fn sequence_contents(der: &[u8]) -> Option<&[u8]> {

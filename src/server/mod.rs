@@ -6,10 +6,10 @@
 //! shutdown signal the listener closes and open connections finish their current request.
 
 pub mod auth;
+pub mod probe;
 pub mod web_config;
 
 use std::convert::Infallible;
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -36,8 +36,6 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest request body accepted (only `/-/reload` reads one, and ignores it).
 const MAX_BODY: usize = 64 * 1024;
-/// Responses smaller than this are not worth compressing.
-const GZIP_MIN: usize = 1024;
 
 /// Re-reads the configuration; `Err` carries the message for the operator.
 pub type ReloadFn = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
@@ -49,6 +47,8 @@ pub struct Endpoints {
     pub reload: ReloadFn,
     /// TLS and users from `--web.config.file`; swapped whole on reload.
     pub web: RwLock<Arc<WebSecurity>>,
+    /// `/probe`: on-demand probes of targets on the `probe_allow` list.
+    pub on_demand: Arc<probe::OnDemand>,
 }
 
 /// The listener's TLS acceptor (if any) and the basic-auth users.
@@ -195,6 +195,7 @@ pub async fn handle(
             }
         }
         (_, "/-/reload") => text(StatusCode::METHOD_NOT_ALLOWED, "Use POST.\n"),
+        (&Method::GET | &Method::HEAD, "/probe") => probe_response(req, endpoints).await,
         (&Method::GET | &Method::HEAD, "/") => html(INDEX),
         _ => text(StatusCode::NOT_FOUND, "Not found.\n"),
     }
@@ -204,20 +205,47 @@ pub async fn handle(
 fn metrics_response(req: &Request<Incoming>, endpoints: &Endpoints) -> Response<Full<Bytes>> {
     let headers = req.headers();
     let format = Format::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
-    let body = metrics::render(&endpoints.registry, format);
-    let gzip = accepts_gzip(headers.get(header::ACCEPT_ENCODING)) && body.len() >= GZIP_MIN;
+    let gzip = accepts_gzip(headers.get(header::ACCEPT_ENCODING));
     let mut builder = Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, format.content_type());
     let body = if gzip {
+        // Compressed while rendering: the full page is never held in memory.
         builder = builder.header(header::CONTENT_ENCODING, "gzip");
-        gzip_bytes(body.as_bytes())
+        Bytes::from(metrics::render_gzip(&endpoints.registry, format))
     } else {
-        Bytes::from(body)
+        Bytes::from(metrics::render(&endpoints.registry, format))
     };
     builder
         .header(header::VARY, "Accept, Accept-Encoding")
         .body(Full::new(body))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// Probes the target a `/probe` request names and answers with its series.
+async fn probe_response(req: Request<Incoming>, endpoints: &Endpoints) -> Response<Full<Bytes>> {
+    let format = Format::from_accept(
+        req.headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let query = req.uri().query().map(str::to_string);
+    // A /probe request carries no body; refuse a large one rather than read it.
+    if Limited::new(req.into_body(), probe::MAX_BODY)
+        .collect()
+        .await
+        .is_err()
+    {
+        return text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "/probe takes no request body\n",
+        );
+    }
+    let answer = endpoints.on_demand.answer(query.as_deref(), format).await;
+    Response::builder()
+        .status(answer.status)
+        .header(header::CONTENT_TYPE, answer.content_type)
+        .body(Full::new(Bytes::from(answer.body)))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
@@ -232,17 +260,6 @@ fn accepts_gzip(value: Option<&HeaderValue>) -> bool {
         let refused = fields.any(|f| f.replace(' ', "") == "q=0" || f == "q=0.0");
         (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
     })
-}
-
-/// Compresses with a fast level: `/metrics` is rendered per scrape, CPU matters more than bytes.
-fn gzip_bytes(data: &[u8]) -> Bytes {
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 8),
-        flate2::Compression::fast(),
-    );
-    // Writing into a Vec cannot fail.
-    let _ = encoder.write_all(data);
-    Bytes::from(encoder.finish().unwrap_or_default())
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
@@ -281,6 +298,7 @@ const INDEX: &str = r#"<!DOCTYPE html>
 <li><a href="metrics">/metrics</a></li>
 <li><a href="-/healthy">/-/healthy</a></li>
 <li><a href="-/ready">/-/ready</a></li>
+<li>/probe?target=host:port (when probe_allow is configured)</li>
 </ul>
 </body></html>
 "#;

@@ -165,7 +165,7 @@ fn judge(
         anchored: false,
     };
     for der in chain {
-        match CertFacts::from_der(der) {
+        match super::facts_cache::facts(der) {
             Ok(facts) => report.certs.push(facts),
             Err(e) => {
                 report.errors.insert(ChainError::Malformed);

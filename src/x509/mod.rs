@@ -6,6 +6,7 @@
 pub mod bundle;
 pub mod chain;
 pub mod facts;
+pub mod facts_cache;
 pub mod missing;
 pub mod trust;
 pub mod weak;

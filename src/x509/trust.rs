@@ -143,6 +143,15 @@ impl TrustStores {
         Ok(TrustStores { by_file })
     }
 
+    /// Adds the stores of `other` (target files bring their own `ca_file`s).
+    pub fn extend(&mut self, other: &TrustStores) {
+        for (path, store) in &other.by_file {
+            self.by_file
+                .entry(path.clone())
+                .or_insert_with(|| store.clone());
+        }
+    }
+
     /// The store for a target's `ca_file` (the system store when it has none).
     pub fn get(&self, ca_file: Option<&Path>) -> Arc<TrustStore> {
         ca_file

@@ -12,3 +12,6 @@ mod prometheus;
 mod revocation;
 mod tls;
 mod web;
+
+mod on_demand;
+mod target_files;

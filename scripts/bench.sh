@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# Benchmarks of issue 6, all on loopback: CPU per probe against blackbox_exporter and a bare
+# rustls handshake, ten thousand targets, dead targets, and growth from 1k to 10k targets.
+#
+#   bash scripts/bench.sh [--parts cpu,scale,dead] [--sizes "1000 5000 10000"] [--interval 60]
+#
+# Installs what it needs (as root on Debian), builds the exporter with --release, runs one nginx
+# with a two-level RSA-2048 chain (TLS 1.3) and prints one line per figure. A full run measures for
+# about 12 minutes (after the build); --parts runs some. Figures are printed, never asserted.
+# EXPORTER=binary measures another build; PERF_OUT=file records a perf profile during part 1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+parts="cpu,scale,dead"
+sizes="1000 5000 10000"
+interval=60
+while (($#)); do
+  case "$1" in
+    --parts) parts="$2"; shift 2 ;;
+    --sizes) sizes="$2"; shift 2 ;;
+    --interval) interval="$2"; shift 2 ;;
+    *) echo "usage: $0 [--parts cpu,scale,dead] [--sizes \"1000 5000 10000\"] [--interval SECONDS]" >&2; exit 2 ;;
+  esac
+done
+has() { [[ ",$parts," == *",$1,"* ]]; }
+
+packages=(nginx-light prometheus-blackbox-exporter wrk openssl python3 curl)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "== installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "== building (release)"
+cargo build --release --quiet --bin cert-expiry-exporter --example handshake_floor
+# EXPORTER=path/to/binary measures another build (e.g. an older one, for before/after figures).
+exporter=${EXPORTER:-$PWD/target/release/cert-expiry-exporter}
+floor=$PWD/target/release/examples/handshake_floor
+helper="python3 $PWD/scripts/bench_helper.py"
+
+work=$(mktemp -d /tmp/cert-exporter-bench.XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+TLS_PORT=18443 CRL_PORT=18080 DEAD_PORT=18444 BB_PORT=19115 OURS_PORT=19443
+
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r)"
+
+# --- PKI: root ▶ intermediate ▶ leaf for bench.test, RSA-2048, with a CRL the intermediate
+# signs and nginx serves, so the exporter checks revocation (answers cached between probes).
+pki() {
+  cd "$work"
+  mkdir -p ca && touch ca/index.txt && echo 1000 > ca/crlnumber
+  cat > ca.cnf <<EOF
+[ca]
+default_ca = inter
+[inter]
+database = $work/ca/index.txt
+crlnumber = $work/ca/crlnumber
+default_md = sha256
+default_crl_days = 30
+[v3_ca]
+basicConstraints = critical, CA:true
+keyUsage = critical, keyCertSign, cRLSign
+[v3_leaf]
+basicConstraints = critical, CA:false
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:bench.test
+crlDistributionPoints = URI:http://127.0.0.1:$CRL_PORT/inter.crl
+EOF
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout root.key -out root.pem -days 3650 \
+    -subj "/CN=Bench Root" -extensions v3_ca -config ca.cnf 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout inter.key -out inter.csr -subj "/CN=Bench Intermediate" 2>/dev/null
+  openssl x509 -req -in inter.csr -CA root.pem -CAkey root.key -CAcreateserial -days 3650 \
+    -extfile ca.cnf -extensions v3_ca -out inter.pem 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout leaf.key -out leaf.csr -subj "/CN=bench.test" 2>/dev/null
+  openssl x509 -req -in leaf.csr -CA inter.pem -CAkey inter.key -CAcreateserial -days 365 \
+    -extfile ca.cnf -extensions v3_leaf -out leaf.pem 2>/dev/null
+  openssl ca -config ca.cnf -gencrl -keyfile inter.key -cert inter.pem -out inter.crl.pem 2>/dev/null
+  openssl crl -in inter.crl.pem -outform DER -out inter.crl
+  cat leaf.pem inter.pem > chain.pem
+  cd - >/dev/null
+}
+
+nginx_up() {
+  mkdir -p "$work/nginx"
+  cat > "$work/nginx.conf" <<EOF
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 16384; }
+worker_rlimit_nofile 65536;
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  server {
+    listen 0.0.0.0:$TLS_PORT ssl;
+    ssl_certificate $work/chain.pem;
+    ssl_certificate_key $work/leaf.key;
+    ssl_protocols TLSv1.3;
+    ssl_session_tickets off;
+    location / { return 204; }
+  }
+  server {
+    listen 127.0.0.1:$CRL_PORT;
+    root $work;
+  }
+}
+EOF
+  nginx -c "$work/nginx.conf" -g 'daemon off;' &
+  pids+=($!)
+  wait_port 127.0.0.1 "$TLS_PORT"
+}
+
+wait_port() {
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on $1:$2" >&2
+  exit 1
+}
+
+# The address of target i: distinct loopback addresses, all reaching the one wildcard listener.
+target_addr() { echo "127.$(($1 / 62500 + 1)).$(($1 / 250 % 250)).$(($1 % 250 + 1))"; }
+
+# Writes an exporter configuration with COUNT targets (prefix, first index, port) at INTERVAL.
+write_config() {
+  local file=$1 interval=$2 concurrency=$3
+  shift 3
+  {
+    echo "defaults:"
+    echo "  interval: ${interval}s"
+    echo "  timeout: 5s"
+    echo "  concurrency: $concurrency"
+    echo "  ca_file: $work/root.pem"
+    echo "targets:"
+    while (($#)); do
+      local prefix=$1 first=$2 count=$3 port=$4
+      shift 4
+      for ((i = first; i < first + count; i++)); do
+        echo "  - {name: $prefix$i, address: \"$(target_addr "$i"):$port\", server_name: bench.test}"
+      done
+    done
+  } > "$file"
+}
+
+# Starts the exporter on CONFIG; sets $ours.
+ours_up() {
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  "$exporter" --config.file "$1" --web.listen-address "127.0.0.1:$OURS_PORT" --log.level error &
+  ours=$!
+  pids+=("$ours")
+  wait_port 127.0.0.1 "$OURS_PORT"
+}
+ours_down() { kill "$ours"; wait "$ours" 2>/dev/null || true; }
+
+field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+pki
+nginx_up
+metrics="http://127.0.0.1:$OURS_PORT/metrics"
+
+if has cpu; then
+  echo "== 1. CPU per probe"
+  out=$("$floor" "127.0.0.1:$TLS_PORT" bench.test "$work/root.pem" 3000)
+  floor_ms=$(field cpu_ms_per_handshake "$out")
+  echo "floor (bare rustls handshake + webpki verification): $out"
+
+  cat > "$work/blackbox.yml" <<EOF
+modules:
+  tls:
+    prober: tcp
+    timeout: 5s
+    tcp:
+      tls: true
+      tls_config:
+        ca_file: $work/root.pem
+        server_name: bench.test
+EOF
+  prometheus-blackbox-exporter --config.file "$work/blackbox.yml" \
+    --web.listen-address "127.0.0.1:$BB_PORT" --log.level=error &
+  bb=$!
+  pids+=("$bb")
+  wait_port 127.0.0.1 "$BB_PORT"
+  probe_url="http://127.0.0.1:$BB_PORT/probe?module=tls&target=127.0.0.1:$TLS_PORT"
+  curl -fsS "$probe_url" | grep -q '^probe_success 1' || { echo "blackbox_exporter probe failed" >&2; exit 1; }
+  wrk -t1 -c4 -d5s "$probe_url" >/dev/null # warm-up
+  before=$(field cpu_seconds "$($helper cpu "$bb")")
+  wrk_out=$(wrk -t1 -c4 -d30s "$probe_url")
+  after=$(field cpu_seconds "$($helper cpu "$bb")")
+  bb_probes=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' <<<"$wrk_out")
+  bb_ms=$(python3 -c "print(f'{($after - $before) * 1000 / $bb_probes:.4f}')")
+  echo "blackbox_exporter: probes=$bb_probes cpu_seconds=$(python3 -c "print(round($after - $before, 2))") cpu_ms_per_probe=$bb_ms (wrk, 4 connections, 30 s, /probe)"
+  kill "$bb"
+
+  # Ours: 2,000 distinct targets every 5 s (400 probes/s); measured over 30 s after a warm-up.
+  write_config "$work/cpu.yaml" 5 256 cpu 0 2000 "$TLS_PORT"
+  ours_up "$work/cpu.yaml"
+  sleep 12
+  p0=$($helper probes "$metrics"); c0=$(field cpu_seconds "$($helper cpu "$ours")")
+  if [ -n "${PERF_OUT:-}" ]; then
+    # PERF_OUT=file records a CPU profile of the exporter over the measured 30 s.
+    perf record -F 499 -g -p "$ours" -o "$PERF_OUT" -- sleep 30 2>/dev/null
+  else
+    sleep 30
+  fi
+  p1=$($helper probes "$metrics"); c1=$(field cpu_seconds "$($helper cpu "$ours")")
+  probes=$(($(field success "$p1") - $(field success "$p0")))
+  failures=$(($(field failure "$p1") - $(field failure "$p0")))
+  ours_ms=$(python3 -c "print(f'{($c1 - $c0) * 1000 / $probes:.4f}')")
+  echo "cert-expiry-exporter: probes=$probes failures=$failures cpu_seconds=$(python3 -c "print(round($c1 - $c0, 2))") cpu_ms_per_probe=$ours_ms (2000 targets, 5 s interval, 30 s)"
+  page=$(curl -fsS "$metrics")
+  echo "  revocation: cert_revoked{source=\"crl\"} 0 on $(grep -cE '^cert_revoked\{.*source="crl".*\} 0(\.0)?$' <<<"$page" || true) targets," \
+    "errors on $(grep -c '^cert_revocation_error_info' <<<"$page" || true);" \
+    "requests sent: $(grep '^cert_revocation_fetches_total' <<<"$page" | tr '\n' ' ')"
+  ours_down
+  python3 -c "print(f'ratio: blackbox_exporter / ours = {$bb_ms / $ours_ms:.2f}x; ours / floor = {$ours_ms / $floor_ms:.2f}x')"
+fi
+
+if has scale; then
+  echo "== 2 and 4. Targets at a ${interval} s interval (growth: $sizes)"
+  for n in $sizes; do
+    write_config "$work/scale.yaml" "$interval" 256 t 0 "$n" "$TLS_PORT"
+    ours_up "$work/scale.yaml"
+    # The first probes are spread over the first interval; measure the second.
+    sleep $((interval + 6))
+    p0=$($helper probes "$metrics"); c0=$(field cpu_seconds "$($helper cpu "$ours")")
+    sleep "$interval"
+    p1=$($helper probes "$metrics"); probing=$($helper cpu "$ours")
+    c1=$(field cpu_seconds "$probing")
+    fresh=$($helper fresh "$metrics" $((interval + 6)))
+    gzipped=$($helper cpu "$ours") # fresh scraped with gzip, as Prometheus does
+    render=$($helper render "$metrics" 5 "$ours")
+    mem=$($helper cpu "$ours")
+    probes=$(($(field success "$p1") - $(field success "$p0")))
+    failures=$(($(field failure "$p1") - $(field failure "$p0")))
+    echo "targets=$n probes_in_one_interval=$probes failures=$failures $fresh" \
+      "cpu_seconds=$(python3 -c "print(round($c1 - $c0, 2))")" \
+      "cpu_ms_per_probe=$(python3 -c "print(f'{($c1 - $c0) * 1000 / max($probes, 1):.4f}')")" \
+      "cpu_percent_of_one_core=$(python3 -c "print(f'{($c1 - $c0) * 100 / $interval:.1f}')")" \
+      "peak_rss_mib=$(field vmhwm_mib "$probing") peak_rss_after_gzip_scrape_mib=$(field vmhwm_mib "$gzipped")" \
+      "peak_rss_after_plain_scrapes_mib=$(field vmhwm_mib "$mem") $render"
+    ours_down
+  done
+fi
+
+if has dead; then
+  echo "== 3. Dead targets: 1000 that accept and never answer, 100 healthy, 30 s interval, 5 s timeout"
+  python3 - "$DEAD_PORT" <<'EOF' &
+import asyncio, sys
+async def hold(reader, writer):
+    try:
+        while await reader.read(65536):
+            pass
+    finally:
+        writer.close()
+async def main():
+    server = await asyncio.start_server(hold, "0.0.0.0", int(sys.argv[1]), backlog=4096)
+    async with server:
+        await asyncio.sleep(900)
+asyncio.run(main())
+EOF
+  pids+=($!)
+  wait_port 127.0.0.1 "$DEAD_PORT"
+  write_config "$work/dead.yaml" 30 256 dead 0 1000 "$DEAD_PORT" healthy 1000 100 "$TLS_PORT"
+  ours_up "$work/dead.yaml"
+  sleep 36
+  lag=$($helper lag "$metrics" healthy 30 95)
+  dead_timeouts=$(curl -fsS "$metrics" | grep -c '^cert_probe_error_info{target="dead[0-9]*",reason="timeout"}' || true)
+  echo "healthy: $lag; dead targets reporting timeout: $dead_timeouts; $($helper cpu "$ours")"
+  ours_down
+fi

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Reads what scripts/bench.sh needs from a running exporter's /metrics and from /proc.
+
+Subcommands (all output one line of key=value pairs):
+  cpu PID                      user+system CPU seconds of the process so far, and its VmHWM/VmRSS
+  probes URL                   cert_exporter_probes_total (success, failure) from URL's /metrics
+  fresh URL WINDOW             how many targets have cert_probe_timestamp_seconds within WINDOW s
+  render URL COUNT PID         median/max wall time and size of COUNT scrapes, plain and gzip,
+                               and the exporter's CPU per scrape (wall time suffers when other
+                               processes compete for the cores; CPU time much less)
+  lag URL PREFIX INTERVAL SECS watch targets named PREFIX* for SECS seconds; report the worst
+                               gap between two consecutive probes of one target, less INTERVAL
+Every loop is bounded by a count or a time limit.
+"""
+
+import gzip
+import os
+import re
+import statistics
+import sys
+import time
+import urllib.request
+
+SAMPLE = re.compile(r'^(\w+)\{([^}]*)\} (\S+)')
+TARGET = re.compile(r'target="([^"]*)"')
+
+
+def scrape(url, gzip_ok=False, timeout=60):
+    req = urllib.request.Request(url)
+    if gzip_ok:
+        req.add_header("Accept-Encoding", "gzip")
+    started = time.monotonic()
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        body = resp.read()
+        encoding = resp.headers.get("Content-Encoding", "")
+    took = time.monotonic() - started
+    return body, encoding, took
+
+
+def text(url):
+    body, encoding, _ = scrape(url, gzip_ok=True)
+    if encoding == "gzip":
+        body = gzip.decompress(body)
+    return body.decode()
+
+
+def samples(url, name):
+    for line in text(url).splitlines():
+        if line.startswith(name + "{"):
+            m = SAMPLE.match(line)
+            if m:
+                yield m.group(2), float(m.group(3))
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cmd_cpu(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    # Fields 14 and 15 of stat (utime, stime); after the ")" split they are at 11 and 12.
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    status = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            status[key] = value.strip()
+    hwm = int(status.get("VmHWM", "0 kB").split()[0]) / 1024
+    rss = int(status.get("VmRSS", "0 kB").split()[0]) / 1024
+    print(f"cpu_seconds={cpu:.2f} vmhwm_mib={hwm:.1f} vmrss_mib={rss:.1f}")
+
+
+def cmd_probes(url):
+    totals = {"success": 0.0, "failure": 0.0}
+    for labels, value in samples(url, "cert_exporter_probes_total"):
+        for result in totals:
+            if f'result="{result}"' in labels:
+                totals[result] = value
+    print(f"success={int(totals['success'])} failure={int(totals['failure'])}")
+
+
+def cmd_fresh(url, window):
+    now = time.time()
+    stamps = {}
+    for labels, value in samples(url, "cert_probe_timestamp_seconds"):
+        m = TARGET.search(labels)
+        if m:
+            stamps[m.group(1)] = value
+    fresh = sum(1 for v in stamps.values() if v >= now - float(window))
+    print(f"targets={len(stamps)} fresh={fresh}")
+
+
+def cmd_render(url, count, pid):
+    plain, zipped, plain_cpu, zipped_cpu = [], [], [], []
+    size = zsize = 0
+    for _ in range(int(count)):
+        before = cpu_seconds(pid)
+        body, _, took = scrape(url)
+        plain_cpu.append(cpu_seconds(pid) - before)
+        plain.append(took)
+        size = len(body)
+        before = cpu_seconds(pid)
+        body, encoding, took = scrape(url, gzip_ok=True)
+        zipped_cpu.append(cpu_seconds(pid) - before)
+        zipped.append(took)
+        zsize = len(body) if encoding == "gzip" else 0
+        time.sleep(0.5)
+    print(
+        f"render_median_ms={statistics.median(plain) * 1000:.0f} render_max_ms={max(plain) * 1000:.0f} "
+        f"render_cpu_median_ms={statistics.median(plain_cpu) * 1000:.0f} size_mib={size / 2**20:.2f} "
+        f"gzip_median_ms={statistics.median(zipped) * 1000:.0f} "
+        f"gzip_cpu_median_ms={statistics.median(zipped_cpu) * 1000:.0f} gzip_size_mib={zsize / 2**20:.2f}"
+    )
+
+
+def cmd_lag(url, prefix, interval, secs):
+    interval, deadline = float(interval), time.monotonic() + float(secs)
+    last, gaps = {}, []
+    while time.monotonic() < deadline:
+        for labels, value in samples(url, "cert_probe_timestamp_seconds"):
+            m = TARGET.search(labels)
+            if not m or not m.group(1).startswith(prefix):
+                continue
+            name = m.group(1)
+            if name in last and value > last[name]:
+                gaps.append(value - last[name])
+            last[name] = value
+        time.sleep(1)
+    worst = max(gaps) - interval if gaps else float("nan")
+    print(
+        f"targets={len(last)} intervals_seen={len(gaps)} worst_lag_seconds={worst:.2f} "
+        f"median_interval_seconds={statistics.median(gaps) if gaps else float('nan'):.2f}"
+    )
+
+
+def main():
+    commands = {"cpu": cmd_cpu, "probes": cmd_probes, "fresh": cmd_fresh, "render": cmd_render, "lag": cmd_lag}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        sys.exit(__doc__)
+    commands[sys.argv[1]](*sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()
