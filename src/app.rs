@@ -131,6 +131,17 @@ impl Exporter {
         loaded: Loaded,
         web: WebSettings,
     ) -> std::io::Result<Exporter> {
+        Exporter::start_with_resolver(config_path, loaded, web, Resolver::from_system()).await
+    }
+
+    /// Like [`Exporter::start_with`], resolving names with `resolver` instead of the system's
+    /// configuration (tests point it at a name server of their own: [`Resolver::with_name_servers`]).
+    pub async fn start_with_resolver(
+        config_path: &Path,
+        loaded: Loaded,
+        web: WebSettings,
+        resolver: Resolver,
+    ) -> std::io::Result<Exporter> {
         let security = match &web.config_file {
             Some(path) => WebSecurity::from(WebConfig::load(path).map_err(std::io::Error::other)?),
             None => WebSecurity::default(),
@@ -140,7 +151,6 @@ impl Exporter {
         let state = Arc::new(State::new());
         let exporter_metrics = Arc::new(ExporterMetrics::default());
         let scheduler = Arc::new(Scheduler::new(state.clone(), exporter_metrics.clone()));
-        let resolver = Resolver::from_system();
         let revocation = Arc::new(Revocation::new().map_err(std::io::Error::other)?);
         let prober = Arc::new(
             Prober::new(resolver.clone(), loaded.trust).with_revocation(revocation.clone()),

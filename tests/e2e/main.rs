@@ -7,5 +7,6 @@ mod files;
 mod http;
 mod places;
 mod revocation;
+mod robust;
 mod tls;
 mod web;
