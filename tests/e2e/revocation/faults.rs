@@ -131,8 +131,10 @@ async fn hostile_revocation_answers_cost_only_their_source() {
     let mut servers = Vec::new();
     let mut yaml =
         "defaults:\n  interval: 1s\n  timeout: 2s\n  ca_file: {dir}/ca.pem\ntargets:\n".to_string();
-    for (name, ocsp_url, crl_url) in &cases {
-        let leaf = leaf(&world.root, GOOD, ocsp_url.clone(), crl_url.clone());
+    for (i, (name, ocsp_url, crl_url)) in cases.iter().enumerate() {
+        // A serial of its own: OCSP answers are cached (and fetched once) per issuer and serial.
+        let serial = GOOD + 1 + i as u64;
+        let leaf = leaf(&world.root, serial, ocsp_url.clone(), crl_url.clone());
         if *name == "ocsp_truncated" {
             let full = files.response_for(&leaf.der);
             http.set(

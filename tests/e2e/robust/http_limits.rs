@@ -142,7 +142,7 @@ async fn reload_refuses_a_body_over_64_kib_and_reloads_nothing() {
 
     let body = vec![b'x'; 100 * 1024];
     let mut request = format!(
-        "POST /-/reload HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        "POST /-/reload HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .into_bytes();
@@ -168,6 +168,11 @@ async fn reload_refuses_a_body_over_64_kib_and_reloads_nothing() {
 #[tokio::test]
 async fn idle_connections_are_capped_and_reaped() {
     let (h, _server) = exporter().await;
+    let probes = |m: &crate::support::Metrics| {
+        m.get("cert_exporter_probes_total", &[("result", "success")])
+            .unwrap_or(0.0)
+    };
+    let before = probes(&h.wait_until(super::WAIT, |m| probes(m) >= 1.0).await);
     let extra = 88;
     let mut idle = Vec::new();
     for _ in 0..MAX_CONNECTIONS + extra {
@@ -190,10 +195,8 @@ async fn idle_connections_are_capped_and_reaped() {
         "{closed_at_once} of {} idle connections closed at once; at least {extra} should be",
         idle.len()
     );
-    // Probing is not disturbed by it.
-    assert_healthy_stays_fresh(&h).await;
 
-    // Idle ones are closed at the header timeout, and then scrapes are served again.
+    // Idle ones are closed at the header timeout.
     for stream in &mut idle {
         let mut buf = [0u8; 16];
         let left = (HEADER_TIMEOUT + SLACK).saturating_sub(opened.elapsed());
@@ -204,7 +207,22 @@ async fn idle_connections_are_capped_and_reaped() {
             opened.elapsed()
         );
     }
+    let held = opened.elapsed();
     drop(idle);
+    // Then scrapes are served again, and the probes went on all along (every second).
     scrape_ok(&h).await;
+    let m = h.scrape().await;
+    assert!(
+        probes(&m) >= before + held.as_secs_f64() - 3.0,
+        "{} probes before, {} after {held:?} of idle connections",
+        before,
+        probes(&m)
+    );
+    println!(
+        "{} idle connections: {closed_at_once} closed at once, the rest after {:.1} s",
+        MAX_CONNECTIONS + extra,
+        held.as_secs_f64()
+    );
+    assert_healthy_stays_fresh(&h).await;
     h.stop().await;
 }
