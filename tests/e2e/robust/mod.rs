@@ -11,6 +11,7 @@ mod files;
 mod fuzz_replay;
 mod hostile_servers;
 mod http_limits;
+mod properties;
 
 use std::net::SocketAddr;
 use std::time::Duration;
