@@ -10,6 +10,7 @@ mod address;
 mod file_target;
 mod raw;
 mod reach;
+pub mod read;
 mod revocation;
 
 use std::collections::{BTreeMap, HashSet};
@@ -118,10 +119,11 @@ impl Config {
     /// Reads and validates the configuration file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: file.clone(),
-            message: format!("cannot read the file: {e}"),
-        })?;
+        let text =
+            read::read_text_capped(path, read::MAX_CONFIG_FILE).map_err(|e| ConfigError {
+                file: file.clone(),
+                message: format!("cannot read the file: {e}"),
+            })?;
         Config::parse(&text).map_err(|mut e| {
             e.file = file;
             e

@@ -4,6 +4,7 @@
 //! the field — never a panic, never a half-loaded configuration. Plus a configuration of 100,000
 //! targets, loaded by the real binary, with its time and peak memory printed.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use cert_expiry_exporter::app;
@@ -208,6 +209,18 @@ const CASES: &[Case] = &[
         located: false,
     },
     Case {
+        what: "a client certificate that never ends (/dev/zero)",
+        yaml: "targets:\n  - address: a.example:443\n    client_cert: /dev/zero\n    client_key: /dev/zero\n",
+        expect: &["line 3", "client_cert", "/dev/zero", "larger than"],
+        located: true,
+    },
+    Case {
+        what: "a CA file that never ends (/dev/zero)",
+        yaml: "targets:\n  - address: a.example:443\n    ca_file: /dev/zero\n",
+        expect: &["ca_file", "/dev/zero", "larger than"],
+        located: false,
+    },
+    Case {
         what: "an alias bomb (billion laughs)",
         yaml: "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\ni: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\ntargets:\n  - address: a.example:443\n",
         expect: &["line"],
@@ -269,6 +282,7 @@ fn unreadable_configuration_files_are_named() {
         (binary, "UTF-8"),
         (directory, "directory"),
         (dir.path().join("absent.yaml"), "No such file"),
+        (PathBuf::from("/dev/zero"), "larger than"),
     ] {
         let e = app::load(&path).err().expect("refused").to_string();
         assert!(
