@@ -79,7 +79,7 @@ CONF
 
 # The value of the first sample whose line starts with NAME (labels included, if given).
 metric() {
-  curl -fs "$EXPORTER_URL/metrics" | awk -v name="$1" 'index($0, name) == 1 { print $NF; exit }'
+  curl -fs "$EXPORTER_URL/metrics" | awk -v name="$1" '!found && index($0, name) == 1 { print $NF; found = 1 }'
 }
 
 rss_kib() {

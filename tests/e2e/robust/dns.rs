@@ -140,7 +140,8 @@ async fn a_silent_name_server_costs_its_targets_their_timeout_and_no_more() {
         "cert_probe_duration_seconds",
         &[("target", "by-name"), ("phase", "total")],
     );
-    assert!((0.9..1.6).contains(&total), "{total} s");
+    // The 1 s budget, plus scheduling slack on a busy machine.
+    assert!((0.9..2.0).contains(&total), "{total} s");
     assert_healthy_stays_fresh(&h).await;
 
     // Answering: the next probe resolves and succeeds.

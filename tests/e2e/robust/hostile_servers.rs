@@ -136,7 +136,7 @@ async fn serve_long_chain(root: &Ca, depth: usize) -> tls_server::Server {
     tls_server::tls(chain, leaf.private_key(), TlsOptions::default()).await
 }
 
-/// The timeout reason, or the first reason of `target`.
+/// The `reason`s of `cert_probe_error_info` of `target`, sorted.
 fn reasons(m: &Metrics, target: &str) -> Vec<String> {
     m.reasons("cert_probe_error_info", target)
 }

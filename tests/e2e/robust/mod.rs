@@ -70,8 +70,8 @@ pub async fn assert_healthy_stays_fresh(h: &Harness) -> Metrics {
     m
 }
 
-/// Waits until every target in `names` has been probed at least `times` times since the first
-/// scrape that saw it, so that the assertions read a steady state.
+/// Waits until every target in `names` has been probed again after the first scrape that saw
+/// it, so that the assertions read a steady state rather than a first probe.
 pub async fn wait_probed_twice(h: &Harness, names: &[&str]) -> Metrics {
     let first = h
         .wait_until(WAIT, |m| {
