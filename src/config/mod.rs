@@ -12,6 +12,7 @@ mod on_demand;
 mod probe_allow;
 mod raw;
 mod reach;
+pub mod read;
 mod revocation;
 mod target_files;
 
@@ -144,10 +145,11 @@ impl Config {
     /// Reads and validates the configuration file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: file.clone(),
-            message: format!("cannot read the file: {e}"),
-        })?;
+        let text =
+            read::read_text_capped(path, read::MAX_CONFIG_FILE).map_err(|e| ConfigError {
+                file: file.clone(),
+                message: format!("cannot read the file: {e}"),
+            })?;
         let mut config = Config::parse(&text).map_err(|mut e| {
             e.file = file;
             e

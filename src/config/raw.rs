@@ -116,6 +116,21 @@ impl RawConfig {
         if text.trim().is_empty() {
             return Err("the file is empty; it needs at least a `targets:` list".into());
         }
-        serde_saphyr::from_str(text).map_err(|e| e.to_string())
+        serde_saphyr::from_str_with_options(text, parse_options(text.len()))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// serde-saphyr's default budget (250,000 nodes, 1,000,000 events) refuses a configuration of
+/// about 28,000 targets. The node and event budgets grow with the text instead: every node of
+/// the text itself takes at least a byte, so a large file is allowed the nodes it can hold,
+/// while what the text does not pay for — aliases, anchors — keeps its default cap, and an
+/// alias bomb is refused as before.
+fn parse_options(text_len: usize) -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_nodes: text_len.max(250_000),
+            max_events: text_len.saturating_mul(2).max(1_000_000),
+        },
     }
 }

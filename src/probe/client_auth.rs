@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
 
+use crate::config::read::{read_capped, MAX_PEM_FILE};
 use crate::x509::trust::read_pem_certificates;
 
 /// A client certificate chain with its private key, ready to present.
@@ -48,7 +49,7 @@ impl ClientIdentity {
         key_file: &Path,
     ) -> Result<ClientIdentity, (IdentityFile, String)> {
         let chain = read_pem_certificates(cert_file).map_err(|e| (IdentityFile::Cert, e))?;
-        let key_pem = std::fs::read(key_file).map_err(|e| {
+        let key_pem = read_capped(key_file, MAX_PEM_FILE).map_err(|e| {
             (
                 IdentityFile::Key,
                 format!("{}: cannot read: {e}", key_file.display()),

@@ -6,7 +6,10 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use hickory_resolver::config::{LookupIpStrategy, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::config::{
+    ConnectionConfig, LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig,
+    ResolverOpts,
+};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::TokioResolver;
 
@@ -47,6 +50,33 @@ impl Resolver {
         let inner = builder
             .build()
             .expect("a resolver from a parsed configuration always builds");
+        Resolver { inner }
+    }
+
+    /// A resolver that asks only `servers` (over UDP, each at its own port) and does not read
+    /// `/etc/hosts`: for tests that need a name server which is silent, slow or flapping, on a
+    /// loopback port of their own. Same timeouts and attempts as [`Resolver::from_system`].
+    pub fn with_name_servers(servers: &[SocketAddr]) -> Resolver {
+        let name_servers = servers
+            .iter()
+            .map(|server| {
+                let mut udp = ConnectionConfig::udp();
+                udp.port = server.port();
+                NameServerConfig::new(server.ip(), true, vec![udp])
+            })
+            .collect();
+        let mut builder = TokioResolver::builder_with_config(
+            ResolverConfig::from_name_servers(name_servers),
+            TokioRuntimeProvider::default(),
+        );
+        let opts: &mut ResolverOpts = builder.options_mut();
+        opts.use_hosts_file = ResolveHosts::Never;
+        opts.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
+        opts.timeout = Duration::from_secs(2);
+        opts.attempts = 2;
+        let inner = builder
+            .build()
+            .expect("a resolver from explicit name servers always builds");
         Resolver { inner }
     }
 

@@ -269,6 +269,9 @@ fn transport_error(url: &str, e: &reqwest::Error) -> FetchError {
     }
     let reason = if e.is_timeout() {
         "timeout"
+    } else if e.is_redirect() {
+        // More than MAX_REDIRECTS hops: a loop, or a chain no CA would set up.
+        "redirect_loop"
     } else if e.is_builder() {
         "unsupported_url"
     } else {

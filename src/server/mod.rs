@@ -34,8 +34,13 @@ use web_config::WebConfig;
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client may take to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// The largest request body accepted (only `/-/reload` reads one, and ignores it).
+/// The largest request body accepted (only `/-/reload` reads one, and ignores it); a larger
+/// one is refused with `413` and nothing is reloaded.
 const MAX_BODY: usize = 64 * 1024;
+/// Connections served at once. More are accepted and closed at once, so that clients holding
+/// connections open (each for at most [`HEADER_READ_TIMEOUT`] before a request) cannot take the
+/// file descriptors the probes need. Prometheus uses one connection per scrape target.
+pub const MAX_CONNECTIONS: usize = 512;
 
 /// Re-reads the configuration; `Err` carries the message for the operator.
 pub type ReloadFn = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
@@ -82,6 +87,7 @@ impl Endpoints {
 /// Serves HTTP on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, endpoints: Arc<Endpoints>, shutdown: CancellationToken) {
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
@@ -99,6 +105,11 @@ pub async fn serve(listener: TcpListener, endpoints: Arc<Endpoints>, shutdown: C
                 }
             },
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, limit = MAX_CONNECTIONS, "too many open connections; closing a new one");
+            drop(stream);
+            continue;
+        };
         let security = endpoints.security();
         let endpoints = endpoints.clone();
         let service = hyper::service::service_fn(move |req| {
@@ -112,6 +123,7 @@ pub async fn serve(listener: TcpListener, endpoints: Arc<Endpoints>, shutdown: C
                     if let Err(error) = conn.await {
                         tracing::debug!(%error, %peer, "HTTP connection ended with an error");
                     }
+                    drop(slot);
                 });
             }
             Some(acceptor) => {
@@ -138,6 +150,7 @@ pub async fn serve(listener: TcpListener, endpoints: Arc<Endpoints>, shutdown: C
                     if let Err(error) = conn.await {
                         tracing::debug!(%error, %peer, "HTTPS connection ended with an error");
                     }
+                    drop(slot);
                 });
             }
         }
@@ -182,8 +195,18 @@ pub async fn handle(
             }
         }
         (&Method::POST | &Method::PUT, "/-/reload") => {
-            // Drain (and bound) the body so the connection can be reused.
-            let _ = Limited::new(req.into_body(), MAX_BODY).collect().await;
+            // Drain (and bound) the body so the connection can be reused; a body over the
+            // limit is refused before anything is reloaded.
+            if Limited::new(req.into_body(), MAX_BODY)
+                .collect()
+                .await
+                .is_err()
+            {
+                return text(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Request body too large; /-/reload needs none.\n",
+                );
+            }
             match (endpoints.reload)() {
                 Ok(()) => text(StatusCode::OK, "Configuration reloaded.\n"),
                 Err(message) => text(

@@ -24,6 +24,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use serde::Deserialize;
 
+use crate::config::read::{read_capped, read_text_capped, MAX_PEM_FILE};
 use crate::probe::tls::provider;
 use crate::x509::trust::read_pem_certificates;
 
@@ -60,7 +61,8 @@ impl WebConfig {
     /// Reads and checks the web config file; errors name the file and the field.
     pub fn load(path: &Path) -> Result<WebConfig, String> {
         let at = |e: String| format!("{}: {e}", path.display());
-        let text = std::fs::read_to_string(path).map_err(|e| at(format!("cannot read: {e}")))?;
+        let text =
+            read_text_capped(path, MAX_PEM_FILE).map_err(|e| at(format!("cannot read: {e}")))?;
         let raw: RawWebConfig = if text.trim().is_empty() {
             RawWebConfig::default()
         } else {
@@ -155,7 +157,7 @@ fn tls_config(raw: &RawTlsConfig) -> Result<ServerConfig, String> {
 
 /// Reads the first private key of a PEM file. The key's bytes never appear in errors or logs.
 pub fn read_private_key(path: &Path) -> Result<rustls::pki_types::PrivateKeyDer<'static>, String> {
-    let bytes = std::fs::read(path)
+    let bytes = read_capped(path, MAX_PEM_FILE)
         .map_err(|e| format!("key_file: {}: cannot read: {e}", path.display()))?;
     rustls_pemfile::private_key(&mut bytes.as_slice())
         .map_err(|_| format!("key_file: {}: not valid PEM", path.display()))?

@@ -111,7 +111,8 @@ fn read_anchor_file(path: &Path) -> Result<Vec<TrustAnchor<'static>>, String> {
 
 /// Reads every `CERTIFICATE` block of a PEM file; at least one must be present.
 pub fn read_pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let bytes = crate::config::read::read_capped(path, crate::config::read::MAX_PEM_FILE)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     let certs: Vec<_> = rustls_pemfile::certs(&mut bytes.as_slice())
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{}: not valid PEM: {e}", path.display()))?;

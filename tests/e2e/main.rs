@@ -10,6 +10,7 @@ mod logging;
 mod places;
 mod prometheus;
 mod revocation;
+mod robust;
 mod tls;
 mod web;
 

@@ -263,7 +263,8 @@ impl<'a> PasswordFile<'a> {
                 let Some(path) = self.path else {
                     return Ok(None);
                 };
-                let text = std::fs::read_to_string(path).map_err(|e| {
+                let max = crate::config::read::MAX_PASSWORD_FILE;
+                let text = crate::config::read::read_text_capped(path, max).map_err(|e| {
                     ProbeFailure::new(
                         "pkcs12_password",
                         format!("cannot read password_file {}: {e}", path.display()),

@@ -70,8 +70,13 @@ impl Drop for HttpServer {
 impl HttpServer {
     /// Starts serving; every path answers 404 until [`HttpServer::set`] gives it a route.
     pub async fn start() -> HttpServer {
+        HttpServer::start_at("127.0.0.1:0".parse().expect("an address")).await
+    }
+
+    /// Like [`HttpServer::start`], on `addr` (to bring a server back on the port it had).
+    pub async fn start_at(addr: SocketAddr) -> HttpServer {
         let routes: Routes = Arc::default();
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = TcpListener::bind(addr).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let counters = Arc::new(Mutex::new(Counters::default()));
         let total = Arc::new(AtomicUsize::new(0));
