@@ -25,16 +25,8 @@ done
 has() { [[ ",$parts," == *",$1,"* ]]; }
 
 packages=(nginx-light prometheus-blackbox-exporter wrk openssl python3 curl)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "== installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/lib/packages.sh # (the script runs from the repository root: see cd above)
+ensure_packages "${packages[@]}"
 
 echo "== building (release)"
 cargo build --release --quiet --bin cert-expiry-exporter --example handshake_floor

@@ -12,16 +12,8 @@ cd "$(dirname "$0")/.."
 # targets are reached.
 # util-linux (setpriv) runs the binary as `nobody` in the privilege test.
 packages=(openssl prometheus prometheus-alertmanager python3-yaml ca-certificates nginx-light libnginx-mod-mail postgresql tinyproxy util-linux)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "== installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/lib/packages.sh # (the script runs from the repository root: see cd above)
+ensure_packages "${packages[@]}"
 
 echo "== cargo fmt --check"
 cargo fmt --check
