@@ -143,6 +143,12 @@ const CASES: &[Case] = &[
         located: true,
     },
     Case {
+        what: "port 0",
+        yaml: "targets:\n  - address: a.example:0\n",
+        expect: &["line 2", "targets[0].address", "port 0"],
+        located: true,
+    },
+    Case {
         what: "both address and path",
         yaml: "targets:\n  - address: a.example:443\n    path: /tmp/*.pem\n",
         expect: &["line 3", "targets[0].path"],

@@ -30,8 +30,9 @@ fn host() -> impl Strategy<Value = Host> {
     ]
 }
 
+/// Any address the configuration accepts: port 0 cannot be connected to and is refused.
 fn address() -> impl Strategy<Value = Address> {
-    (host(), any::<u16>()).prop_map(|(host, port)| Address { host, port })
+    (host(), 1u16..).prop_map(|(host, port)| Address { host, port })
 }
 
 proptest! {
