@@ -11,7 +11,7 @@ use hickory_resolver::config::{
     ResolverOpts,
 };
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::TokioResolver;
+use hickory_resolver::{ResolverBuilder, TokioResolver};
 
 use super::result::ProbeFailure;
 use crate::config::{Address, Host};
@@ -32,7 +32,7 @@ impl Resolver {
     /// The system configuration; when `/etc/resolv.conf` cannot be read, only `/etc/hosts` and
     /// literals resolve (never a public resolver the operator did not choose).
     pub fn from_system() -> Resolver {
-        let mut builder = match TokioResolver::builder_tokio() {
+        let builder = match TokioResolver::builder_tokio() {
             Ok(builder) => builder,
             Err(error) => {
                 tracing::warn!(%error, "cannot read the system resolver configuration; only /etc/hosts will resolve");
@@ -42,15 +42,7 @@ impl Resolver {
                 )
             }
         };
-        let opts: &mut ResolverOpts = builder.options_mut();
-        opts.use_hosts_file = ResolveHosts::Always;
-        opts.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
-        opts.timeout = Duration::from_secs(2);
-        opts.attempts = 2;
-        let inner = builder
-            .build()
-            .expect("a resolver from a parsed configuration always builds");
-        Resolver { inner }
+        Resolver::build(builder, ResolveHosts::Always)
     }
 
     /// A resolver that asks only `servers` (over UDP, each at its own port) and does not read
@@ -65,18 +57,24 @@ impl Resolver {
                 NameServerConfig::new(server.ip(), true, vec![udp])
             })
             .collect();
-        let mut builder = TokioResolver::builder_with_config(
+        let builder = TokioResolver::builder_with_config(
             ResolverConfig::from_name_servers(name_servers),
             TokioRuntimeProvider::default(),
         );
+        Resolver::build(builder, ResolveHosts::Never)
+    }
+
+    /// The options every resolver here shares (A and AAAA, 2 s per query, 2 attempts), with
+    /// `hosts` deciding whether `/etc/hosts` is read first.
+    fn build(mut builder: ResolverBuilder<TokioRuntimeProvider>, hosts: ResolveHosts) -> Resolver {
         let opts: &mut ResolverOpts = builder.options_mut();
-        opts.use_hosts_file = ResolveHosts::Never;
+        opts.use_hosts_file = hosts;
         opts.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
         opts.timeout = Duration::from_secs(2);
         opts.attempts = 2;
         let inner = builder
             .build()
-            .expect("a resolver from explicit name servers always builds");
+            .expect("a resolver from a parsed configuration always builds");
         Resolver { inner }
     }
 
