@@ -17,6 +17,33 @@
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
+/// Where "now" comes from when a chain is judged: the system clock, or a fixed moment.
+///
+/// A fixed moment is for test vectors that are only meaningful at their own validation time
+/// (x509-limbo's cases carry one): the probe then runs for real, over a real connection, and
+/// only the moment its dates are judged at is chosen. Timeouts and caches keep the real clock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Clock {
+    /// The system clock.
+    #[default]
+    System,
+    /// This Unix time, always.
+    Fixed(i64),
+}
+
+impl Clock {
+    /// Seconds since the Unix epoch, by this clock.
+    pub fn unix_now(self) -> i64 {
+        match self {
+            Clock::System => SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO)
+                .as_secs() as i64,
+            Clock::Fixed(t) => t,
+        }
+    }
+}
+
 /// One comparison of the local clock with a server's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observation {

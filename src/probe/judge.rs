@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::result::{Phase, ProbeResult};
 use super::tls::Captured;
-use super::{aia, unix_now, Prober};
+use super::{aia, Prober};
 use crate::config::Target;
 use crate::revocation;
 use crate::x509::{self, missing, TrustStore};
@@ -24,7 +24,12 @@ pub(super) async fn judge_chain(
     trust: &TrustStore,
     result: &mut ProbeResult,
 ) {
-    let mut report = x509::analyse(&captured.chain, &target.server_name, trust, unix_now());
+    let mut report = x509::analyse(
+        &captured.chain,
+        &target.server_name,
+        trust,
+        prober.clock.unix_now(),
+    );
     let Some(checker) = &prober.revocation else {
         result.chain = Some(report);
         return;

@@ -28,11 +28,12 @@ pub mod starttls;
 pub mod tls;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use crate::clock::Clock;
 use crate::config::{ProxyUrl, ResolveMode, Target};
 use crate::revocation::Revocation;
 use crate::x509::TrustStores;
@@ -49,6 +50,9 @@ pub struct Prober {
     pub revocation: Option<Arc<Revocation>>,
     /// The caches of the legacy-protocol check and the caIssuers downloads.
     pub caches: Arc<DiagnosticCaches>,
+    /// The moment chains are judged at: the system clock, save in test suites whose vectors
+    /// have a validation time of their own.
+    pub clock: Clock,
 }
 
 /// What the diagnostic steps keep between probes; shared across reloads, like the revocation
@@ -68,7 +72,14 @@ impl Prober {
             trust,
             revocation: None,
             caches: Arc::default(),
+            clock: Clock::System,
         }
+    }
+
+    /// Judges chains at the moments `clock` gives instead of the system clock's.
+    pub fn with_clock(mut self, clock: Clock) -> Prober {
+        self.clock = clock;
+        self
     }
 
     /// Keeps the diagnostic answers in `caches` (which outlive this prober).
@@ -309,10 +320,7 @@ async fn timed<T>(
     }
 }
 
-/// Seconds since the Unix epoch, now.
+/// Seconds since the Unix epoch, now (the system clock).
 pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs() as i64
+    Clock::System.unix_now()
 }
