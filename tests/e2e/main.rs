@@ -6,6 +6,7 @@ mod cli;
 mod diagnose;
 mod files;
 mod http;
+mod limbo;
 mod logging;
 mod places;
 mod prometheus;

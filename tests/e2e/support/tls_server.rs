@@ -18,6 +18,13 @@ pub struct Server {
     task: JoinHandle<()>,
 }
 
+impl Server {
+    /// A server whose accept loop the caller wrote (served on `addr`, stopped with `task`).
+    pub fn from_task(addr: SocketAddr, task: JoinHandle<()>) -> Server {
+        Server { addr, task }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         self.task.abort();
