@@ -429,6 +429,27 @@ fn chain_findings(
             });
         }
     }
+
+    // Profile rules no client enforces: worth telling the CA, never a failure.
+    for (i, cert) in &path {
+        for lint in cert.lints.iter().filter(|l| *i == 0 || !l.leaf_only()) {
+            findings.push(
+                Finding::new(
+                    Note,
+                    lint.as_str(),
+                    format!(
+                        "{} breaks a profile rule: {}",
+                        which(*i, cert),
+                        lint.describe()
+                    ),
+                )
+                .advice(
+                    "clients accept it today; mention it to whoever issues the certificate, \
+                     as CAs and stricter clients may refuse it later",
+                ),
+            );
+        }
+    }
 }
 
 /// The finding for one weakness of the certificate at `position`.
@@ -622,6 +643,7 @@ mod tests {
             ocsp_urls: Vec::new(),
             ca_issuer_urls: Vec::new(),
             crl_urls: Vec::new(),
+            lints: Vec::new(),
         })
     }
 

@@ -48,6 +48,8 @@ pub struct CertFacts {
     pub ca_issuer_urls: Vec<String>,
     /// CRL distribution point URLs.
     pub crl_urls: Vec<String>,
+    /// Profile rules it breaks that no client enforces (for `check`, never the verdict).
+    pub lints: Vec<super::lint::Lint>,
 }
 
 /// A certificate that could not be parsed.
@@ -98,6 +100,7 @@ impl CertFacts {
             ocsp_urls: Vec::new(),
             ca_issuer_urls: Vec::new(),
             crl_urls: Vec::new(),
+            lints: super::lint::lint(cert),
         };
         for ext in cert.extensions() {
             match ext.parsed_extension() {

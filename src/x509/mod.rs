@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod chain;
 pub mod facts;
 pub mod facts_cache;
+pub mod lint;
 pub mod missing;
 pub mod trust;
 pub mod weak;

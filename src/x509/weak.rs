@@ -152,6 +152,7 @@ mod tests {
             ocsp_urls: Vec::new(),
             ca_issuer_urls: Vec::new(),
             crl_urls: Vec::new(),
+            lints: Vec::new(),
         }
     }
 

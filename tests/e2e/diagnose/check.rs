@@ -140,3 +140,49 @@ async fn without_a_subcommand_the_exporter_runs() {
     assert_eq!(healthy.status, 200);
     child.kill().await.expect("stop the exporter");
 }
+
+/// A leaf that breaks profile rules no client enforces (no extendedKeyUsage, a common name
+/// outside its subjectAltName) is a valid chain on `/metrics` and `check` exits 0, but `check`
+/// names each rule, so the operator can raise it with the CA.
+#[tokio::test]
+async fn profile_rules_no_client_enforces_are_findings_not_failures() {
+    let root = Ca::root("Lint Root");
+    let mut params = rcgen::CertificateParams::new(vec!["lint.test".to_string()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Lint Test Server");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let der = params
+        .signed_by(&key, &root.issuer())
+        .unwrap()
+        .der()
+        .clone();
+    let server = tls_server::tls(
+        vec![der],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        TlsOptions::default(),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = write(dir.path(), "ca.pem", &root.pem())
+        .display()
+        .to_string();
+    let addr = server.addr.to_string();
+    let (code, doc) = check_json(&["--server-name", "lint.test", "--ca-file", &ca, &addr]).await;
+    assert_eq!(code, 0, "{doc:#}");
+    let findings = doc["results"][0]["findings"].as_array().unwrap();
+    let codes: Vec<&str> = findings
+        .iter()
+        .filter(|f| f["severity"] == "note")
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert_eq!(
+        codes,
+        ["lint_common_name_not_in_san", "lint_no_extended_key_usage"],
+        "{doc:#}"
+    );
+    assert!(
+        findings.iter().any(|f| f["code"] == "chain_valid"),
+        "{doc:#}"
+    );
+}
