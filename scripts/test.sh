@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 # bundle a file-target test reads); nginx-light with libnginx-mod-mail (SMTP/IMAP/POP3
 # STARTTLS), postgresql (its SSLRequest) and tinyproxy (HTTP CONNECT) for the tests of how
 # targets are reached.
-# util-linux (setpriv) runs the binary as `nobody` in the privilege test.
-packages=(openssl prometheus prometheus-alertmanager python3-yaml ca-certificates nginx-light libnginx-mod-mail postgresql tinyproxy util-linux)
+# util-linux (setpriv) runs the binary as `nobody` in the privilege test. unbound is the real
+# name server (on a loopback port, counting the queries it receives) of the DNS tests.
+packages=(openssl prometheus prometheus-alertmanager python3-yaml ca-certificates nginx-light libnginx-mod-mail postgresql tinyproxy util-linux unbound)
 source scripts/lib/packages.sh # (the script runs from the repository root: see cd above)
 ensure_packages "${packages[@]}"
 

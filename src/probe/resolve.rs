@@ -1,9 +1,17 @@
-//! Name resolution like the system resolver: `/etc/hosts` first, then the name servers of
-//! `/etc/resolv.conf`, A and AAAA. hickory is used rather than getaddrinfo because getaddrinfo
-//! runs on tokio's blocking pool, where a timeout cannot stop it and a dead DNS server would
-//! pile up blocked threads.
+//! Name resolution like the system resolver (glibc with `hosts: files dns`): a name that
+//! `/etc/hosts` knows is answered from it alone — both families, no query leaves the machine —
+//! and every other name goes to the name servers of `/etc/resolv.conf`, A and AAAA. hickory is
+//! used rather than getaddrinfo because getaddrinfo runs on tokio's blocking pool, where a
+//! timeout cannot stop it and a dead DNS server would pile up blocked threads.
+//!
+//! hickory caches the name servers' answers, negative ones too, for their TTL; one resolver is
+//! built per exporter and shared by every probe and every reload, so its cache is too.
+
+mod hosts;
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_resolver::config::{
@@ -15,11 +23,22 @@ use hickory_resolver::{ResolverBuilder, TokioResolver};
 
 use super::result::ProbeFailure;
 use crate::config::{Address, Host};
+use hosts::HostsFile;
 
-/// A shared resolver (it caches answers per their TTL).
+/// The system's hosts file.
+const SYSTEM_HOSTS: &str = "/etc/hosts";
+
+/// The longest a negative answer (NXDOMAIN, or no record of the asked type) is believed, whatever
+/// the zone's SOA says (many say a day): a name added to DNS is seen within one default probe
+/// interval. Shorter negative TTLs are kept; an answer without an SOA is not cached (RFC 2308).
+pub const NEGATIVE_MAX_TTL: Duration = Duration::from_secs(300);
+
+/// A shared resolver (clones share the hosts file and the cache of answers).
 #[derive(Clone)]
 pub struct Resolver {
     inner: TokioResolver,
+    /// The hosts file asked first; `None` to ask the name servers for every name.
+    hosts: Option<Arc<HostsFile>>,
 }
 
 impl std::fmt::Debug for Resolver {
@@ -29,8 +48,9 @@ impl std::fmt::Debug for Resolver {
 }
 
 impl Resolver {
-    /// The system configuration; when `/etc/resolv.conf` cannot be read, only `/etc/hosts` and
-    /// literals resolve (never a public resolver the operator did not choose).
+    /// The system configuration: `/etc/hosts`, then `/etc/resolv.conf`'s name servers. When
+    /// `/etc/resolv.conf` cannot be read, only `/etc/hosts` and literals resolve (never a public
+    /// resolver the operator did not choose).
     pub fn from_system() -> Resolver {
         let builder = match TokioResolver::builder_tokio() {
             Ok(builder) => builder,
@@ -42,13 +62,25 @@ impl Resolver {
                 )
             }
         };
-        Resolver::build(builder, ResolveHosts::Always)
+        Resolver::build(builder, Some(Path::new(SYSTEM_HOSTS)))
     }
 
     /// A resolver that asks only `servers` (over UDP, each at its own port) and does not read
     /// `/etc/hosts`: for tests that need a name server which is silent, slow or flapping, on a
-    /// loopback port of their own. Same timeouts and attempts as [`Resolver::from_system`].
+    /// loopback port of their own. Same timeouts, attempts and cache as [`Resolver::from_system`].
     pub fn with_name_servers(servers: &[SocketAddr]) -> Resolver {
+        Resolver::build(Resolver::servers(servers), None)
+    }
+
+    /// Like [`Resolver::from_system`], with `hosts` for `/etc/hosts` and `servers` (as in
+    /// [`Resolver::with_name_servers`]) for the name servers of `/etc/resolv.conf`: for tests
+    /// that check which names reach a name server, without editing the system's files.
+    pub fn with_hosts_file_and_name_servers(hosts: &Path, servers: &[SocketAddr]) -> Resolver {
+        Resolver::build(Resolver::servers(servers), Some(hosts))
+    }
+
+    /// A builder that asks `servers` over UDP.
+    fn servers(servers: &[SocketAddr]) -> ResolverBuilder<TokioRuntimeProvider> {
         let name_servers = servers
             .iter()
             .map(|server| {
@@ -57,33 +89,46 @@ impl Resolver {
                 NameServerConfig::new(server.ip(), true, vec![udp])
             })
             .collect();
-        let builder = TokioResolver::builder_with_config(
+        TokioResolver::builder_with_config(
             ResolverConfig::from_name_servers(name_servers),
             TokioRuntimeProvider::default(),
-        );
-        Resolver::build(builder, ResolveHosts::Never)
+        )
     }
 
-    /// The options every resolver here shares (A and AAAA, 2 s per query, 2 attempts), with
-    /// `hosts` deciding whether `/etc/hosts` is read first.
-    fn build(mut builder: ResolverBuilder<TokioRuntimeProvider>, hosts: ResolveHosts) -> Resolver {
+    /// The options every resolver here shares (A and AAAA, 2 s per query, 2 attempts, answers
+    /// cached for their TTL, negative ones for at most [`NEGATIVE_MAX_TTL`]), with `hosts` the
+    /// hosts file asked first, if any. hickory's own hosts lookup is off: it answers A and AAAA
+    /// from the file separately, so a name with only an IPv4 line still asked the name servers
+    /// for AAAA at every probe.
+    fn build(mut builder: ResolverBuilder<TokioRuntimeProvider>, hosts: Option<&Path>) -> Resolver {
         let opts: &mut ResolverOpts = builder.options_mut();
-        opts.use_hosts_file = hosts;
+        opts.use_hosts_file = ResolveHosts::Never;
         opts.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
         opts.timeout = Duration::from_secs(2);
         opts.attempts = 2;
+        opts.negative_max_ttl = Some(NEGATIVE_MAX_TTL);
         let inner = builder
             .build()
             .expect("a resolver from a parsed configuration always builds");
-        Resolver { inner }
+        Resolver {
+            inner,
+            hosts: hosts.map(|path| Arc::new(HostsFile::new(path))),
+        }
     }
 
-    /// Every address of `address`, A before AAAA. Literals come back as they are.
+    /// Every address of `address`, A before AAAA. Literals come back as they are; a name the
+    /// hosts file knows gets the file's addresses and no query.
     pub async fn resolve(&self, address: &Address) -> Result<Vec<SocketAddr>, ProbeFailure> {
         let name = match &address.host {
             Host::Ip(ip) => return Ok(vec![SocketAddr::new(*ip, address.port)]),
             Host::Name(name) => name,
         };
+        if let Some(ips) = self.hosts.as_ref().and_then(|hosts| hosts.lookup(name)) {
+            return Ok(ips
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, address.port))
+                .collect());
+        }
         let lookup = self
             .inner
             .lookup_ip(name.as_str())

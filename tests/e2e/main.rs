@@ -4,6 +4,7 @@ mod support;
 
 mod cli;
 mod diagnose;
+mod dns;
 mod files;
 mod http;
 mod limbo;
