@@ -21,6 +21,7 @@ pub mod diagnostics;
 use crate::config::Target;
 use crate::probe::ProbeResult;
 use crate::state::{Snapshot, State};
+use crate::x509::bundle;
 
 /// Seconds in a day, for `cert_days_to_expiry`.
 const DAY: f64 = 86_400.0;
@@ -253,6 +254,8 @@ impl Collector for SnapshotCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let snapshots = self.state.snapshots();
         let now = unix_seconds(SystemTime::now());
+        // Whole seconds, as certificates' dates are, for telling lapsed bundle certificates.
+        let at = now.floor() as i64;
         let e = &mut encoder;
         let s = snapshots.as_slice();
 
@@ -330,9 +333,10 @@ impl Collector for SnapshotCollector {
             e,
             s,
             "cert_days_to_expiry",
-            "Days until the first certificate of the served path expires (negative once expired)",
+            "Days until the first certificate of the served path expires (negative once expired); \
+             for a bundle file, the next of its certificates to expire",
             |snap, r, out| {
-                if let Some(expiry) = r.chain.as_ref().and_then(|c| c.expiry) {
+                if let Some(expiry) = r.chain.as_ref().and_then(|c| bundle::expiry_at(c, at)) {
                     out.push((base_labels(snap, r), (expiry as f64 - now) / DAY));
                 }
             },
@@ -341,10 +345,23 @@ impl Collector for SnapshotCollector {
             e,
             s,
             "cert_expiry_timestamp_seconds",
-            "When the first certificate of the served path expires",
+            "When the first certificate of the served path expires; for a bundle file, the next \
+             of its certificates to expire",
             |snap, r, out| {
-                if let Some(expiry) = r.chain.as_ref().and_then(|c| c.expiry) {
+                if let Some(expiry) = r.chain.as_ref().and_then(|c| bundle::expiry_at(c, at)) {
                     out.push((base_labels(snap, r), expiry as f64));
+                }
+            },
+        )?;
+        family(
+            e,
+            s,
+            "cert_bundle_expired_certificates",
+            "Certificates of a bundle file already past their notAfter (left out of its expiry)",
+            |snap, r, out| {
+                if let Some(chain) = r.chain.as_ref().filter(|c| !c.judged) {
+                    let n = bundle::expired(&chain.certs, at);
+                    out.push((base_labels(snap, r), n as f64));
                 }
             },
         )?;

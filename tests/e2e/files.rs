@@ -16,14 +16,26 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// A self-signed CA valid for `days` more days.
 fn ca_expiring(cn: &str, days: i64) -> String {
+    ca_valid(cn, -1, days)
+}
+
+/// A self-signed CA valid from `from` to `to` days from now (both negative: lapsed).
+fn ca_valid(cn: &str, from: i64, to: i64) -> String {
     let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
     params.distinguished_name.push(DnType::CommonName, cn);
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let now = OffsetDateTime::now_utc();
-    params.not_before = now - time::Duration::days(1);
-    params.not_after = now + time::Duration::days(days);
+    params.not_before = now + time::Duration::days(from);
+    params.not_after = now + time::Duration::days(to);
     let key = KeyPair::generate().expect("key");
     params.self_signed(&key).expect("self-signed").pem()
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64()
 }
 
 /// Runs `openssl` with `args` in `dir`; fails the test clearly when it is not installed.
@@ -474,26 +486,172 @@ async fn a_large_bundle_reports_every_position() {
 }
 
 #[tokio::test]
-async fn the_system_ca_bundle_of_the_example_config() {
+async fn a_bundle_reads_as_its_next_expiry_and_counts_its_lapsed_certificates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = Ca::root("Expiry Root");
+    let inter = root.intermediate("Expiry Intermediate");
+    write(dir.path(), "ca.pem", &root.pem());
+    // Unrelated CAs, the lapsed one first (as in Debian's bundle, the file order is arbitrary).
+    let bundle = p(&write(
+        dir.path(),
+        "bundle.pem",
+        &(ca_valid("Lapsed", -400, -30) + &ca_expiring("Later", 400) + &ca_expiring("Sooner", 90)),
+    ));
+    let lapsed = p(&write(
+        dir.path(),
+        "all-lapsed.pem",
+        &(ca_valid("Old A", -400, -60) + &ca_valid("Old B", -400, -20)),
+    ));
+    // A chain file (leaf + intermediate) whose leaf lapsed 10 days ago: still expired.
+    let now = OffsetDateTime::now_utc();
+    let spec = LeafSpec::new("expired.test", 0).valid(
+        now - time::Duration::days(100),
+        now - time::Duration::days(10),
+    );
+    let chain = p(&write(
+        dir.path(),
+        "fullchain.pem",
+        &(pki::pem_of(&inter.leaf(&spec).der) + &inter.pem()),
+    ));
+    let yaml = "defaults:\n  interval: 1s\n  timeout: 5s\n  ca_file: {dir}/ca.pem\ntargets:\n  - name: t\n    path: {dir}/*.pem\n";
+    let h = Harness::start_in(dir, yaml).await;
+    let m = h
+        .wait_until(WAIT, |m| {
+            [&bundle, &lapsed, &chain]
+                .iter()
+                .all(|f| has_any_series(m, f))
+        })
+        .await;
+    let now = unix_now();
+
+    // The bundle: the soonest of the valid ones is the headline; the lapsed one is counted.
+    let days = file_value(&m, "cert_days_to_expiry", &bundle, &[]);
+    assert!(
+        (89.9..90.1).contains(&days),
+        "next to lapse is Sooner: {days}\n{}",
+        m.text
+    );
+    let sooner = file_value(
+        &m,
+        "cert_not_after_timestamp_seconds",
+        &bundle,
+        &[("subject", "CN=Sooner")],
+    );
+    assert_eq!(
+        file_value(&m, "cert_expiry_timestamp_seconds", &bundle, &[]),
+        sooner
+    );
+    assert_eq!(
+        file_value(&m, "cert_bundle_expired_certificates", &bundle, &[]),
+        1.0
+    );
+    // The lapsed root keeps its own series.
+    let old = file_value(
+        &m,
+        "cert_not_after_timestamp_seconds",
+        &bundle,
+        &[("position", "0"), ("subject", "CN=Lapsed")],
+    );
+    assert!(old < now - 29.0 * 86_400.0, "{old}");
+    assert!(of_file(&m, "cert_chain_valid", &bundle).is_empty());
+    assert!(file_reasons(&m, &bundle).is_empty(), "{}", m.text);
+
+    // Nothing valid left: the headline is the last to lapse, negative; all are counted.
+    let days = file_value(&m, "cert_days_to_expiry", &lapsed, &[]);
+    assert!(
+        (-20.1..-19.9).contains(&days),
+        "last to lapse is Old B: {days}"
+    );
+    assert_eq!(
+        file_value(&m, "cert_bundle_expired_certificates", &lapsed, &[]),
+        2.0
+    );
+
+    // The chain file is judged as a chain: expired, and no bundle count.
+    let days = file_value(&m, "cert_days_to_expiry", &chain, &[]);
+    assert!((-10.1..-9.9).contains(&days), "the leaf lapsed: {days}");
+    assert_eq!(file_value(&m, "cert_chain_valid", &chain, &[]), 0.0);
+    let reasons: Vec<_> = of_file(&m, "cert_chain_error_info", &chain)
+        .iter()
+        .filter_map(|s| s.labels.get("reason").cloned())
+        .collect();
+    assert!(reasons.contains(&"expired".to_string()), "{reasons:?}");
+    assert!(of_file(&m, "cert_bundle_expired_certificates", &chain).is_empty());
+    h.stop().await;
+}
+
+/// The file targets of config.example.yaml, as shipped (the endpoints are left out: tests
+/// stay on loopback), with the repository's paths made absolute.
+fn example_file_targets() -> String {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(format!("{root}/config.example.yaml")).expect("example");
+    let (head, targets) = text.split_once("\ntargets:\n").expect("a targets: list");
+    let mut yaml = format!("{head}\ntargets:\n");
+    for entry in targets.split("\n  - ").skip(1) {
+        if entry.contains("\n    path: ") {
+            yaml.push_str("  - ");
+            yaml.push_str(entry);
+            yaml.push('\n');
+        }
+    }
+    yaml.replace("examples/pki/", &format!("{root}/examples/pki/"))
+        .replace("interval: 15s", "interval: 1s")
+}
+
+#[tokio::test]
+async fn the_example_config_is_green_offline() {
     let system = "/etc/ssl/certs/ca-certificates.crt";
     assert!(
         Path::new(system).exists(),
         "{system} is missing: install Debian's ca-certificates package (scripts/test.sh does)"
     );
-    let yaml = format!(
-        "defaults:\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    path: {system}\n"
+    let yaml = example_file_targets();
+    let demo = format!("{}/examples/pki/localhost.pem", env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        yaml.contains(&demo),
+        "the demo chain is in the example:\n{yaml}"
     );
     let h = Harness::start(&yaml).await;
-    let m = h.wait_until(WAIT, |m| has_any_series(m, system)).await;
-    assert_eq!(
-        file_value(&m, "cert_probe_success", system, &[]),
-        1.0,
-        "{}",
-        m.text
+    let m = h
+        .wait_until(WAIT, |m| {
+            has_any_series(m, system) && has_any_series(m, &demo)
+        })
+        .await;
+    let now = unix_now();
+    let at =
+        |name: &str, target: &str, file: &str| m.value(name, &[("target", target), ("file", file)]);
+
+    // The demo chain: valid against its private root, with years left.
+    let d = "demo-localhost";
+    assert_eq!(at("cert_probe_success", d, &demo), 1.0, "{}", m.text);
+    assert_eq!(at("cert_chain_valid", d, &demo), 1.0, "{}", m.text);
+    assert!(m.find("cert_probe_error_info", &[("target", d)]).is_empty());
+    let leaf = [("target", d), ("file", demo.as_str()), ("position", "0")];
+    let not_after = m.value("cert_not_after_timestamp_seconds", &leaf);
+    let not_before = m.value("cert_not_before_timestamp_seconds", &leaf);
+    assert!(
+        (not_after - now) / (not_after - not_before) > 1.0 / 3.0,
+        "the demo leaf is in CertificateRenewalOverdue territory: \
+         run examples/pki/regenerate.sh with later dates"
     );
-    let certs = of_file(&m, "cert_info", system).len();
+
+    // The system bundle: its headline is ahead, whatever lapsed roots it still ships.
+    let s = "system-ca-bundle";
+    assert_eq!(at("cert_probe_success", s, system), 1.0, "{}", m.text);
+    let certs = m.find("cert_info", &[("target", s)]).len();
     assert!(certs > 100, "only {certs} certificates in {system}");
-    assert!(file_reasons(&m, system).is_empty(), "{}", m.text);
+    let days = at("cert_days_to_expiry", s, system);
+    assert!(days > 0.0, "system bundle reads as expired: {days}");
+    let lapsed = m
+        .find("cert_not_after_timestamp_seconds", &[("target", s)])
+        .iter()
+        .filter(|c| c.value < now)
+        .count();
+    assert_eq!(
+        at("cert_bundle_expired_certificates", s, system),
+        lapsed as f64
+    );
+    assert!(m.find("cert_probe_error_info", &[("target", s)]).is_empty());
     h.stop().await;
 }
 

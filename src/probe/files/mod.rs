@@ -180,10 +180,11 @@ fn judge(
     if facts.is_empty() {
         return (None, failure);
     }
+    let now = unix_now();
     let report = if bundle::is_chain(&facts) {
-        x509::analyse_file_chain(&certs[..facts.len()], trust, unix_now())
+        x509::analyse_file_chain(&certs[..facts.len()], trust, now)
     } else {
-        bundle::facts_only(facts)
+        bundle::facts_only(facts, now)
     };
     (Some(report), failure)
 }
