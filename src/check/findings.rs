@@ -293,7 +293,11 @@ fn chain_findings(
                 error.as_str(),
                 "the certificate is self-signed and not trusted",
             )
-            .advice("replace it with one from a CA, or trust it explicitly with --ca-file"),
+            .advice(
+                "replace it with one from a CA, or trust it explicitly with --ca-file (then issue \
+                 it with basicConstraints CA:FALSE: rustls clients refuse a CA certificate as a \
+                 server's, and `openssl req -x509` makes CA:TRUE by default)",
+            ),
             ChainError::HostnameMismatch => {
                 let leaf = &chain.certs[0];
                 let covered: Vec<&str> = leaf
@@ -332,7 +336,54 @@ fn chain_findings(
                 error.as_str(),
                 "the leaf is not meant for TLS servers (extendedKeyUsage without serverAuth, or a CA certificate)",
             )
-            .advice("reissue it as a TLS server certificate"),
+            .advice(
+                "reissue it as a TLS server certificate (extendedKeyUsage serverAuth, \
+                 basicConstraints CA:FALSE)",
+            ),
+            ChainError::AnchorExpired | ChainError::AnchorNotYetValid => Finding::new(
+                Broken,
+                error.as_str(),
+                format!(
+                    "the chain ends at a trust anchor outside its validity ({}); OpenSSL-, Go- \
+                     and Java-based clients refuse the chain",
+                    chain.detail.as_deref().unwrap_or("no detail")
+                ),
+            )
+            .advice(
+                "reissue the intermediate (and leaf) under a current root and distribute that \
+                 root (ca_file, clients' trust stores); an expired root cannot be renewed in place",
+            ),
+            ChainError::AnchorUnusable => Finding::new(
+                Broken,
+                error.as_str(),
+                format!(
+                    "the chain ends at a trust anchor strict clients refuse ({})",
+                    chain.detail.as_deref().unwrap_or("no detail")
+                ),
+            )
+            .advice(
+                "reissue the root with basicConstraints CA:TRUE (critical) and only standard \
+                 extensions, then the chain under it; or trust the right root in ca_file",
+            ),
+            ChainError::WeakKey => Finding::new(
+                Broken,
+                error.as_str(),
+                format!(
+                    "a key of the chain is one no rustls client accepts ({})",
+                    chain.detail.as_deref().unwrap_or("no detail")
+                ),
+            )
+            .advice("reissue with an RSA 2048+ (up to 8192) or ECDSA P-256/P-384 key"),
+            ChainError::PathNotBuilt => Finding::new(
+                Broken,
+                error.as_str(),
+                "every signature verifies up to a trust anchor, but rustls-webpki cannot build \
+                 this path (self-issued intermediates, as in a CA key rollover)",
+            )
+            .advice(
+                "send the chain without the self-issued (rollover) certificates, leaf to the \
+                 intermediate the current root signed",
+            ),
             ChainError::ConstraintViolation => Finding::new(
                 Broken,
                 error.as_str(),
@@ -358,11 +409,15 @@ fn chain_findings(
                 Broken,
                 error.as_str(),
                 format!(
-                    "a certificate does not parse ({})",
+                    "a certificate does not parse, or uses an encoding strict parsers refuse ({})",
                     chain.detail.as_deref().unwrap_or("malformed")
                 ),
             )
-            .advice("deploy the certificate files the CA issued, unmodified"),
+            .advice(
+                "deploy the certificate files the CA issued, unmodified; if they are so, the CA \
+                 must reissue (no unknown critical extension, a v3 certificate, each extension \
+                 once)",
+            ),
             ChainError::Invalid => Finding::new(
                 Broken,
                 error.as_str(),
@@ -622,6 +677,8 @@ mod tests {
             ocsp_urls: Vec::new(),
             ca_issuer_urls: Vec::new(),
             crl_urls: Vec::new(),
+            refused_key: None,
+            encoding_problem: None,
         })
     }
 
@@ -640,6 +697,7 @@ mod tests {
             detail: None,
             judged: true,
             anchored: errors.is_empty(),
+            anchor: None,
         });
         r
     }

@@ -46,6 +46,7 @@ pub fn facts_only(certs: Vec<Arc<CertFacts>>) -> ChainReport {
         detail: None,
         judged: false,
         anchored: false,
+        anchor: None,
     }
 }
 
@@ -71,6 +72,8 @@ mod tests {
             ocsp_urls: Vec::new(),
             ca_issuer_urls: Vec::new(),
             crl_urls: Vec::new(),
+            refused_key: None,
+            encoding_problem: None,
         })
     }
 

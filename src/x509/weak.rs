@@ -152,6 +152,8 @@ mod tests {
             ocsp_urls: Vec::new(),
             ca_issuer_urls: Vec::new(),
             crl_urls: Vec::new(),
+            refused_key: None,
+            encoding_problem: None,
         }
     }
 
@@ -165,6 +167,7 @@ mod tests {
             detail: None,
             judged: true,
             anchored,
+            anchor: None,
         }
     }
 
