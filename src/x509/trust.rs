@@ -158,10 +158,18 @@ impl TrustStore {
 
     /// The certificate behind `anchor` (one of [`TrustStore::anchors`]), when it is known.
     pub fn certificate_of(&self, anchor: &TrustAnchor<'_>) -> Option<&Arc<AnchorCert>> {
-        let i = self.anchors.iter().position(|a| {
-            a.subject == anchor.subject
-                && a.subject_public_key_info == anchor.subject_public_key_info
-        })?;
+        // webpki hands back a reference into `anchors()`: find that very one (a renewed root
+        // has the same name and key as its expired self), else one with the same name and key.
+        let i = self
+            .anchors
+            .iter()
+            .position(|a| std::ptr::eq(a.subject.as_ref(), anchor.subject.as_ref()))
+            .or_else(|| {
+                self.anchors.iter().position(|a| {
+                    a.subject == anchor.subject
+                        && a.subject_public_key_info == anchor.subject_public_key_info
+                })
+            })?;
         self.certs.get(i)?.as_ref()
     }
 
