@@ -707,6 +707,33 @@ mod tests {
     }
 
     #[test]
+    fn issue_11_reasons_get_their_own_advice() {
+        for (reason, says) in [
+            (ChainError::SelfSigned, "CA:FALSE"),
+            (ChainError::AnchorExpired, "current root"),
+            (ChainError::AnchorNotYetValid, "current root"),
+            (ChainError::AnchorUnusable, "basicConstraints CA:TRUE"),
+            (ChainError::WeakKey, "RSA 2048+"),
+            (ChainError::PathNotBuilt, "without the self-issued"),
+            (ChainError::Malformed, "unknown critical extension"),
+        ] {
+            let f = assess(&target(), &result(&[reason], 90), NOW, 28.0);
+            let finding = f
+                .iter()
+                .find(|f| f.code == reason.as_str())
+                .unwrap_or_else(|| panic!("no finding for {reason:?}: {f:?}"));
+            assert_eq!(finding.severity, Severity::Broken);
+            let advice = finding.advice.as_deref().unwrap_or("");
+            assert!(advice.contains(says), "{reason:?}: {advice}");
+            assert!(
+                !advice.contains("use a key of at least")
+                    && !advice.contains("reissue it as a TLS server certificate"),
+                "{reason:?}: {advice}"
+            );
+        }
+    }
+
+    #[test]
     fn a_healthy_chain_is_all_ok() {
         let f = assess(&target(), &result(&[], 90), NOW, 28.0);
         assert_eq!(worst(&f), Severity::Ok);

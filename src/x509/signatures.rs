@@ -34,6 +34,11 @@ pub enum Walk {
 /// The longest path walked (webpki stops at 6 intermediates; this is only a bound).
 const MAX_DEPTH: usize = 16;
 
+/// The most signatures verified in one walk, as webpki budgets its own: a hostile server
+/// sending many certificates with one name and key would otherwise make the walk explore
+/// every ordering of them.
+const MAX_SIGNATURES: usize = 100;
+
 /// Walks from the leaf (`chain[0]`, whose parsed facts are `facts`) to a trust anchor.
 pub fn walk(chain: &[CertificateDer<'_>], facts: &[Arc<CertFacts>], trust: &TrustStore) -> Walk {
     let parsed: Vec<X509Certificate<'_>> = chain
@@ -60,7 +65,8 @@ pub fn walk(chain: &[CertificateDer<'_>], facts: &[Arc<CertFacts>], trust: &Trus
         })
         .collect();
     let mut visited = vec![0];
-    step(&parsed, facts, &anchors, &mut visited)
+    let mut budget = MAX_SIGNATURES;
+    step(&parsed, facts, &anchors, &mut visited, &mut budget)
 }
 
 /// One step from the last certificate of `visited`.
@@ -69,6 +75,7 @@ fn step(
     facts: &[Arc<CertFacts>],
     anchors: &[(Vec<u8>, Vec<u8>, Option<String>)],
     visited: &mut Vec<usize>,
+    budget: &mut usize,
 ) -> Walk {
     let current = &certs[*visited.last().expect("the leaf")];
     let issuer = current.issuer().as_raw();
@@ -91,6 +98,10 @@ fn step(
         let Ok((_, key)) = SubjectPublicKeyInfo::from_der(spki) else {
             continue;
         };
+        if *budget == 0 {
+            return best;
+        }
+        *budget -= 1;
         match current.verify_signature(Some(&key)) {
             Ok(()) => return Walk::Verified(visited.len()),
             Err(e) => note(outcome(current, refused.as_deref(), e), &mut best),
@@ -103,10 +114,14 @@ fn step(
         if visited.contains(&i) || candidate.subject().as_raw() != issuer {
             continue;
         }
+        if *budget == 0 {
+            return best;
+        }
+        *budget -= 1;
         match current.verify_signature(Some(candidate.public_key())) {
             Ok(()) => {
                 visited.push(i);
-                let found = step(certs, facts, anchors, visited);
+                let found = step(certs, facts, anchors, visited, budget);
                 visited.pop();
                 if matches!(found, Walk::Verified(_)) {
                     return found;
@@ -148,4 +163,38 @@ fn sequence(content: &[u8]) -> Vec<u8> {
     }
     out.extend_from_slice(content);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+
+    #[test]
+    fn many_certificates_with_one_name_and_key_stay_within_the_budget() {
+        // 40 CA certificates, one name, one key: each one's signature verifies with every
+        // other's key, so an unbounded walk would try every ordering. None leads to an anchor.
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Loop CA");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let mut other = CertificateParams::new(Vec::<String>::new()).unwrap();
+        other
+            .distinguished_name
+            .push(DnType::CommonName, "Elsewhere");
+        let issuer = Issuer::from_params(&params, &key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let mut chain = vec![other.signed_by(&leaf_key, &issuer).unwrap().der().clone()];
+        for _ in 0..40 {
+            chain.push(params.signed_by(&key, &issuer).unwrap().der().clone());
+        }
+        let facts: Vec<_> = chain
+            .iter()
+            .map(|d| super::super::facts_cache::facts(d).unwrap())
+            .collect();
+        let trust = TrustStore::from_certificates(Vec::new()).unwrap();
+        assert_eq!(walk(&chain, &facts, &trust), Walk::NoPath);
+    }
 }
