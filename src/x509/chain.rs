@@ -623,6 +623,7 @@ fn webpki_reason(e: &webpki::Error) -> ChainError {
         | E::InvalidSerialNumber
         | E::InvalidCertValidity
         | E::MalformedNameConstraint
+        | E::MalformedDnsIdentifier
         | E::InvalidNetworkMaskConstraint => ChainError::Malformed,
         _ => ChainError::Invalid,
     }
