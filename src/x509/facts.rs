@@ -208,10 +208,26 @@ fn curve_name(oid: &str) -> &str {
     }
 }
 
+/// Extensions strict parsers (Go's crypto/x509) decode and refuse when they are broken: key
+/// and subject key identifiers, keyUsage, subjectAltName, basicConstraints, nameConstraints,
+/// CRL distribution points, certificatePolicies, extKeyUsage, authorityInfoAccess.
+const STRICTLY_PARSED: &[&str] = &[
+    "2.5.29.14",
+    "2.5.29.15",
+    "2.5.29.17",
+    "2.5.29.19",
+    "2.5.29.30",
+    "2.5.29.31",
+    "2.5.29.32",
+    "2.5.29.35",
+    "2.5.29.37",
+    "1.3.6.1.5.5.7.1.1",
+];
+
 /// Encodings x509-parser reads but strict parsers refuse (Go's crypto/x509 fails to parse
 /// the certificate, and CA/Browser Forum rules forbid them): a nameConstraints extension with
 /// neither permitted nor excluded subtrees, an authorityInfoAccess without an access
-/// description, an extension whose contents do not parse.
+/// description, one of those extensions whose contents do not parse.
 pub fn encoding_problem(cert: &X509Certificate<'_>) -> Option<String> {
     for ext in cert.extensions() {
         let oid = ext.oid.to_id_string();
@@ -231,7 +247,9 @@ pub fn encoding_problem(cert: &X509Certificate<'_>) -> Option<String> {
                         .to_string(),
                 );
             }
-            ParsedExtension::ParseError { error } => {
+            // Only the extensions Go's parser reads (and refuses when broken); a bad SCT
+            // list or an odd policy qualifier no client looks into is not a failure.
+            ParsedExtension::ParseError { error } if STRICTLY_PARSED.contains(&oid.as_str()) => {
                 return Some(format!("extension {oid} does not parse: {error}"));
             }
             _ => {}
