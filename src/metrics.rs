@@ -368,6 +368,19 @@ impl Collector for SnapshotCollector {
         family(
             e,
             s,
+            "cert_anchor_not_after_timestamp_seconds",
+            "notAfter of the trust anchor the served path ends at",
+            |snap, r, out| {
+                if let Some(anchor) = r.chain.as_ref().and_then(|c| c.anchor.as_ref()) {
+                    let mut l = base_labels(snap, r);
+                    l.push(("subject", anchor.subject.as_str()));
+                    out.push((l, anchor.not_after as f64));
+                }
+            },
+        )?;
+        family(
+            e,
+            s,
             "cert_not_after_timestamp_seconds",
             "notAfter of every certificate the server sent",
             |snap, r, out| {

@@ -164,6 +164,13 @@ fn log_probe(target: &Target, result: &crate::probe::ProbeResult) {
         .as_ref()
         .map(|c| c.errors.iter().map(|e| e.as_str()).collect())
         .unwrap_or_default();
+    // webpki's (and the parsers') words for an invalid chain, e.g. for `invalid`.
+    let chain_detail = result
+        .chain
+        .as_ref()
+        .filter(|c| !c.is_valid())
+        .and_then(|c| c.detail.as_deref())
+        .unwrap_or("");
     match &result.failure {
         Some(failure) => tracing::warn!(
             target_name = %target.name,
@@ -177,6 +184,7 @@ fn log_probe(target: &Target, result: &crate::probe::ProbeResult) {
             target_name = %target.name,
             instance,
             chain_errors = ?chain_errors,
+            chain_detail,
             duration_seconds = total,
             "probe finished"
         ),

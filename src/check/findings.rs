@@ -293,7 +293,11 @@ fn chain_findings(
                 error.as_str(),
                 "the certificate is self-signed and not trusted",
             )
-            .advice("replace it with one from a CA, or trust it explicitly with --ca-file"),
+            .advice(
+                "replace it with one from a CA, or trust it explicitly with --ca-file (then issue \
+                 it with basicConstraints CA:FALSE: rustls clients refuse a CA certificate as a \
+                 server's, and `openssl req -x509` makes CA:TRUE by default)",
+            ),
             ChainError::HostnameMismatch => {
                 let leaf = &chain.certs[0];
                 let covered: Vec<&str> = leaf
@@ -332,7 +336,54 @@ fn chain_findings(
                 error.as_str(),
                 "the leaf is not meant for TLS servers (extendedKeyUsage without serverAuth, or a CA certificate)",
             )
-            .advice("reissue it as a TLS server certificate"),
+            .advice(
+                "reissue it as a TLS server certificate (extendedKeyUsage serverAuth, \
+                 basicConstraints CA:FALSE)",
+            ),
+            ChainError::AnchorExpired | ChainError::AnchorNotYetValid => Finding::new(
+                Broken,
+                error.as_str(),
+                format!(
+                    "the chain ends at a trust anchor outside its validity ({}); OpenSSL-, Go- \
+                     and Java-based clients refuse the chain",
+                    chain.detail.as_deref().unwrap_or("no detail")
+                ),
+            )
+            .advice(
+                "reissue the intermediate (and leaf) under a current root and distribute that \
+                 root (ca_file, clients' trust stores); an expired root cannot be renewed in place",
+            ),
+            ChainError::AnchorUnusable => Finding::new(
+                Broken,
+                error.as_str(),
+                format!(
+                    "the chain ends at a trust anchor strict clients refuse ({})",
+                    chain.detail.as_deref().unwrap_or("no detail")
+                ),
+            )
+            .advice(
+                "reissue the root with basicConstraints CA:TRUE (critical) and only standard \
+                 extensions, then the chain under it; or trust the right root in ca_file",
+            ),
+            ChainError::WeakKey => Finding::new(
+                Broken,
+                error.as_str(),
+                format!(
+                    "a key of the chain is one no rustls client accepts ({})",
+                    chain.detail.as_deref().unwrap_or("no detail")
+                ),
+            )
+            .advice("reissue with an RSA 2048+ (up to 8192) or ECDSA P-256/P-384 key"),
+            ChainError::PathNotBuilt => Finding::new(
+                Broken,
+                error.as_str(),
+                "every signature verifies up to a trust anchor, but rustls-webpki cannot build \
+                 this path (self-issued intermediates, as in a CA key rollover)",
+            )
+            .advice(
+                "send the chain without the self-issued (rollover) certificates, leaf to the \
+                 intermediate the current root signed",
+            ),
             ChainError::ConstraintViolation => Finding::new(
                 Broken,
                 error.as_str(),
@@ -358,11 +409,15 @@ fn chain_findings(
                 Broken,
                 error.as_str(),
                 format!(
-                    "a certificate does not parse ({})",
+                    "a certificate does not parse, or uses an encoding strict parsers refuse ({})",
                     chain.detail.as_deref().unwrap_or("malformed")
                 ),
             )
-            .advice("deploy the certificate files the CA issued, unmodified"),
+            .advice(
+                "deploy the certificate files the CA issued, unmodified; if they are so, the CA \
+                 must reissue (no unknown critical extension, a v3 certificate, each extension \
+                 once)",
+            ),
             ChainError::Invalid => Finding::new(
                 Broken,
                 error.as_str(),
@@ -644,6 +699,8 @@ mod tests {
             ca_issuer_urls: Vec::new(),
             crl_urls: Vec::new(),
             lints: Vec::new(),
+            refused_key: None,
+            encoding_problem: None,
         })
     }
 
@@ -662,12 +719,40 @@ mod tests {
             detail: None,
             judged: true,
             anchored: errors.is_empty(),
+            anchor: None,
         });
         r
     }
 
     fn codes(findings: &[Finding]) -> Vec<(&'static str, Severity)> {
         findings.iter().map(|f| (f.code, f.severity)).collect()
+    }
+
+    #[test]
+    fn issue_11_reasons_get_their_own_advice() {
+        for (reason, says) in [
+            (ChainError::SelfSigned, "CA:FALSE"),
+            (ChainError::AnchorExpired, "current root"),
+            (ChainError::AnchorNotYetValid, "current root"),
+            (ChainError::AnchorUnusable, "basicConstraints CA:TRUE"),
+            (ChainError::WeakKey, "RSA 2048+"),
+            (ChainError::PathNotBuilt, "without the self-issued"),
+            (ChainError::Malformed, "unknown critical extension"),
+        ] {
+            let f = assess(&target(), &result(&[reason], 90), NOW, 28.0);
+            let finding = f
+                .iter()
+                .find(|f| f.code == reason.as_str())
+                .unwrap_or_else(|| panic!("no finding for {reason:?}: {f:?}"));
+            assert_eq!(finding.severity, Severity::Broken);
+            let advice = finding.advice.as_deref().unwrap_or("");
+            assert!(advice.contains(says), "{reason:?}: {advice}");
+            assert!(
+                !advice.contains("use a key of at least")
+                    && !advice.contains("reissue it as a TLS server certificate"),
+                "{reason:?}: {advice}"
+            );
+        }
     }
 
     #[test]

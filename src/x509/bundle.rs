@@ -82,6 +82,7 @@ pub fn facts_only(certs: Vec<Arc<CertFacts>>, now: i64) -> ChainReport {
         detail: None,
         judged: false,
         anchored: false,
+        anchor: None,
     }
 }
 
@@ -108,6 +109,8 @@ mod tests {
             ca_issuer_urls: Vec::new(),
             crl_urls: Vec::new(),
             lints: Vec::new(),
+            refused_key: None,
+            encoding_problem: None,
         })
     }
 

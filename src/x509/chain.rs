@@ -6,15 +6,16 @@
 //! a trust anchor exist (asked at a moment when the dates are good, so that expiry does not hide
 //! an unknown issuer); does the leaf cover the server name; are the signatures acceptable.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
-use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter, KeyUsage};
+use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
+use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter, KeyUsage, VerifiedPath};
 
 use super::facts::CertFacts;
-use super::trust::TrustStore;
+use super::trust::{AnchorCert, TrustStore};
 
 /// The most certificates of one chain that are analysed and reported; a server sending more is
 /// misconfigured or hostile, and the rest would only bloat `/metrics`.
@@ -45,8 +46,23 @@ pub enum ChainError {
     ConstraintViolation,
     /// A certificate of the path is revoked.
     Revoked,
-    /// A certificate could not be parsed.
+    /// A certificate could not be parsed (by webpki or x509-parser), or uses an encoding strict
+    /// parsers refuse; `detail` has the parser's words.
     Malformed,
+    /// The trust anchor the path ends at is past its notAfter (webpki ignores anchor dates;
+    /// OpenSSL-, Go- and Java-based clients refuse the path).
+    AnchorExpired,
+    /// The trust anchor the path ends at is before its notBefore.
+    AnchorNotYetValid,
+    /// The trust anchor the path ends at is unusable for strict clients: no basicConstraints
+    /// CA, an unknown critical extension, an encoding strict parsers refuse.
+    AnchorUnusable,
+    /// A key of the path no rustls client accepts (RSA under 2048 or over 8192 bits, EC
+    /// curves other than P-256/P-384/P-521, DSA, Ed448).
+    WeakKey,
+    /// Every signature verifies along a path to a trust anchor, but rustls-webpki cannot
+    /// build that path (self-issued intermediates of a key rollover): rustls clients refuse it.
+    PathNotBuilt,
     /// The path failed for a reason not listed above (the log line has webpki's words).
     Invalid,
 }
@@ -67,6 +83,11 @@ impl ChainError {
             ChainError::ConstraintViolation => "constraint_violation",
             ChainError::Revoked => "revoked",
             ChainError::Malformed => "malformed_certificate",
+            ChainError::AnchorExpired => "anchor_expired",
+            ChainError::AnchorNotYetValid => "anchor_not_yet_valid",
+            ChainError::AnchorUnusable => "anchor_unusable",
+            ChainError::WeakKey => "weak_key",
+            ChainError::PathNotBuilt => "path_not_built",
             ChainError::Invalid => "invalid",
         }
     }
@@ -92,6 +113,9 @@ pub struct ChainReport {
     /// a file holding a bundle of unrelated certificates ([`super::bundle`]): their facts are
     /// reported, but there is no path, no verdict and `errors` stays empty.
     pub judged: bool,
+    /// The facts of the trust anchor the path ends at, when a path was built and the anchor
+    /// was read from a certificate (exported as `cert_anchor_not_after_timestamp_seconds`).
+    pub anchor: Option<Arc<CertFacts>>,
     /// Whether a path to a trust anchor exists (then `private_anchor` says which kind), with
     /// an intermediate fetched from the leaf's caIssuers URL when the server left it out
     /// ([`super::missing`]). Tells a publicly trusted leaf for [`super::weak`].
@@ -146,6 +170,13 @@ impl ExtendedKeyUsageValidator for Purpose {
 
 /// The analysis behind [`analyse`] and [`analyse_file_chain`]: the hostname dimension is
 /// skipped when `server_name` is `None`.
+///
+/// Each dimension is asked on its own: the dates of the path's certificates now; whether a
+/// path to a usable anchor exists (asked at a moment inside the path's validity, with any
+/// purpose, so neither an expiry nor a wrong extendedKeyUsage hides an unknown issuer); the
+/// purpose; the anchor's own dates and usability; the keys; the signatures (re-verified here
+/// when webpki calls one bad, to tell a bad signature from a weak key or a path webpki cannot
+/// build); encodings strict parsers refuse; the hostname.
 fn judge(
     chain: &[CertificateDer<'_>],
     server_name: Option<&str>,
@@ -163,13 +194,15 @@ fn judge(
         detail: None,
         judged: true,
         anchored: false,
+        anchor: None,
     };
+    let mut details = Details::default();
     for der in chain {
         match super::facts_cache::facts(der) {
             Ok(facts) => report.certs.push(facts),
             Err(e) => {
                 report.errors.insert(ChainError::Malformed);
-                report.detail = Some(e.to_string());
+                details.push(format!("certificate #{}: {e}", report.certs.len() + 1));
                 // Keep positions aligned with what was sent: stop at the first unparsable one.
                 report.in_path.truncate(report.certs.len());
                 break;
@@ -177,80 +210,283 @@ fn judge(
         }
     }
     if report.certs.is_empty() {
+        report.detail = details.joined();
         return report;
     }
 
     // 1. Which sent certificates form the path, judged by names alone (signatures come later).
     let name_path = name_chained_path(&report.certs);
+    for &i in &name_path {
+        report.in_path[i] = true;
+    }
 
-    // 2. Trust: ask webpki now; if only dates are wrong, ask again at a moment inside every
-    //    path certificate's validity, so an expired chain still tells whether it is trusted.
     let leaf_der = &chain[0];
+    let leaf = match EndEntityCert::try_from(leaf_der) {
+        Ok(leaf) => leaf,
+        Err(e) => {
+            // webpki cannot parse the leaf (an unknown critical extension, a v1 certificate,
+            // a bad encoding): no path can be asked for, and no rustls client accepts it.
+            report.errors.insert(ChainError::Malformed);
+            details.push(format!("webpki cannot parse the leaf: {e:?}"));
+            finish(&mut report, &mut details, server_name, None, now);
+            return report;
+        }
+    };
     let intermediates: Vec<CertificateDer<'_>> = chain[1..report.certs.len()]
         .iter()
         .map(|c| CertificateDer::from(c.as_ref()))
         .collect();
-    let verdict = match EndEntityCert::try_from(leaf_der) {
-        Err(e) => Err(e),
-        Ok(leaf) => {
-            let at = |t: i64| {
-                leaf.verify_for_usage(
-                    webpki::ALL_VERIFICATION_ALGS,
-                    trust.anchors(),
-                    &intermediates,
-                    UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.max(0) as u64)),
-                    purpose,
-                    None,
-                    None,
-                )
-                .map(|path| {
-                    let used: Vec<Vec<u8>> = path
-                        .intermediate_certificates()
-                        .map(|c| c.der().as_ref().to_vec())
-                        .collect();
-                    (used, trust.is_private(path.anchor()))
-                })
-            };
-            match at(now) {
-                Err(e) if is_date_error(&e) => match moment_inside(&report.certs, &name_path) {
-                    Some(t) => at(t),
-                    None => Err(e),
-                },
-                other => other,
-            }
-        }
+    let leaf_anchor = webpki::anchor_from_trusted_cert(leaf_der).ok();
+    let leaf_is = |cert: &AnchorCert| {
+        leaf_anchor.as_ref().is_some_and(|a| {
+            a.subject.as_ref() == cert.subject.as_slice()
+                && a.subject_public_key_info.as_ref() == cert.spki.as_slice()
+        })
     };
 
+    // 2. Trust. A path is only good if its anchor is: webpki ignores an anchor's dates and
+    //    extensions, strict clients do not, so paths ending at an anchor they refuse are turned
+    //    down here (webpki then looks for another one, as with cross-signed roots) and the
+    //    first such path is kept to say why.
+    let rejected: RefCell<Option<Rejected>> = RefCell::new(None);
+    let check_anchor = |path: &VerifiedPath<'_>| -> Result<(), webpki::Error> {
+        let Some(cert) = trust.certificate_of(path.anchor()) else {
+            return Ok(());
+        };
+        let Some((reason, why)) = anchor_problem(cert, leaf_is(cert), now) else {
+            return Ok(());
+        };
+        let mut slot = rejected.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(Rejected {
+                reason,
+                detail: why,
+                used: used_intermediates(path),
+                anchor: cert.facts.clone(),
+                private: trust.is_private(path.anchor()),
+            });
+        }
+        Err(webpki::Error::UnknownIssuer)
+    };
+    let ask = |t: i64, eku: Purpose| {
+        rejected.replace(None);
+        leaf.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            trust.anchors(),
+            &intermediates,
+            UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.max(0) as u64)),
+            eku,
+            None,
+            Some(&check_anchor),
+        )
+        .map(|path| {
+            let anchor = trust
+                .certificate_of(path.anchor())
+                .and_then(|c| c.facts.clone());
+            (
+                used_intermediates(&path),
+                trust.is_private(path.anchor()),
+                anchor,
+            )
+        })
+    };
+    let mut at = now;
+    let mut verdict = ask(now, purpose);
+    if matches!(&verdict, Err(e) if is_date_error(e)) {
+        if let Some(t) = moment_inside(&report.certs, &name_path) {
+            at = t;
+            verdict = ask(t, purpose);
+        }
+    }
+    if let (Err(e), Purpose::TlsServer) = (&verdict, purpose) {
+        if is_eku_error(e) {
+            // The purpose is wrong; ask about the path with any purpose.
+            report.errors.insert(ChainError::InvalidPurpose);
+            details.push(format!("{e:?}"));
+            verdict = ask(at, Purpose::Any);
+        }
+    }
+
     // 3. The path positions, from webpki when it built one, else from names.
-    report.in_path[0] = true;
-    match &verdict {
-        Ok((used, private)) => {
-            report.private_anchor = *private;
+    match verdict {
+        Ok((used, private, anchor)) => {
+            report.private_anchor = private;
             report.anchored = true;
-            for (i, der) in chain.iter().enumerate().take(report.certs.len()).skip(1) {
-                if used.iter().any(|u| u.as_slice() == der.as_ref()) {
-                    report.in_path[i] = true;
-                }
-            }
+            report.anchor = anchor;
+            set_path(&mut report, chain, &used);
         }
         Err(e) => {
-            for &i in &name_path {
-                report.in_path[i] = true;
-            }
-            report.detail = Some(format!("{e:?}"));
-            let reason = match webpki_reason(e) {
-                ChainError::UnknownIssuer if is_self_signed(&report.certs[0], leaf_der) => {
-                    ChainError::SelfSigned
-                }
-                reason => reason,
-            };
-            if !matches!(reason, ChainError::Expired | ChainError::NotYetValid) {
+            if let Some(rejected) = rejected.take() {
+                // A whole path verified, up to an anchor strict clients refuse.
+                report.errors.insert(rejected.reason);
+                details.push(rejected.detail);
+                report.anchored = true;
+                report.private_anchor = rejected.private;
+                report.anchor = rejected.anchor;
+                set_path(&mut report, chain, &rejected.used);
+            } else if !is_date_error(&e) {
+                let reason = classify(&e, &report, chain, trust, &leaf_anchor, &mut details);
                 report.errors.insert(reason);
             }
         }
     }
 
-    // 4. Dates of every path certificate, now.
+    finish(&mut report, &mut details, server_name, Some(&leaf), now);
+    report
+}
+
+/// Words for the log line, several dimensions' worth.
+#[derive(Default)]
+struct Details(Vec<String>);
+
+impl Details {
+    fn push(&mut self, s: String) {
+        if !self.0.contains(&s) {
+            self.0.push(s);
+        }
+    }
+
+    fn joined(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| self.0.join("; "))
+    }
+}
+
+/// A path webpki verified up to an anchor that strict clients refuse.
+struct Rejected {
+    reason: ChainError,
+    detail: String,
+    used: Vec<Vec<u8>>,
+    anchor: Option<Arc<CertFacts>>,
+    private: bool,
+}
+
+fn used_intermediates(path: &VerifiedPath<'_>) -> Vec<Vec<u8>> {
+    path.intermediate_certificates()
+        .map(|c| c.der().as_ref().to_vec())
+        .collect()
+}
+
+/// Marks the leaf and the `used` intermediates as the path (replacing the path by names).
+fn set_path(report: &mut ChainReport, chain: &[CertificateDer<'_>], used: &[Vec<u8>]) {
+    for (i, der) in chain.iter().enumerate().take(report.certs.len()) {
+        report.in_path[i] = i == 0 || used.iter().any(|u| u.as_slice() == der.as_ref());
+    }
+}
+
+/// Why strict clients refuse a path ending at this anchor at `now`, if they do. An anchor
+/// that is the leaf itself (a pinned self-signed certificate) needs no CA flag.
+fn anchor_problem(cert: &AnchorCert, is_leaf: bool, now: i64) -> Option<(ChainError, String)> {
+    let name = cert
+        .facts
+        .as_ref()
+        .map(|f| f.subject.clone())
+        .unwrap_or_else(|| "the trust anchor".to_string());
+    if !is_leaf {
+        if let Some(why) = &cert.unusable {
+            return Some((
+                ChainError::AnchorUnusable,
+                format!("trust anchor {name}: {why}"),
+            ));
+        }
+    }
+    let facts = cert.facts.as_ref()?;
+    if now > facts.not_after {
+        return Some((
+            ChainError::AnchorExpired,
+            format!("trust anchor {name} expired on {}", utc(facts.not_after)),
+        ));
+    }
+    if now < facts.not_before {
+        return Some((
+            ChainError::AnchorNotYetValid,
+            format!(
+                "trust anchor {name} is valid only from {}",
+                utc(facts.not_before)
+            ),
+        ));
+    }
+    None
+}
+
+/// A Unix time as RFC 3339 UTC, for details.
+fn utc(t: i64) -> String {
+    match u64::try_from(t) {
+        Ok(secs) => humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+        )
+        .to_string(),
+        Err(_) => format!("{t} (Unix seconds)"),
+    }
+}
+
+/// The reason for a path webpki did not build (dates and anchors aside).
+fn classify(
+    e: &webpki::Error,
+    report: &ChainReport,
+    chain: &[CertificateDer<'_>],
+    trust: &TrustStore,
+    leaf_anchor: &Option<TrustAnchor<'_>>,
+    details: &mut Details,
+) -> ChainError {
+    use webpki::Error as E;
+    let self_signed = is_self_signed(&report.certs[0], &chain[0]);
+    details.push(format!("{e:?}"));
+    match webpki_reason(e) {
+        ChainError::UnknownIssuer if self_signed => ChainError::SelfSigned,
+        // A CA certificate as the leaf: webpki refuses it before looking for an issuer. For a
+        // self-signed one (what `openssl req -x509` makes) the trust question is whether it is
+        // itself an anchor: if not, it is self-signed; if so, rustls clients still refuse a
+        // CA certificate as a server's.
+        ChainError::InvalidPurpose if matches!(e, E::CaUsedAsEndEntity) && self_signed => {
+            let pinned = leaf_anchor.as_ref().is_some_and(|a| {
+                trust.has_anchor(a.subject.as_ref(), a.subject_public_key_info.as_ref())
+            });
+            if pinned {
+                ChainError::InvalidPurpose
+            } else {
+                ChainError::SelfSigned
+            }
+        }
+        ChainError::BadSignature | ChainError::UnsupportedSignatureAlgorithm
+            if matches!(
+                e,
+                E::InvalidSignatureForPublicKey
+                    | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
+            ) =>
+        {
+            match super::signatures::walk(chain, &report.certs, trust) {
+                super::signatures::Walk::Verified(n) => {
+                    details.push(format!(
+                        "every signature verifies along {n} certificates to a trust anchor, \
+                         but rustls-webpki cannot build this path"
+                    ));
+                    ChainError::PathNotBuilt
+                }
+                super::signatures::Walk::WeakKey(why) => {
+                    details.push(why);
+                    ChainError::WeakKey
+                }
+                super::signatures::Walk::Bad(why) => {
+                    details.push(why);
+                    ChainError::BadSignature
+                }
+                super::signatures::Walk::NoPath => webpki_reason(e),
+            }
+        }
+        reason => reason,
+    }
+}
+
+/// The dimensions that need no path: dates, keys and encodings of the path's certificates
+/// (and the anchor's key), the expiry, the hostname; then the detail for logs.
+fn finish(
+    report: &mut ChainReport,
+    details: &mut Details,
+    server_name: Option<&str>,
+    leaf: Option<&EndEntityCert<'_>>,
+    now: i64,
+) {
+    // Dates of every path certificate, now.
     for (facts, _) in report
         .certs
         .iter()
@@ -263,6 +499,18 @@ fn judge(
         if now < facts.not_before {
             report.errors.insert(ChainError::NotYetValid);
         }
+        if let Some(why) = &facts.refused_key {
+            report.errors.insert(ChainError::WeakKey);
+            details.push(format!("{}: {why}", facts.subject));
+        }
+        if let Some(why) = &facts.encoding_problem {
+            report.errors.insert(ChainError::Malformed);
+            details.push(format!("{}: {why}", facts.subject));
+        }
+    }
+    if let Some(why) = report.anchor.as_ref().and_then(|a| a.refused_key.as_ref()) {
+        report.errors.insert(ChainError::WeakKey);
+        details.push(format!("trust anchor: {why}"));
     }
     report.expiry = report
         .certs
@@ -272,13 +520,13 @@ fn judge(
         .map(|(f, _)| f.not_after)
         .min();
 
-    // 5. Hostname, whatever the path said (files have none to check).
-    if let (Some(server_name), Ok(leaf)) = (server_name, EndEntityCert::try_from(leaf_der)) {
-        if !covers_name(&leaf, server_name) {
+    // Hostname, whatever the path said (files have none to check).
+    if let (Some(server_name), Some(leaf)) = (server_name, leaf) {
+        if !covers_name(leaf, server_name) {
             report.errors.insert(ChainError::HostnameMismatch);
         }
     }
-    report
+    report.detail = details.joined();
 }
 
 /// Whether the leaf covers `server_name` (a DNS name or an IP literal).
@@ -329,6 +577,13 @@ fn is_date_error(e: &webpki::Error) -> bool {
     )
 }
 
+fn is_eku_error(e: &webpki::Error) -> bool {
+    matches!(
+        e,
+        webpki::Error::RequiredEkuNotFoundContext(_) | webpki::Error::EmptyEkuExtension
+    )
+}
+
 /// A self-issued leaf whose signature verifies with its own key.
 fn is_self_signed(facts: &CertFacts, der: &CertificateDer<'_>) -> bool {
     use x509_parser::prelude::FromDer;
@@ -357,9 +612,177 @@ fn webpki_reason(e: &webpki::Error) -> ChainError {
             ChainError::ConstraintViolation
         }
         E::CertRevoked => ChainError::Revoked,
-        E::BadDer | E::BadDerTime | E::TrailingData(_) | E::MalformedExtensions => {
-            ChainError::Malformed
-        }
+        // Whatever webpki cannot parse, in any certificate of the path: one reason.
+        E::BadDer
+        | E::BadDerTime
+        | E::TrailingData(_)
+        | E::MalformedExtensions
+        | E::UnsupportedCriticalExtension
+        | E::UnsupportedCertVersion
+        | E::ExtensionValueInvalid
+        | E::InvalidSerialNumber
+        | E::InvalidCertValidity
+        | E::MalformedNameConstraint
+        | E::MalformedDnsIdentifier
+        | E::InvalidNetworkMaskConstraint => ChainError::Malformed,
         _ => ChainError::Invalid,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{
+        BasicConstraints, CertificateParams, CustomExtension, DnType, IsCa, Issuer, KeyPair,
+    };
+
+    const DAY: i64 = 86_400;
+
+    fn now() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    }
+
+    fn at(days: i64) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp(now() + days * DAY).unwrap()
+    }
+
+    fn ca(cn: &str, from: i64, to: i64) -> CertificateParams {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.not_before = at(from);
+        p.not_after = at(to);
+        p
+    }
+
+    fn leaf_params() -> CertificateParams {
+        let mut p = CertificateParams::new(vec!["shop.test".to_string()]).unwrap();
+        p.distinguished_name.push(DnType::CommonName, "shop.test");
+        p.not_before = at(-1);
+        p.not_after = at(30);
+        p
+    }
+
+    fn critical(oid: &[u64], content: Vec<u8>) -> CustomExtension {
+        let mut e = CustomExtension::from_oid_content(oid, content);
+        e.set_criticality(true);
+        e
+    }
+
+    /// root -> intermediate (from `inter`) -> leaf (from `leaf`); returns (chain, root DER).
+    fn chain_with(
+        inter: CertificateParams,
+        leaf: CertificateParams,
+    ) -> (Vec<CertificateDer<'static>>, CertificateDer<'static>) {
+        let root_params = ca("Unit Root", -30, 3650);
+        let root_key = KeyPair::generate().unwrap();
+        let root = root_params.self_signed(&root_key).unwrap();
+        let inter_key = KeyPair::generate().unwrap();
+        let inter_cert = inter
+            .signed_by(&inter_key, &Issuer::from_params(&root_params, &root_key))
+            .unwrap();
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf_cert = leaf
+            .signed_by(&leaf_key, &Issuer::from_params(&inter, &inter_key))
+            .unwrap();
+        (
+            vec![leaf_cert.der().clone(), inter_cert.der().clone()],
+            root.der().clone(),
+        )
+    }
+
+    fn verdict(chain: &[CertificateDer<'static>], root: CertificateDer<'static>) -> ChainReport {
+        let trust = TrustStore::from_certificates(vec![root]).unwrap();
+        analyse(chain, "shop.test", &trust, now())
+    }
+
+    fn reasons(r: &ChainReport) -> Vec<&'static str> {
+        r.errors.iter().map(|e| e.as_str()).collect()
+    }
+
+    #[test]
+    fn a_valid_chain_reports_its_anchor() {
+        let (chain, root) = chain_with(ca("Unit Inter", -30, 3000), leaf_params());
+        let r = verdict(&chain, root);
+        assert!(r.is_valid(), "{:?} {:?}", r.errors, r.detail);
+        assert_eq!(r.anchor.as_ref().unwrap().subject, "CN=Unit Root");
+    }
+
+    #[test]
+    fn an_intermediate_webpki_cannot_parse_is_malformed_not_invalid() {
+        let mut inter = ca("Unit Inter", -30, 3000);
+        inter.custom_extensions.push(critical(
+            &[1, 3, 6, 1, 4, 1, 55738, 666, 3],
+            vec![0x05, 0x00],
+        ));
+        let (chain, root) = chain_with(inter, leaf_params());
+        let r = verdict(&chain, root);
+        assert_eq!(reasons(&r), ["malformed_certificate"]);
+        assert!(r.detail.unwrap().contains("UnsupportedCriticalExtension"));
+    }
+
+    #[test]
+    fn empty_name_constraints_and_empty_aia_are_malformed() {
+        // nameConstraints (2.5.29.30) with no subtrees at all: Go refuses to parse it.
+        let mut inter = ca("Unit Inter", -30, 3000);
+        inter
+            .custom_extensions
+            .push(critical(&[2, 5, 29, 30], vec![0x30, 0x00]));
+        let (chain, root) = chain_with(inter, leaf_params());
+        let r = verdict(&chain, root);
+        assert_eq!(reasons(&r), ["malformed_certificate"], "{:?}", r.detail);
+        assert!(r.detail.unwrap().contains("nameConstraints"));
+
+        // authorityInfoAccess (1.3.6.1.5.5.7.1.1) without an access description.
+        let mut leaf = leaf_params();
+        leaf.custom_extensions
+            .push(CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+                vec![0x30, 0x00],
+            ));
+        let (chain, root) = chain_with(ca("Unit Inter", -30, 3000), leaf);
+        let r = verdict(&chain, root);
+        assert_eq!(reasons(&r), ["malformed_certificate"], "{:?}", r.detail);
+        assert!(r.detail.unwrap().contains("authorityInfoAccess"));
+    }
+
+    #[test]
+    fn a_renewed_root_beside_its_expired_self_keeps_the_chain_valid() {
+        // The same root name and key, once expired and once re-issued with new dates: the
+        // expired anchor is turned down, and webpki goes on to the renewed one.
+        let key = KeyPair::generate().unwrap();
+        let old = ca("Renewed Root", -800, -1).self_signed(&key).unwrap();
+        let renewed_params = ca("Renewed Root", -30, 3650);
+        let renewed = renewed_params.self_signed(&key).unwrap();
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = leaf_params()
+            .signed_by(&leaf_key, &Issuer::from_params(&renewed_params, &key))
+            .unwrap();
+        let chain = vec![leaf.der().clone()];
+        let both =
+            TrustStore::from_certificates(vec![old.der().clone(), renewed.der().clone()]).unwrap();
+        let r = analyse(&chain, "shop.test", &both, now());
+        assert!(r.is_valid(), "{:?} {:?}", r.errors, r.detail);
+        assert!(r.anchor.unwrap().not_after > now());
+
+        let only_old = TrustStore::from_certificates(vec![old.der().clone()]).unwrap();
+        let r = analyse(&chain, "shop.test", &only_old, now());
+        assert_eq!(reasons(&r), ["anchor_expired"]);
+        assert!(r.anchored);
+        assert!(r.anchor.unwrap().not_after < now());
+    }
+
+    #[test]
+    fn from_certificates_refuses_what_is_no_certificate() {
+        assert!(
+            TrustStore::from_certificates(vec![CertificateDer::from(vec![0x30, 0x00])]).is_err()
+        );
+        assert!(TrustStore::from_certificates(Vec::new())
+            .unwrap()
+            .anchors()
+            .is_empty());
     }
 }

@@ -50,6 +50,13 @@ pub struct CertFacts {
     pub crl_urls: Vec<String>,
     /// Profile rules it breaks that no client enforces (for `check`, never the verdict).
     pub lints: Vec<super::lint::Lint>,
+    /// Why no rustls client accepts this certificate's key (too short, or a kind rustls has no
+    /// verifier for), when it does not; see [`refused_key`].
+    pub refused_key: Option<String>,
+    /// An encoding that parses here but that strict parsers (Go's crypto/x509) refuse, such
+    /// as name constraints with no subtrees or an empty authorityInfoAccess; see
+    /// [`encoding_problem`].
+    pub encoding_problem: Option<String>,
 }
 
 /// A certificate that could not be parsed.
@@ -101,7 +108,10 @@ impl CertFacts {
             ca_issuer_urls: Vec::new(),
             crl_urls: Vec::new(),
             lints: super::lint::lint(cert),
+            refused_key: None,
+            encoding_problem: encoding_problem(cert),
         };
+        facts.refused_key = refused_key(facts.key_algorithm, facts.key_bits, cert);
         for ext in cert.extensions() {
             match ext.parsed_extension() {
                 ParsedExtension::SubjectAlternativeName(san) => {
@@ -152,6 +162,103 @@ impl CertFacts {
     pub fn lifetime_seconds(&self) -> i64 {
         self.not_after - self.not_before
     }
+}
+
+/// Why no rustls client (rustls-webpki with aws-lc-rs, the TLS handshake with the same
+/// provider) can use this key: RSA outside 2048–8192 bits, EC on a curve other than P-256,
+/// P-384 and P-521, DSA, Ed448. Keys of a kind not named here (ML-DSA, RSASSA-PSS keys) are
+/// left to webpki's own verdict.
+pub fn refused_key(algorithm: &str, bits: u32, cert: &X509Certificate<'_>) -> Option<String> {
+    match algorithm {
+        "RSA" if bits < 2048 => Some(format!(
+            "RSA key of {bits} bits: rustls accepts 2048 to 8192"
+        )),
+        "RSA" if bits > 8192 => Some(format!(
+            "RSA key of {bits} bits: rustls accepts 2048 to 8192"
+        )),
+        "EC" => {
+            let curve = cert
+                .public_key()
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|oid| oid.to_id_string());
+            match curve.as_deref() {
+                Some("1.2.840.10045.3.1.7") | Some("1.3.132.0.34") | Some("1.3.132.0.35") => None,
+                Some(other) => Some(format!(
+                    "EC key on curve {} ({bits} bits): rustls accepts P-256, P-384 and P-521",
+                    curve_name(other)
+                )),
+                None => Some(
+                    "EC key without a named curve: rustls accepts P-256, P-384 and P-521"
+                        .to_string(),
+                ),
+            }
+        }
+        "DSA" => Some("DSA key: no TLS client verifies DSA any more".to_string()),
+        "Ed448" => Some("Ed448 key: rustls has no Ed448 verifier".to_string()),
+        _ => None,
+    }
+}
+
+fn curve_name(oid: &str) -> &str {
+    match oid {
+        "1.2.840.10045.3.1.1" => "P-192",
+        "1.3.132.0.33" => "P-224",
+        "1.3.132.0.10" => "secp256k1",
+        other => other,
+    }
+}
+
+/// Extensions strict parsers (Go's crypto/x509) decode and refuse when they are broken: key
+/// and subject key identifiers, keyUsage, subjectAltName, basicConstraints, nameConstraints,
+/// CRL distribution points, certificatePolicies, extKeyUsage, authorityInfoAccess.
+const STRICTLY_PARSED: &[&str] = &[
+    "2.5.29.14",
+    "2.5.29.15",
+    "2.5.29.17",
+    "2.5.29.19",
+    "2.5.29.30",
+    "2.5.29.31",
+    "2.5.29.32",
+    "2.5.29.35",
+    "2.5.29.37",
+    "1.3.6.1.5.5.7.1.1",
+];
+
+/// Encodings x509-parser reads but strict parsers refuse (Go's crypto/x509 fails to parse
+/// the certificate, and CA/Browser Forum rules forbid them): a nameConstraints extension with
+/// neither permitted nor excluded subtrees, an authorityInfoAccess without an access
+/// description, one of those extensions whose contents do not parse.
+pub fn encoding_problem(cert: &X509Certificate<'_>) -> Option<String> {
+    for ext in cert.extensions() {
+        let oid = ext.oid.to_id_string();
+        match ext.parsed_extension() {
+            ParsedExtension::NameConstraints(nc) => {
+                let empty = |s: &Option<Vec<_>>| s.as_ref().is_none_or(|v| v.is_empty());
+                if empty(&nc.permitted_subtrees) && empty(&nc.excluded_subtrees) {
+                    return Some(
+                        "nameConstraints with neither permitted nor excluded subtrees (RFC 5280 4.2.1.10)"
+                            .to_string(),
+                    );
+                }
+            }
+            ParsedExtension::AuthorityInfoAccess(aia) if aia.accessdescs.is_empty() => {
+                return Some(
+                    "authorityInfoAccess without an access description (RFC 5280 4.2.2.1)"
+                        .to_string(),
+                );
+            }
+            // Only the extensions Go's parser reads (and refuses when broken); a bad SCT
+            // list or an odd policy qualifier no client looks into is not a failure.
+            ParsedExtension::ParseError { error } if STRICTLY_PARSED.contains(&oid.as_str()) => {
+                return Some(format!("extension {oid} does not parse: {error}"));
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Drops the sign-padding zero bytes DER puts in front of serials with the top bit set.

@@ -181,13 +181,24 @@ pub fn worth_fetching(report: &ChainReport) -> bool {
 }
 
 /// Records in the served chain's verdict that `completed` (the chain plus fetched issuers)
-/// reaches an anchor: `unknown_issuer` becomes `missing_intermediate`, and the anchor's kind
-/// is taken over. Positions, dates and expiry stay those of what the server sent.
+/// reaches an anchor: `unknown_issuer` becomes `missing_intermediate`, and the anchor (its
+/// kind, its facts, and what is wrong with it) is taken over. Positions, dates and expiry stay
+/// those of what the server sent.
 pub fn mark_missing_intermediate(report: &mut ChainReport, completed: &ChainReport) {
     if report.errors.remove(&ChainError::UnknownIssuer) {
         report.errors.insert(ChainError::MissingIntermediate);
         report.anchored = true;
         report.private_anchor = completed.private_anchor;
+        report.anchor = completed.anchor.clone();
+        for anchor_reason in [
+            ChainError::AnchorExpired,
+            ChainError::AnchorNotYetValid,
+            ChainError::AnchorUnusable,
+        ] {
+            if completed.errors.contains(&anchor_reason) {
+                report.errors.insert(anchor_reason);
+            }
+        }
     }
 }
 

@@ -9,9 +9,10 @@ pub mod facts;
 pub mod facts_cache;
 pub mod lint;
 pub mod missing;
+pub mod signatures;
 pub mod trust;
 pub mod weak;
 
 pub use chain::{analyse, analyse_file_chain, ChainError, ChainReport};
 pub use facts::CertFacts;
-pub use trust::{TrustStore, TrustStores};
+pub use trust::{AnchorCert, TrustStore, TrustStores};

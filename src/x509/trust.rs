@@ -9,12 +9,69 @@ use std::sync::{Arc, OnceLock};
 
 use rustls_pki_types::{CertificateDer, TrustAnchor};
 
+use super::facts::CertFacts;
+
 /// A set of trust anchors to verify paths against.
 #[derive(Debug)]
 pub struct TrustStore {
     system: Arc<Vec<TrustAnchor<'static>>>,
+    system_certs: Arc<Vec<Option<Arc<AnchorCert>>>>,
     extra: Vec<TrustAnchor<'static>>,
     anchors: Vec<TrustAnchor<'static>>,
+    /// The certificate behind each of `anchors` (same index), when the anchor was read from one.
+    certs: Vec<Option<Arc<AnchorCert>>>,
+}
+
+/// What the store knows of the certificate an anchor was taken from. webpki uses an anchor's
+/// name and key alone; strict clients (OpenSSL, Go, Java) also refuse an anchor that has
+/// expired, is not yet valid, is no CA or carries an extension they cannot process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorCert {
+    /// The anchor certificate's facts (None when x509-parser cannot read it).
+    pub facts: Option<Arc<CertFacts>>,
+    /// Why strict clients refuse this certificate as a CA, if they do.
+    pub unusable: Option<String>,
+    /// The raw subject and subjectPublicKeyInfo, as in the [`TrustAnchor`], to tell a
+    /// self-signed leaf that is its own anchor.
+    pub subject: Vec<u8>,
+    /// See `subject`.
+    pub spki: Vec<u8>,
+}
+
+impl AnchorCert {
+    /// Reads what strict clients check of an anchor certificate.
+    fn new(der: &CertificateDer<'_>, anchor: &TrustAnchor<'_>) -> AnchorCert {
+        let (facts, parse_error) = match super::facts_cache::facts(der) {
+            Ok(f) => (Some(f), None),
+            Err(e) => (None, Some(format!("x509-parser cannot read it: {e}"))),
+        };
+        let unusable = parse_error
+            .or_else(|| {
+                // Strict parsing (webpki's own, as for any certificate but an anchor): an
+                // unknown critical extension, a critical key identifier, a v1 certificate.
+                webpki::EndEntityCert::try_from(der)
+                    .err()
+                    .map(|e| format!("strict parsers refuse it: {e:?}"))
+            })
+            .or_else(|| {
+                facts
+                    .as_ref()
+                    .and_then(|f| f.encoding_problem.clone())
+                    .map(|p| format!("strict parsers refuse it: {p}"))
+            })
+            .or_else(|| {
+                facts
+                    .as_ref()
+                    .filter(|f| !f.is_ca)
+                    .map(|_| "it has no basicConstraints extension with CA:TRUE".to_string())
+            });
+        AnchorCert {
+            facts,
+            unusable,
+            subject: anchor.subject.as_ref().to_vec(),
+            spki: anchor.subject_public_key_info.as_ref().to_vec(),
+        }
+    }
 }
 
 impl TrustStore {
@@ -23,10 +80,16 @@ impl TrustStore {
         static SYSTEM: OnceLock<Arc<TrustStore>> = OnceLock::new();
         SYSTEM
             .get_or_init(|| {
-                let system = Arc::new(load_system_anchors());
+                let (anchors, certs) = load_system_anchors()
+                    .into_iter()
+                    .unzip::<_, _, Vec<_>, Vec<_>>();
+                let system = Arc::new(anchors);
+                let system_certs = Arc::new(certs);
                 Arc::new(TrustStore {
                     anchors: system.as_ref().clone(),
+                    certs: system_certs.as_ref().clone(),
                     system,
+                    system_certs,
                     extra: Vec::new(),
                 })
             })
@@ -35,14 +98,22 @@ impl TrustStore {
 
     /// The system store plus the certificates of a PEM file.
     pub fn with_ca_file(path: &Path) -> Result<TrustStore, String> {
-        let extra = read_anchor_file(path)?;
-        let system = TrustStore::system().system.clone();
+        let (extra, extra_certs) = read_anchor_file(path)?
+            .into_iter()
+            .unzip::<_, _, Vec<_>, Vec<_>>();
+        let system_store = TrustStore::system();
+        let system = system_store.system.clone();
+        let system_certs = system_store.system_certs.clone();
         let mut anchors = system.as_ref().clone();
         anchors.extend(extra.iter().cloned());
+        let mut certs = system_certs.as_ref().clone();
+        certs.extend(extra_certs);
         Ok(TrustStore {
             system,
+            system_certs,
             extra,
             anchors,
+            certs,
         })
     }
 
@@ -51,9 +122,71 @@ impl TrustStore {
     pub fn from_anchors(extra: Vec<TrustAnchor<'static>>) -> TrustStore {
         TrustStore {
             system: Arc::new(Vec::new()),
+            system_certs: Arc::new(Vec::new()),
             anchors: extra.clone(),
+            certs: vec![None; extra.len()],
             extra,
         }
+    }
+
+    /// A store of the anchors of exactly these certificates, without the system's (the limbo
+    /// suite, tests). Every certificate webpki can take an anchor from is kept, with what strict
+    /// clients would refuse of it (judged when a path ends there); one it cannot is an error.
+    pub fn from_certificates(certs: Vec<CertificateDer<'static>>) -> Result<TrustStore, String> {
+        let (extra, certs) = certs
+            .iter()
+            .enumerate()
+            .map(|(i, der)| {
+                anchor_of(der).map_err(|e| {
+                    format!(
+                        "certificate #{} is not usable as a trust anchor: {e}",
+                        i + 1
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .unzip::<_, _, Vec<_>, Vec<_>>();
+        Ok(TrustStore {
+            system: Arc::new(Vec::new()),
+            system_certs: Arc::new(Vec::new()),
+            anchors: extra.clone(),
+            certs,
+            extra,
+        })
+    }
+
+    /// The certificate behind `anchor` (one of [`TrustStore::anchors`]), when it is known.
+    pub fn certificate_of(&self, anchor: &TrustAnchor<'_>) -> Option<&Arc<AnchorCert>> {
+        // webpki hands back a reference into `anchors()`: find that very one (a renewed root
+        // has the same name and key as its expired self), else one with the same name and key.
+        let i = self
+            .anchors
+            .iter()
+            .position(|a| std::ptr::eq(a.subject.as_ref(), anchor.subject.as_ref()))
+            .or_else(|| {
+                self.anchors.iter().position(|a| {
+                    a.subject == anchor.subject
+                        && a.subject_public_key_info == anchor.subject_public_key_info
+                })
+            })?;
+        self.certs.get(i)?.as_ref()
+    }
+
+    /// The anchor certificate with this raw subject and subjectPublicKeyInfo, if the store
+    /// holds one (a self-signed leaf that is its own anchor).
+    pub fn certificate_with(&self, subject: &[u8], spki: &[u8]) -> Option<&Arc<AnchorCert>> {
+        self.certs
+            .iter()
+            .flatten()
+            .find(|c| c.subject == subject && c.spki == spki)
+    }
+
+    /// Whether some anchor has this raw subject and subjectPublicKeyInfo.
+    pub fn has_anchor(&self, subject: &[u8], spki: &[u8]) -> bool {
+        self.anchors
+            .iter()
+            .any(|a| a.subject.as_ref() == subject && a.subject_public_key_info.as_ref() == spki)
     }
 
     /// All anchors, system first.
@@ -70,7 +203,7 @@ impl TrustStore {
 
 /// Reads the platform's root certificates; unreadable entries are skipped with a warning,
 /// as a broken system bundle must not stop the exporter from reporting expiry.
-fn load_system_anchors() -> Vec<TrustAnchor<'static>> {
+fn load_system_anchors() -> Vec<Anchored> {
     let result = rustls_native_certs::load_native_certs();
     for error in &result.errors {
         tracing::warn!(%error, "skipping part of the system certificate store");
@@ -78,8 +211,7 @@ fn load_system_anchors() -> Vec<TrustAnchor<'static>> {
     let anchors: Vec<_> = result
         .certs
         .iter()
-        .filter_map(|der| webpki::anchor_from_trusted_cert(der).ok())
-        .map(|a| a.to_owned())
+        .filter_map(|der| anchor_of(der).ok())
         .collect();
     if anchors.is_empty() {
         tracing::warn!(
@@ -89,22 +221,30 @@ fn load_system_anchors() -> Vec<TrustAnchor<'static>> {
     anchors
 }
 
+/// An anchor and what is known of its certificate.
+type Anchored = (TrustAnchor<'static>, Option<Arc<AnchorCert>>);
+
+/// The anchor webpki takes from `der`, with the certificate's facts.
+fn anchor_of(der: &CertificateDer<'_>) -> Result<Anchored, String> {
+    let anchor = webpki::anchor_from_trusted_cert(der).map_err(|e| format!("{e:?}"))?;
+    let cert = Arc::new(AnchorCert::new(der, &anchor));
+    Ok((anchor.to_owned(), Some(cert)))
+}
+
 /// Reads every certificate of a PEM file as a trust anchor.
-fn read_anchor_file(path: &Path) -> Result<Vec<TrustAnchor<'static>>, String> {
+fn read_anchor_file(path: &Path) -> Result<Vec<Anchored>, String> {
     let certs = read_pem_certificates(path)?;
     certs
         .iter()
         .enumerate()
         .map(|(i, der)| {
-            webpki::anchor_from_trusted_cert(der)
-                .map(|a| a.to_owned())
-                .map_err(|e| {
-                    format!(
-                        "{}: certificate #{} is not usable as a trust anchor: {e:?}",
-                        path.display(),
-                        i + 1
-                    )
-                })
+            anchor_of(der).map_err(|e| {
+                format!(
+                    "{}: certificate #{} is not usable as a trust anchor: {e}",
+                    path.display(),
+                    i + 1
+                )
+            })
         })
         .collect()
 }

@@ -153,6 +153,8 @@ mod tests {
             ca_issuer_urls: Vec::new(),
             crl_urls: Vec::new(),
             lints: Vec::new(),
+            refused_key: None,
+            encoding_problem: None,
         }
     }
 
@@ -166,6 +168,7 @@ mod tests {
             detail: None,
             judged: true,
             anchored,
+            anchor: None,
         }
     }
 

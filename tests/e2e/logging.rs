@@ -286,3 +286,49 @@ async fn logfmt_is_the_default_and_info_logs_no_line_per_probe() {
         log.join("\n")
     );
 }
+
+#[tokio::test]
+async fn a_chain_judged_invalid_logs_webpkis_words() {
+    // Eight intermediates: webpki builds paths of at most six, so the verdict is `invalid`,
+    // and only the log line can say why.
+    let root = Ca::root("Deep Root");
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "ca.pem", &root.pem());
+    let mut cas = vec![root];
+    for i in 0..8 {
+        let next = cas
+            .last()
+            .unwrap()
+            .intermediate(&format!("Deep Intermediate {i}"));
+        cas.push(next);
+    }
+    let leaf = cas.last().unwrap().leaf(&LeafSpec::new("deep.test", 30));
+    let mut chain = vec![leaf.der.clone()];
+    chain.extend(cas[1..].iter().rev().map(|ca| ca.der.clone()));
+    let server = tls_server::tls(chain, leaf.private_key(), TlsOptions::default()).await;
+    let config = format!(
+        "defaults:\n  interval: 1s\n  timeout: 2s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  \
+         - name: deep\n    address: {}\n    server_name: deep.test\n",
+        server.addr
+    );
+    let mut exporter = Exporter::start(
+        dir,
+        &config,
+        &["--log.level", "debug", "--log.format", "json"],
+    );
+    let deadline = Instant::now() + LIMIT;
+    let line = loop {
+        let raw = exporter.next_line(deadline).await;
+        let line: Value = serde_json::from_str(&raw)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {raw}"));
+        if text(&line, "message") == "probe finished" {
+            break line;
+        }
+    };
+    assert!(text(&line, "chain_errors").contains("invalid"), "{line}");
+    assert!(
+        text(&line, "chain_detail").contains("MaximumPathDepthExceeded"),
+        "{line}"
+    );
+    exporter.terminate().await;
+}

@@ -14,6 +14,7 @@ mod prometheus;
 mod revocation;
 mod robust;
 mod tls;
+mod verdicts;
 mod web;
 
 mod on_demand;

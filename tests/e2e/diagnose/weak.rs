@@ -102,6 +102,14 @@ async fn rsa_1024_leaf_is_flagged_even_when_the_handshake_is_refused() {
         ["tls_server_signature"]
     );
     assert_eq!(m.value("cert_probe_success", &[("target", "t")]), 1.0);
+    // No rustls client accepts the key: the chain is not valid either (issue 11).
+    assert_eq!(
+        m.reasons("cert_chain_error_info", "t"),
+        ["weak_key"],
+        "{}",
+        m.text
+    );
+    assert_eq!(m.value("cert_chain_valid", &[("target", "t")]), 0.0);
     h.stop().await;
 
     let addr = server.addr.to_string();
