@@ -11,6 +11,7 @@ mod places;
 mod prometheus;
 mod revocation;
 mod robust;
+mod startup;
 mod tls;
 mod web;
 
