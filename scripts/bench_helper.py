@@ -10,6 +10,9 @@ Subcommands (all output one line of key=value pairs):
                                processes compete for the cores; CPU time much less)
   lag URL PREFIX INTERVAL SECS watch targets named PREFIX* for SECS seconds; report the worst
                                gap between two consecutive probes of one target, less INTERVAL
+  first BASE COUNT T0 SECS     poll BASE/metrics and BASE/-/ready (for at most SECS seconds)
+                               until COUNT targets have a cert_probe_timestamp_seconds and ready
+                               says 200; report both moments as seconds after T0 (Unix time)
 Every loop is bounded by a count or a time limit.
 """
 
@@ -19,6 +22,7 @@ import re
 import statistics
 import sys
 import time
+import urllib.error
 import urllib.request
 
 SAMPLE = re.compile(r'^(\w+)\{([^}]*)\} (\S+)')
@@ -137,8 +141,59 @@ def cmd_lag(url, prefix, interval, secs):
     )
 
 
+def ready_status(base):
+    try:
+        with urllib.request.urlopen(base + "/-/ready", timeout=10) as resp:
+            return resp.status, resp.read().decode().strip()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode().strip()
+
+
+def cmd_first(base, count, t0, secs):
+    count, t0, deadline = int(count), float(t0), time.monotonic() + float(secs)
+    all_results = ready = None
+    seen = failed = 0
+    first_ready_body = ""
+    while time.monotonic() < deadline and (all_results is None or ready is None):
+        if ready is None:
+            status, body = ready_status(base)
+            first_ready_body = first_ready_body or body
+            if status == 200:
+                ready = time.time() - t0
+        if all_results is None:
+            stamped = set()
+            failed = 0
+            for line in text(base + "/metrics").splitlines():
+                m = SAMPLE.match(line)
+                if not m:
+                    continue
+                if m.group(1) == "cert_probe_timestamp_seconds":
+                    t = TARGET.search(m.group(2))
+                    if t:
+                        stamped.add(t.group(1))
+                elif m.group(1) == "cert_probe_success":
+                    failed += float(m.group(3)) == 0
+            seen = len(stamped)
+            if seen >= count:
+                all_results = time.time() - t0
+        time.sleep(0.25)
+    fmt = lambda v: f"{v:.2f}" if v is not None else f"none_within_{secs}s"
+    print(
+        f"targets_with_a_result={seen}/{count} failed={failed} "
+        f"time_to_first_results_seconds={fmt(all_results)} time_to_ready_seconds={fmt(ready)} "
+        f"first_ready_answer={first_ready_body!r}"
+    )
+
+
 def main():
-    commands = {"cpu": cmd_cpu, "probes": cmd_probes, "fresh": cmd_fresh, "render": cmd_render, "lag": cmd_lag}
+    commands = {
+        "cpu": cmd_cpu,
+        "probes": cmd_probes,
+        "fresh": cmd_fresh,
+        "render": cmd_render,
+        "lag": cmd_lag,
+        "first": cmd_first,
+    }
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](*sys.argv[2:])
