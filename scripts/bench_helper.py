@@ -13,6 +13,8 @@ Subcommands (all output one line of key=value pairs):
   first BASE COUNT T0 SECS     poll BASE/metrics and BASE/-/ready (for at most SECS seconds)
                                until COUNT targets have a cert_probe_timestamp_seconds and ready
                                says 200; report both moments as seconds after T0 (Unix time)
+  rate URL T0 FROM TO BUCKET   probes finished (cert_exporter_probes_total) per BUCKET seconds
+                               between FROM and TO seconds after T0: how even the load is
 Every loop is bounded by a count or a time limit.
 """
 
@@ -185,6 +187,27 @@ def cmd_first(base, count, t0, secs):
     )
 
 
+def probes_total(url):
+    return sum(value for _, value in samples(url, "cert_exporter_probes_total"))
+
+
+def cmd_rate(url, t0, start, end, bucket):
+    t0, start, end, bucket = float(t0), float(start), float(end), float(bucket)
+    while time.time() < t0 + start:
+        time.sleep(0.05)
+    counts, edge, before = [], t0 + start + bucket, probes_total(url)
+    while edge <= t0 + end + 1e-9:
+        while time.time() < edge:
+            time.sleep(0.05)
+        now = probes_total(url)
+        counts.append(int(now - before))
+        before, edge = now, edge + bucket
+    print(
+        f"probes_per_{bucket:g}s_from_{start:g}s_to_{end:g}s={','.join(map(str, counts))} "
+        f"min={min(counts)} max={max(counts)} total={sum(counts)}"
+    )
+
+
 def main():
     commands = {
         "cpu": cmd_cpu,
@@ -193,6 +216,7 @@ def main():
         "render": cmd_render,
         "lag": cmd_lag,
         "first": cmd_first,
+        "rate": cmd_rate,
     }
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
