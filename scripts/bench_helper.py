@@ -10,6 +10,11 @@ Subcommands (all output one line of key=value pairs):
                                processes compete for the cores; CPU time much less)
   lag URL PREFIX INTERVAL SECS watch targets named PREFIX* for SECS seconds; report the worst
                                gap between two consecutive probes of one target, less INTERVAL
+  first BASE COUNT T0 SECS     poll BASE/metrics and BASE/-/ready (for at most SECS seconds)
+                               until COUNT targets have a cert_probe_timestamp_seconds and ready
+                               says 200; report both moments as seconds after T0 (Unix time)
+  rate URL T0 FROM TO BUCKET   probes finished (cert_exporter_probes_total) per BUCKET seconds
+                               between FROM and TO seconds after T0: how even the load is
 Every loop is bounded by a count or a time limit.
 """
 
@@ -19,6 +24,7 @@ import re
 import statistics
 import sys
 import time
+import urllib.error
 import urllib.request
 
 SAMPLE = re.compile(r'^(\w+)\{([^}]*)\} (\S+)')
@@ -137,8 +143,81 @@ def cmd_lag(url, prefix, interval, secs):
     )
 
 
+def ready_status(base):
+    try:
+        with urllib.request.urlopen(base + "/-/ready", timeout=10) as resp:
+            return resp.status, resp.read().decode().strip()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode().strip()
+
+
+def cmd_first(base, count, t0, secs):
+    count, t0, deadline = int(count), float(t0), time.monotonic() + float(secs)
+    all_results = ready = None
+    seen = failed = 0
+    first_ready_body = ""
+    while time.monotonic() < deadline and (all_results is None or ready is None):
+        if ready is None:
+            status, body = ready_status(base)
+            first_ready_body = first_ready_body or body
+            if status == 200:
+                ready = time.time() - t0
+        if all_results is None:
+            stamped = set()
+            failed = 0
+            for line in text(base + "/metrics").splitlines():
+                m = SAMPLE.match(line)
+                if not m:
+                    continue
+                if m.group(1) == "cert_probe_timestamp_seconds":
+                    t = TARGET.search(m.group(2))
+                    if t:
+                        stamped.add(t.group(1))
+                elif m.group(1) == "cert_probe_success":
+                    failed += float(m.group(3)) == 0
+            seen = len(stamped)
+            if seen >= count:
+                all_results = time.time() - t0
+        time.sleep(0.25)
+    fmt = lambda v: f"{v:.2f}" if v is not None else f"none_within_{secs}s"
+    print(
+        f"targets_with_a_result={seen}/{count} failed={failed} "
+        f"time_to_first_results_seconds={fmt(all_results)} time_to_ready_seconds={fmt(ready)} "
+        f"first_ready_answer={first_ready_body!r}"
+    )
+
+
+def probes_total(url):
+    return sum(value for _, value in samples(url, "cert_exporter_probes_total"))
+
+
+def cmd_rate(url, t0, start, end, bucket):
+    t0, start, end, bucket = float(t0), float(start), float(end), float(bucket)
+    while time.time() < t0 + start:
+        time.sleep(0.05)
+    counts, edge, before = [], t0 + start + bucket, probes_total(url)
+    while edge <= t0 + end + 1e-9:
+        while time.time() < edge:
+            time.sleep(0.05)
+        now = probes_total(url)
+        counts.append(int(now - before))
+        before, edge = now, edge + bucket
+    print(
+        f"probes_per_{bucket:g}s_from_{start:g}s_to_{end:g}s={','.join(map(str, counts))} "
+        f"min={min(counts)} max={max(counts)} total={sum(counts)}"
+    )
+
+
 def main():
-    commands = {"cpu": cmd_cpu, "probes": cmd_probes, "fresh": cmd_fresh, "render": cmd_render, "lag": cmd_lag}
+    commands = {
+        "cpu": cmd_cpu,
+        "probes": cmd_probes,
+        "fresh": cmd_fresh,
+        "render": cmd_render,
+        "lag": cmd_lag,
+        "first": cmd_first,
+        "rate": cmd_rate,
+    }
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](*sys.argv[2:])

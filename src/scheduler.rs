@@ -2,10 +2,13 @@
 //!
 //! Each target has its own task, so a slow or dead target only ever delays itself; a
 //! [`Semaphore`] caps the probes in flight, and a dead target holds its permit for at most its
-//! timeout. First probes are spread at random over the first interval so that a restart does
-//! not send every handshake at once. [`Scheduler::apply`] reconciles the running tasks with a
-//! new configuration: unchanged targets keep running (and keep their state), changed ones
-//! restart, removed ones stop and lose their series.
+//! timeout. A new target (at start, or added by a reload or a target file) is probed at once, so
+//! that `/metrics` is complete within one timeout of a start rather than one interval; the
+//! semaphore turns that burst into at most `concurrency` probes at a time. After its first probe a
+//! target moves to its own slot in the interval (a stable hash of its name), so later probes are
+//! spread evenly instead of every target coming back at start + interval. [`Scheduler::apply`]
+//! reconciles the running tasks with a new configuration: unchanged targets keep running (and
+//! keep their state), changed ones restart, removed ones stop and lose their series.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,6 +29,8 @@ pub struct Scheduler {
     state: Arc<State>,
     metrics: Arc<ExporterMetrics>,
     permits: Arc<Semaphore>,
+    /// Where every target's slot in its interval is counted from.
+    origin: Instant,
     inner: Mutex<Inner>,
 }
 
@@ -53,6 +58,7 @@ impl Scheduler {
             state,
             metrics,
             permits: Arc::new(Semaphore::new(0)),
+            origin: Instant::now(),
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -78,26 +84,28 @@ impl Scheduler {
             .filter(|(name, running)| wanted.get(name.as_str()) != Some(&&running.target))
             .map(|(name, _)| name.clone())
             .collect();
-        for name in stale {
-            inner.tasks.remove(&name);
-            self.state.remove(&name);
+        for name in &stale {
+            inner.tasks.remove(name);
         }
+        let added: Vec<String> = config
+            .targets
+            .iter()
+            .filter(|t| !inner.tasks.contains_key(&t.name))
+            .map(|t| t.name.clone())
+            .collect();
+        // Before any new task runs, so that its first result cannot precede its pending entry.
+        self.state.retarget(&stale, &added);
         for target in &config.targets {
             if inner.tasks.contains_key(&target.name) {
                 continue;
             }
-            let first_delay = spread(target.interval);
-            self.state.expect(
-                &target.name,
-                Instant::now() + first_delay + target.longest_probe(),
-            );
             let handle = tokio::spawn(run_target(
                 target.clone(),
                 prober.clone(),
                 self.state.clone(),
                 self.metrics.clone(),
                 self.permits.clone(),
-                first_delay,
+                self.origin,
             ));
             inner.tasks.insert(
                 target.name.clone(),
@@ -139,11 +147,42 @@ impl Scheduler {
     }
 }
 
-/// A random delay in `[0, interval)`, capped at ten minutes so very long intervals still
-/// produce data soon after start.
-fn spread(interval: Duration) -> Duration {
-    let span = interval.min(Duration::from_secs(600));
-    span.mul_f64(fastrand::f64())
+/// Where in its interval `name` is probed, as a fraction in `[0, 1)`: a stable hash of the name
+/// (FNV-1a, then a 64-bit finaliser so that names differing in one character land far apart), so
+/// a target keeps its slot across reloads and the slots of many targets are spread evenly.
+fn phase(name: &str) -> f64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    // splitmix64's finaliser.
+    hash ^= hash >> 30;
+    hash = hash.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    hash ^= hash >> 27;
+    hash = hash.wrapping_mul(0x94d0_49bb_1331_11eb);
+    hash ^= hash >> 31;
+    (hash >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The first moment at or after `earliest` that is `phase` of the way into an interval counted
+/// from `origin`: the second probe of a target, which from then on keeps that cadence.
+fn next_slot(origin: Instant, interval: Duration, phase: f64, earliest: Instant) -> Instant {
+    let period = interval.as_nanos();
+    if period == 0 {
+        return earliest;
+    }
+    let offset = interval.mul_f64(phase.clamp(0.0, 1.0)).as_nanos() % period;
+    let since = earliest.saturating_duration_since(origin).as_nanos();
+    let at = if since <= offset {
+        offset
+    } else {
+        offset + (since - offset).div_ceil(period) * period
+    };
+    u64::try_from(at)
+        .ok()
+        .and_then(|nanos| origin.checked_add(Duration::from_nanos(nanos)))
+        .unwrap_or_else(|| later(earliest, interval))
 }
 
 /// One line per failed probe at warn, one per probe at debug.
@@ -191,21 +230,38 @@ fn log_probe(target: &Target, result: &crate::probe::ProbeResult) {
     }
 }
 
-/// Probes one target forever at its interval.
+/// `at + by`, or a moment about a century on when that is past what an `Instant` holds (an
+/// interval of a million years is valid configuration and must not panic).
+fn later(at: Instant, by: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
+    at.checked_add(by)
+        .or_else(|| at.checked_add(CENTURY))
+        .unwrap_or(at)
+}
+
+/// Probes one target forever: at once, then at its slot at least half an interval later (so the
+/// second probe comes between half an interval and one and a half after the first), then every
+/// interval.
 async fn run_target(
     target: Arc<Target>,
     prober: Arc<Prober>,
     state: Arc<State>,
     metrics: Arc<ExporterMetrics>,
     permits: Arc<Semaphore>,
-    first_delay: Duration,
+    origin: Instant,
 ) {
-    let mut next = Instant::now() + first_delay;
+    let mut next = Instant::now();
+    let mut first = true;
     loop {
         tokio::time::sleep_until(next).await;
         let Ok(permit) = permits.acquire().await else {
             return; // the scheduler is shutting down
         };
+        let started = Instant::now();
+        if first {
+            // Readiness waits for this probe's result, or at most until its timeout passes.
+            state.first_probe_started(&target.name, later(started, target.longest_probe()));
+        }
         // Boxed, so that an idle target's task is a few hundred bytes rather than the size of
         // the largest probe state machine: ten thousand waiting tasks stay cheap.
         let results = Box::pin(prober.probe_all(&target)).await;
@@ -215,12 +271,74 @@ async fn run_target(
             log_probe(&target, result);
         }
         state.store(target.clone(), results);
-        // Keep the cadence from the scheduled start; after a stall, start again from now
-        // rather than firing the missed probes in a burst.
-        next += target.interval;
+        if first {
+            // Off the start burst and onto this target's own slot in the interval.
+            first = false;
+            next = next_slot(
+                origin,
+                target.interval,
+                phase(&target.name),
+                later(started, target.interval / 2),
+            );
+        } else {
+            // Keep the cadence from the scheduled start; after a stall, start again from now
+            // rather than firing the missed probes in a burst.
+            next = later(next, target.interval);
+        }
         let now = Instant::now();
         if next < now {
             next = now;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_are_stable_and_even() {
+        assert_eq!(phase("shop"), phase("shop"));
+        assert_ne!(phase("t1"), phase("t2"));
+        // Names as an inventory generates them: ten equal buckets get about a tenth each.
+        let mut buckets = [0usize; 10];
+        for i in 0..2000 {
+            let p = phase(&format!("t{i}"));
+            assert!((0.0..1.0).contains(&p), "{p}");
+            buckets[(p * 10.0) as usize] += 1;
+        }
+        for (i, n) in buckets.iter().enumerate() {
+            assert!(
+                (140..=260).contains(n),
+                "bucket {i} holds {n} of 2000: {buckets:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_second_probe_is_at_the_slot_half_an_interval_on_or_later() {
+        let origin = Instant::now();
+        let interval = Duration::from_secs(100);
+        let at = |earliest_s: u64, phase: f64| {
+            next_slot(
+                origin,
+                interval,
+                phase,
+                origin + Duration::from_secs(earliest_s),
+            )
+            .duration_since(origin)
+            .as_secs_f64()
+        };
+        // Probed at once at 0, earliest next at 50 s: slot 30 s is in the next interval.
+        assert_eq!(at(50, 0.3), 130.0);
+        assert_eq!(at(50, 0.7), 70.0);
+        assert_eq!(at(50, 0.5), 50.0);
+        assert_eq!(at(50, 0.0), 100.0);
+        // Later on (a target added by a reload at 1,000 s, earliest next at 1,050 s).
+        assert_eq!(at(1050, 0.3), 1130.0);
+        assert_eq!(at(1050, 0.9), 1090.0);
+        // Degenerate inputs do not panic.
+        let _ = next_slot(origin, Duration::ZERO, 0.5, origin);
+        let _ = next_slot(origin, Duration::from_secs(u64::MAX / 4), 0.99, origin);
     }
 }

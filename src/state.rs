@@ -3,7 +3,7 @@
 //! scrape clones the `Arc`s it needs under a short read lock.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::time::Instant;
 
@@ -22,8 +22,46 @@ pub struct Snapshot {
 #[derive(Debug, Default)]
 pub struct State {
     snapshots: RwLock<BTreeMap<String, Arc<Snapshot>>>,
-    /// Targets not yet probed once, with the moment their first probe's timeout passes.
-    first_deadlines: RwLock<HashMap<String, Instant>>,
+    /// What `/-/ready` answers from.
+    readiness: Mutex<Startup>,
+}
+
+/// Which targets the exporter still waits for before it is ready.
+#[derive(Debug, Default)]
+struct Startup {
+    /// Set once every target had its first result; never cleared (see [`State::readiness`]).
+    ready: bool,
+    /// Targets without a first result: `None` while the first probe waits for its slot, then
+    /// the moment its timeout passes.
+    pending: HashMap<String, Option<Instant>>,
+}
+
+impl Startup {
+    /// Targets still waiting at `now`; latches readiness when there are none.
+    fn waiting(&mut self, now: Instant) -> usize {
+        if self.ready {
+            return 0;
+        }
+        let waiting = self
+            .pending
+            .values()
+            .filter(|deadline| deadline.is_none_or(|d| d > now))
+            .count();
+        if waiting == 0 {
+            self.ready = true;
+            self.pending.clear();
+        }
+        waiting
+    }
+}
+
+/// What `/-/ready` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// Every target had its first result (or its first probe ran out of time) at least once.
+    Ready,
+    /// This many targets have neither a first result nor a first probe past its timeout.
+    Waiting(usize),
 }
 
 impl State {
@@ -34,44 +72,62 @@ impl State {
     /// Records the results of a probe of `target`.
     pub fn store(&self, target: Arc<Target>, results: Vec<ProbeResult>) {
         let name = target.name.clone();
-        self.first_deadlines
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&name);
+        {
+            let mut startup = self.startup();
+            if startup.pending.remove(&name).is_some() {
+                startup.waiting(Instant::now());
+            }
+        }
         self.snapshots
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(name, Arc::new(Snapshot { target, results }));
     }
 
-    /// Forgets a target: its series disappear from the next scrape.
-    pub fn remove(&self, name: &str) {
-        self.snapshots
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name);
-        self.first_deadlines
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name);
+    /// Applies a change of the target list at once: the `removed` targets are forgotten (their
+    /// series disappear from the next scrape) and the `added` ones (a name may be in both, for a
+    /// target whose settings changed) wait for their first probe. One step, so that readiness is
+    /// never judged on a list with the removed targets gone and the added ones not there yet.
+    pub fn retarget(&self, removed: &[String], added: &[String]) {
+        {
+            let mut startup = self.startup();
+            for name in removed {
+                startup.pending.remove(name);
+            }
+            // Once ready, an exporter stays ready: see `readiness`.
+            if !startup.ready {
+                for name in added {
+                    startup.pending.insert(name.clone(), None);
+                }
+            }
+        }
+        let mut snapshots = self.snapshots.write().unwrap_or_else(|e| e.into_inner());
+        for name in removed {
+            snapshots.remove(name);
+        }
     }
 
-    /// Notes that `name` will have been probed (or timed out) by `deadline`, for readiness.
-    pub fn expect(&self, name: &str, deadline: Instant) {
-        self.first_deadlines
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_string(), deadline);
+    /// Notes that the first probe of `name` has started and will have a result by `deadline`
+    /// (its longest possible duration): after that, it no longer holds readiness back.
+    pub fn first_probe_started(&self, name: &str, deadline: Instant) {
+        if let Some(pending) = self.startup().pending.get_mut(name) {
+            *pending = Some(deadline);
+        }
     }
 
-    /// Ready once every target has been probed once or its first probe's timeout has passed.
-    pub fn is_ready(&self) -> bool {
-        let now = Instant::now();
-        self.first_deadlines
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .all(|deadline| *deadline <= now)
+    /// Ready once every target has had its first result, or its first probe has run out of
+    /// time; targets whose first probe still waits for a slot of the concurrency limit hold it
+    /// back. Once ready, the exporter stays ready: targets added by a reload or a target file are
+    /// probed at once but do not take a serving exporter out of rotation.
+    pub fn readiness(&self) -> Readiness {
+        match self.startup().waiting(Instant::now()) {
+            0 => Readiness::Ready,
+            n => Readiness::Waiting(n),
+        }
+    }
+
+    fn startup(&self) -> std::sync::MutexGuard<'_, Startup> {
+        self.readiness.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The current snapshots, in target-name order.
@@ -91,5 +147,68 @@ impl State {
             .unwrap_or_else(|e| e.into_inner())
             .get(name)
             .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn target(name: &str) -> Arc<Target> {
+        let config = crate::config::Config::parse(&format!(
+            "targets:\n  - name: {name}\n    address: 127.0.0.1:1\n"
+        ))
+        .expect("config");
+        config.targets[0].clone()
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn ready_once_every_target_has_a_result_or_ran_out_of_time() {
+        let state = State::new();
+        state.retarget(&[], &names(&["a", "b", "c"]));
+        assert_eq!(state.readiness(), Readiness::Waiting(3));
+        state.store(target("a"), Vec::new());
+        assert_eq!(state.readiness(), Readiness::Waiting(2));
+        // b's first probe started and its timeout has passed; c still waits for a slot.
+        state.first_probe_started("b", Instant::now() - Duration::from_millis(1));
+        assert_eq!(state.readiness(), Readiness::Waiting(1));
+        // A first probe that started but has time left still counts.
+        state.first_probe_started("c", Instant::now() + Duration::from_secs(3600));
+        assert_eq!(state.readiness(), Readiness::Waiting(1));
+        state.store(target("c"), Vec::new());
+        assert_eq!(state.readiness(), Readiness::Ready);
+    }
+
+    #[test]
+    fn stays_ready_when_a_reload_adds_targets() {
+        let state = State::new();
+        state.retarget(&[], &names(&["a"]));
+        state.store(target("a"), Vec::new());
+        assert_eq!(state.readiness(), Readiness::Ready);
+        state.retarget(&names(&["a"]), &names(&["a", "b"]));
+        assert_eq!(state.readiness(), Readiness::Ready);
+        assert!(state.get("a").is_none(), "a changed: its old series go");
+    }
+
+    #[test]
+    fn before_ready_a_reload_swaps_the_pending_targets() {
+        let state = State::new();
+        state.retarget(&[], &names(&["a", "b"]));
+        // a changed (removed and added again), b removed, c added: all in one step.
+        state.retarget(&names(&["a", "b"]), &names(&["a", "c"]));
+        assert_eq!(state.readiness(), Readiness::Waiting(2));
+        state.store(target("a"), Vec::new());
+        state.store(target("c"), Vec::new());
+        assert_eq!(state.readiness(), Readiness::Ready);
+    }
+
+    #[test]
+    fn no_targets_is_ready() {
+        assert_eq!(State::new().readiness(), Readiness::Ready);
     }
 }

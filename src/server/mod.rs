@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{self, Format};
-use crate::state::State;
+use crate::state::{Readiness, State};
 use auth::BasicAuth;
 use web_config::WebConfig;
 
@@ -185,13 +185,15 @@ pub async fn handle(
         (&Method::GET | &Method::HEAD, "/metrics") => metrics_response(&req, endpoints),
         (&Method::GET | &Method::HEAD, "/-/healthy") => text(StatusCode::OK, "Healthy.\n"),
         (&Method::GET | &Method::HEAD, "/-/ready") => {
-            if endpoints.state.is_ready() {
-                text(StatusCode::OK, "Ready.\n")
-            } else {
-                text(
+            match endpoints.state.readiness() {
+                Readiness::Ready => text(StatusCode::OK, "Ready.\n"),
+                Readiness::Waiting(pending) => text(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "Not ready: some targets have not been probed yet.\n",
-                )
+                    &format!(
+                        "Not ready: {pending} target{} pending (no first result yet, and the first probe's timeout has not passed).\n",
+                        if pending == 1 { "" } else { "s" }
+                    ),
+                ),
             }
         }
         (&Method::POST | &Method::PUT, "/-/reload") => {

@@ -24,21 +24,6 @@ async fn endpoints_answer() {
 }
 
 #[tokio::test]
-async fn not_ready_before_the_first_probe() {
-    // A one-hour interval spreads the first probe over ten minutes: not ready straight away.
-    let addr = tls_server::closed_port().await;
-    let yaml = format!(
-        "defaults: {{interval: 1h, timeout: 1s}}\ntargets:\n{}",
-        (0..20)
-            .map(|i| format!("  - name: t{i}\n    address: {addr}\n"))
-            .collect::<String>()
-    );
-    let h = Harness::start(&yaml).await;
-    assert_eq!(get(h.addr(), "/-/ready", &[]).await.status, 503);
-    h.stop().await;
-}
-
-#[tokio::test]
 async fn text_openmetrics_and_gzip() {
     let addr = tls_server::closed_port().await;
     let h = Harness::start(&format!(

@@ -13,6 +13,7 @@ mod places;
 mod prometheus;
 mod revocation;
 mod robust;
+mod startup;
 mod tls;
 mod verdicts;
 mod web;
