@@ -6,5 +6,5 @@
 mod check;
 mod legacy;
 mod missing;
-mod tools;
+pub(crate) mod tools;
 mod weak;
