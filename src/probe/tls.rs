@@ -6,6 +6,9 @@
 //! still read and judged afterwards on its own terms (see [`crate::x509::chain`]). The server's
 //! handshake signature is still verified for real: a server that cannot prove it holds the key,
 //! or whose key rustls refuses, fails the handshake, but its chain has been captured by then.
+//! Checking that signature is also where rustls parses the leaf: a leaf it cannot parse fails
+//! as [`MALFORMED_CERTIFICATE`], not as a key problem. A chain over rustls's 64 KiB limit for
+//! one handshake message is refused unread ([`CERTIFICATE_TOO_LARGE`]).
 //!
 //! Session resumption is off, so every probe sees the certificates; a fresh [`Capture`] is made
 //! per probe, so no probe sees another's chain.
@@ -22,6 +25,22 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use super::result::{ProbeFailure, TlsSession};
+
+/// `cert_probe_error_info` reason: the server's handshake signature, or its key, was refused
+/// (an RSA key under 2048 bits, a signature that does not verify, an unadvertised scheme).
+pub const TLS_SERVER_SIGNATURE: &str = "tls_server_signature";
+/// `cert_probe_error_info` reason: rustls cannot parse the leaf the server sent (an unknown
+/// critical extension, an extension given twice, a v1 certificate, bad DER), so the
+/// handshake signature cannot be checked against its key. The detail gives webpki's error.
+pub const MALFORMED_CERTIFICATE: &str = "malformed_certificate";
+/// `cert_probe_error_info` reason: a handshake message, in practice the server's Certificate
+/// message (the whole chain), is over [`MAX_HANDSHAKE_MESSAGE`] bytes; rustls refuses it
+/// unread, so no chain is reported.
+pub const CERTIFICATE_TOO_LARGE: &str = "certificate_too_large";
+
+/// The largest handshake message rustls accepts (its `MAX_HANDSHAKE_SIZE`, 64 KiB - 1). TLS
+/// allows 16 MiB; rustls caps it against denial of service, and it is not configurable.
+pub const MAX_HANDSHAKE_MESSAGE: usize = 0xffff;
 
 /// The aws-lc-rs provider, made once. Built explicitly rather than installed process-wide so that
 /// no other crate's choice of provider can make `ClientConfig::builder()` ambiguous.
@@ -225,13 +244,69 @@ pub(super) fn classify(e: &std::io::Error, captured: &Captured) -> ProbeFailure 
                 "client_cert_required"
             }
         }
-        E::InvalidCertificate(_)
-        | E::PeerMisbehaved(rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme) => {
-            "tls_server_signature"
+        E::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge) => return too_large(),
+        // The leaf is parsed only to check the handshake signature with its key: when that
+        // parse fails, the certificate is at fault, not the key (webpki says why).
+        E::InvalidCertificate(_) => match unparseable_leaf(captured) {
+            Some(why) => {
+                return ProbeFailure::new(
+                    MALFORMED_CERTIFICATE,
+                    format!("rustls cannot parse the server's certificate: {why}"),
+                )
+            }
+            None => TLS_SERVER_SIGNATURE,
+        },
+        E::PeerMisbehaved(rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme) => {
+            TLS_SERVER_SIGNATURE
         }
         _ => "tls_handshake",
     };
     ProbeFailure::new(reason, detail)
+}
+
+/// A handshake message over rustls's limit.
+fn too_large() -> ProbeFailure {
+    ProbeFailure::new(
+        CERTIFICATE_TOO_LARGE,
+        format!(
+            "the server's certificate message (its whole chain) is over {} bytes (64 KiB), \
+             the most rustls accepts in one handshake message; the chain cannot be read",
+            thousands(MAX_HANDSHAKE_MESSAGE)
+        ),
+    )
+}
+
+/// `65535` as `65,535`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Why webpki cannot parse the captured leaf (the same parse rustls does before checking the
+/// handshake signature), or `None` when it parses.
+fn unparseable_leaf(captured: &Captured) -> Option<String> {
+    let leaf = captured.chain.first()?;
+    let error = webpki::EndEntityCert::try_from(leaf).err()?;
+    use webpki::Error as W;
+    let gloss = match &error {
+        W::UnsupportedCriticalExtension => "an extension marked critical that rustls does not know",
+        W::UnsupportedCertVersion => "only X.509 v3 certificates are accepted",
+        W::ExtensionValueInvalid => "an extension is given twice or its value does not parse",
+        W::BadDer | W::BadDerTime | W::TrailingData(_) => "not valid DER",
+        _ => "",
+    };
+    Some(if gloss.is_empty() {
+        error.to_string()
+    } else {
+        format!("{error} ({gloss})")
+    })
 }
 
 /// Alerts a server sends when it will not take the client certificate it asked for (or its

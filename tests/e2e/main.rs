@@ -5,6 +5,7 @@ mod support;
 mod cli;
 mod diagnose;
 mod files;
+mod handshake;
 mod http;
 mod logging;
 mod places;
