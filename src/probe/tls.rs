@@ -325,3 +325,57 @@ fn refuses_client_cert(alert: rustls::AlertDescription) -> bool {
             | A::AccessDenied
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error as tokio-rustls returns it: the rustls error inside an `io::Error`.
+    fn io(e: rustls::Error) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, e)
+    }
+
+    fn with_leaf(der: &[u8]) -> Captured {
+        Captured {
+            chain: vec![CertificateDer::from(der.to_vec())],
+            ..Captured::default()
+        }
+    }
+
+    #[test]
+    fn an_oversized_handshake_message_is_certificate_too_large() {
+        let e = io(rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::HandshakePayloadTooLarge,
+        ));
+        let f = classify(&e, &Captured::default());
+        assert_eq!(f.reason, CERTIFICATE_TOO_LARGE);
+        assert!(f.detail.contains("65,535 bytes"), "{}", f.detail);
+    }
+
+    #[test]
+    fn a_certificate_error_is_malformed_only_when_the_leaf_does_not_parse() {
+        let bad_encoding = || io(rustls::CertificateError::BadEncoding.into());
+        // A leaf that is not DER at all: the parser's words, not the key's.
+        let f = classify(&bad_encoding(), &with_leaf(&[0x30, 0x03, 0x02, 0x01]));
+        assert_eq!(f.reason, MALFORMED_CERTIFICATE);
+        assert!(f.detail.contains("(not valid DER)"), "{}", f.detail);
+        // No leaf captured, or a leaf that parses: the signature or key was refused.
+        let f = classify(&bad_encoding(), &Captured::default());
+        assert_eq!(f.reason, TLS_SERVER_SIGNATURE);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["a.test".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let bad_signature = io(rustls::CertificateError::BadSignature.into());
+        let f = classify(&bad_signature, &with_leaf(leaf.der()));
+        assert_eq!(f.reason, TLS_SERVER_SIGNATURE);
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(65_535), "65,535");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+}
