@@ -183,10 +183,14 @@ fn server_name_must_be_a_dns_name_or_an_ip_literal() {
 #[test]
 fn a_server_name_taken_from_the_address_is_checked_too() {
     // The address's host parses as a name to resolve, but is no name a certificate can cover.
-    let e = err("targets:\n  - address: host-.example:443\n");
-    assert!(
-        e.starts_with("line 2 column 14: targets[0].server_name:"),
-        "{e}"
-    );
-    assert!(e.contains("host-.example"), "{e}");
+    for host in ["host-.example", "db.123", "0"] {
+        let e = err(&format!("targets:\n  - address: {host}:443\n"));
+        assert!(
+            e.starts_with("line 2 column 14: targets[0].server_name:"),
+            "{e}"
+        );
+        assert!(e.contains(host) && e.contains("set server_name"), "{e}");
+    }
+    // An explicit server_name makes such an address usable.
+    Config::parse("targets:\n  - address: db.123:443\n    server_name: db.example\n").unwrap();
 }
