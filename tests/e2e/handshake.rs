@@ -276,6 +276,27 @@ async fn certificate_messages_over_64_kib_are_named() {
             m.text
         );
     }
+    // TLS 1.3 encrypts the Certificate message: refused unread, nothing to report.
+    assert_eq!(m.value("cert_probe_success", &[("target", "large13")]), 0.0);
+    assert!(m
+        .get("cert_chain_valid", &[("target", "large13")])
+        .is_none());
+    // TLS 1.2 sends it in the clear: read past the limit, the chain is judged and reported.
+    assert_eq!(m.value("cert_probe_success", &[("target", "large12")]), 1.0);
+    assert_eq!(m.value("cert_chain_valid", &[("target", "large12")]), 1.0);
+    for position in ["0", "1"] {
+        assert!(
+            m.get(
+                "cert_not_after_timestamp_seconds",
+                &[("target", "large12"), ("position", position)]
+            )
+            .is_some(),
+            "{position}: {}",
+            m.text
+        );
+    }
+    let days = m.value("cert_days_to_expiry", &[("target", "large12")]);
+    assert!(days > 0.0, "{days}");
     assert!(
         m.reasons("cert_probe_error_info", "fits").is_empty(),
         "{}",
