@@ -4,6 +4,7 @@
 
 use crate::config::Target;
 use crate::probe::legacy::LegacyVersion;
+use crate::probe::tls::{CERTIFICATE_TOO_LARGE, MALFORMED_CERTIFICATE, TLS_SERVER_SIGNATURE};
 use crate::probe::ProbeResult;
 use crate::x509::{weak, CertFacts, ChainError, ChainReport};
 
@@ -180,7 +181,16 @@ fn probe_failure(
             )
             .advice("enable TLS 1.2 and TLS 1.3 on the server"),
         },
-        "tls_server_signature" => broken(format!(
+        MALFORMED_CERTIFICATE => broken(detail.to_string()).advice(
+            "reissue the certificate as X.509 v3, each extension once, with no critical \
+             extension clients do not know (`openssl x509 -noout -text` shows them); no TLS \
+             client built on rustls connects until then",
+        ),
+        CERTIFICATE_TOO_LARGE => broken(detail.to_string()).advice(
+            "send a smaller chain: leave the root out, drop certificates the path does not \
+             need, and split a certificate with thousands of names into several",
+        ),
+        TLS_SERVER_SIGNATURE => broken(format!(
             "modern clients refuse the server's key or handshake signature ({detail})"
         ))
         .advice("use a key of at least RSA 2048 bits or ECDSA P-256"),

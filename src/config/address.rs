@@ -84,6 +84,27 @@ impl Address {
     }
 }
 
+/// Checks a `server_name` (SNI, and the name the certificate must cover) the way rustls will
+/// take it when the probe runs: a DNS name, or an IP address written without brackets. The
+/// one rule for every place a server name comes from: targets, target files, `/probe`
+/// modules and requests, and names taken from an address's host.
+pub fn check_server_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if rustls_pki_types::ServerName::try_from(name).is_ok() {
+        return Ok(());
+    }
+    let bracketed = name
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .filter(|inner| inner.parse::<IpAddr>().is_ok());
+    Err(match bracketed {
+        Some(ip) => format!("{name:?}: write an IP address without brackets, as {ip}"),
+        None => format!("{name:?} is not a DNS name or an IP address"),
+    })
+}
+
 /// Rejects characters no DNS name can hold, so a typo fails at load time rather than as `dns`.
 fn check_hostname(host: &str) -> Result<(), String> {
     if host.len() > 253 {

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use address::check_server_name;
 pub use address::{Address, Host};
 pub use file_target::FileSource;
 pub use on_demand::{Module, OnDemandRequest, OnDemandSpec, Refusal};
@@ -332,6 +333,20 @@ fn resolve_target(
             ))
         }
     };
+    // The name rustls will be given: checked here, where its location is known.
+    if let Some(address) = &address {
+        match &raw.server_name {
+            Some(name) => check_server_name(&name.value)
+                .map_err(|e| (name.referenced, format!("server_name: {e}")))?,
+            None => check_server_name(&address.host.to_string()).map_err(|e| {
+                let loc = raw.address.as_ref().map_or(here, |a| a.referenced);
+                (
+                    loc,
+                    format!("server_name: {e} (it is taken from the address; set server_name)"),
+                )
+            })?,
+        }
+    }
     let name = match raw.name.clone() {
         Some(name) if name.value.is_empty() => {
             return Err((name.referenced, "name: must not be empty".into()))
@@ -356,13 +371,14 @@ fn resolve_settings(
     address: Option<Address>,
     reach: Reach,
 ) -> Result<Target, String> {
+    // Checked by the callers, which know where it is written (`check_server_name`).
     let server_name = match &address {
-        Some(address) => raw.server_name.unwrap_or_else(|| address.host.to_string()),
+        Some(address) => raw
+            .server_name
+            .map(|name| name.value)
+            .unwrap_or_else(|| address.host.to_string()),
         None => String::new(),
     };
-    if address.is_some() && server_name.is_empty() {
-        return Err("server_name: must not be empty".into());
-    }
     let interval = raw
         .interval
         .or(defaults.interval)

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_saphyr::{Location, Spanned};
 
-use super::address::Address;
+use super::address::{check_server_name, Address};
 use super::probe_allow::AllowList;
 use super::raw::{RawDefaults, RawTarget};
 use super::reach::{self, ReachDefaults, Starttls};
@@ -104,13 +104,13 @@ impl OnDemandSpec {
             ),
         };
         let server_name = match request.server_name {
-            Some("") => return Err(bad("server_name: must not be empty".into())),
             Some(name) => name.to_string(),
             None => module
                 .server_name
                 .clone()
                 .unwrap_or_else(|| address.host.to_string()),
         };
+        check_server_name(&server_name).map_err(|e| bad(format!("server_name: {e}")))?;
         let Some(allow) = &self.allow else {
             return Err(Refusal::Forbidden(
                 "/probe is off: no probe_allow list is configured".into(),
@@ -196,9 +196,13 @@ fn module(
     let reach = reach::resolve_reach(reach_defaults, r.reach(), here)?;
     let template =
         resolve_settings(defaults, r.clone(), name, None, reach).map_err(|e| (here, e))?;
+    if let Some(name) = &r.server_name {
+        check_server_name(&name.value)
+            .map_err(|e| (name.referenced, format!("server_name: {e}")))?;
+    }
     Ok(Module {
         template: Arc::new(template),
-        server_name: r.server_name.clone(),
+        server_name: r.server_name.as_ref().map(|name| name.value.clone()),
     })
 }
 
@@ -277,6 +281,14 @@ mod tests {
             },
             OnDemandRequest {
                 server_name: Some(""),
+                ..ask("a.example.com:1")
+            },
+            OnDemandRequest {
+                server_name: Some("bad name with spaces"),
+                ..ask("a.example.com:1")
+            },
+            OnDemandRequest {
+                server_name: Some("[::1]"),
                 ..ask("a.example.com:1")
             },
             ask(""),

@@ -61,7 +61,8 @@ pub struct RawTarget {
     pub name: Option<Spanned<String>>,
     /// `host:port` of an endpoint; a target has either this or `path`.
     pub address: Option<Spanned<String>>,
-    pub server_name: Option<String>,
+    /// SNI and the name the certificate must cover (`super::address::check_server_name`).
+    pub server_name: Option<Spanned<String>>,
     #[serde(default, with = "humantime_serde")]
     pub interval: Option<Duration>,
     #[serde(default, with = "humantime_serde")]

@@ -183,6 +183,13 @@ mod tests {
             e.starts_with("line 2 column 14: targets[0].address:"),
             "{e}"
         );
+        let e = spec
+            .parse("targets:\n  - address: a.example:443\n    server_name: \"[::1]\"\n")
+            .unwrap_err();
+        assert!(
+            e.starts_with("line 3 column 18: targets[0].server_name:"),
+            "{e}"
+        );
         assert!(spec.parse("").unwrap().is_empty());
         assert!(spec.parse("targets: []\n").unwrap().is_empty());
     }

@@ -145,3 +145,52 @@ fn legacy_protocols_on_a_file_target_is_refused_where_it_stands() {
     assert!(e.contains("legacy_protocols"), "{e}");
     assert!(e.contains("line 3"), "{e}");
 }
+
+#[test]
+fn server_name_must_be_a_dns_name_or_an_ip_literal() {
+    for (name, says) in [
+        ("bad name with spaces", "not a DNS name or an IP address"),
+        ("\"[::1]\"", "without brackets"),
+        ("\"[10.0.0.1]\"", "without brackets"),
+        ("under-score-ends-.example", "not a DNS name"),
+        ("host:443", "not a DNS name"),
+        ("\"\"", "must not be empty"),
+    ] {
+        let e = err(&format!(
+            "targets:\n  - address: a.example:443\n    server_name: {name}\n"
+        ));
+        assert!(
+            e.starts_with("line 3 column 18: targets[0].server_name:"),
+            "{name}: {e}"
+        );
+        assert!(e.contains(says), "{name}: {e}");
+    }
+    for good in [
+        "shop.example.com",
+        "::1",
+        "10.0.0.1",
+        "a_b.example",
+        "fqdn.example.",
+    ] {
+        let config = Config::parse(&format!(
+            "targets:\n  - address: a.example:443\n    server_name: \"{good}\"\n"
+        ))
+        .unwrap_or_else(|e| panic!("{good}: {e}"));
+        assert_eq!(config.targets[0].server_name, good);
+    }
+}
+
+#[test]
+fn a_server_name_taken_from_the_address_is_checked_too() {
+    // The address's host parses as a name to resolve, but is no name a certificate can cover.
+    for host in ["host-.example", "db.123", "0"] {
+        let e = err(&format!("targets:\n  - address: {host}:443\n"));
+        assert!(
+            e.starts_with("line 2 column 14: targets[0].server_name:"),
+            "{e}"
+        );
+        assert!(e.contains(host) && e.contains("set server_name"), "{e}");
+    }
+    // An explicit server_name makes such an address usable.
+    Config::parse("targets:\n  - address: db.123:443\n    server_name: db.example\n").unwrap();
+}

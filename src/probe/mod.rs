@@ -231,7 +231,7 @@ impl Prober {
         let phase_start = Instant::now();
         let handshake = tokio::time::timeout_at(
             deadline,
-            tls::handshake(stream, &target.server_name, client_cert),
+            tls::handshake(stream, &target.server_name, client_cert, deadline),
         )
         .await;
         let trust = self.trust.get(target.ca_file.as_deref());

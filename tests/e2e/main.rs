@@ -6,6 +6,7 @@ mod cli;
 mod diagnose;
 mod dns;
 mod files;
+mod handshake;
 mod http;
 mod limbo;
 mod logging;

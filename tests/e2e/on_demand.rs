@@ -125,6 +125,16 @@ async fn bad_requests_and_refused_targets() {
             "unknown parameter",
         ),
         ("target=127.0.0.1:443&target=127.0.0.2:443", 400, "twice"),
+        (
+            "target=127.0.0.1:443&server_name=bad%20name",
+            400,
+            "not a DNS name",
+        ),
+        (
+            "target=127.0.0.1:443&server_name=%5B::1%5D",
+            400,
+            "without brackets",
+        ),
         ("target=10.1.2.3:443", 403, "probe_allow"),
         ("target=shop.allowed.test:8443", 403, "probe_allow"),
         ("target=example.com:443", 403, "probe_allow"),

@@ -227,6 +227,24 @@ const CASES: &[Case] = &[
         located: false,
     },
     Case {
+        what: "server_name with spaces",
+        yaml: "targets:\n  - address: a.example:443\n    server_name: bad name with spaces\n",
+        expect: &["line 3 column 18", "server_name", "bad name with spaces"],
+        located: true,
+    },
+    Case {
+        what: "server_name an IPv6 literal in brackets",
+        yaml: "targets:\n  - address: \"[::1]:443\"\n    server_name: \"[::1]\"\n",
+        expect: &["line 3 column 18", "server_name", "without brackets"],
+        located: true,
+    },
+    Case {
+        what: "server_name of a /probe module",
+        yaml: "probe_allow: ['*']\nmodules:\n  m:\n    server_name: bad name\n",
+        expect: &["line 4 column 18", "modules.m.server_name", "bad name"],
+        located: true,
+    },
+    Case {
         what: "an alias bomb (billion laughs)",
         yaml: "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\ni: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\ntargets:\n  - address: a.example:443\n",
         expect: &["line"],

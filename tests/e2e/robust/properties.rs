@@ -15,11 +15,19 @@ use time::OffsetDateTime;
 
 use crate::support::pki::{Ca, LeafSpec};
 
-/// A DNS name of 1 to 4 labels.
+/// A DNS name of 1 to 4 labels, one rustls takes as a server name (the configuration refuses
+/// others): its last label is not a number, decimal or `0x` hex, which could read as IPv4.
 fn dns_name() -> impl Strategy<Value = String> {
     proptest::collection::vec("[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?", 1..=4)
         .prop_map(|labels| labels.join("."))
         .prop_filter("not an IPv4 literal", |n| n.parse::<Ipv4Addr>().is_err())
+        .prop_filter("the last label is not a number", |n| {
+            let last = n.rsplit('.').next().unwrap_or_default();
+            let hex = last
+                .strip_prefix("0x")
+                .is_some_and(|h| h.chars().all(|c| c.is_ascii_hexdigit()));
+            !(hex || last.chars().all(|c| c.is_ascii_digit()))
+        })
 }
 
 fn host() -> impl Strategy<Value = Host> {

@@ -101,8 +101,43 @@ pub async fn tls(
     key: PrivateKeyDer<'static>,
     opts: TlsOptions,
 ) -> Server {
-    let config = Arc::new(server_config(chain, key, &opts));
-    let listener = TcpListener::bind(opts.bind).await.expect("bind");
+    serve(Arc::new(server_config(chain, key, &opts)), opts.bind).await
+}
+
+/// Serves `chain` exactly as given, even a leaf rustls cannot parse (an unknown critical
+/// extension, a v1 certificate, bad DER): `server_config` would refuse it, since it compares the
+/// leaf's key with `key`. The handshake is signed with `key` all the same.
+pub async fn tls_as_is(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    opts: TlsOptions,
+) -> Server {
+    #[derive(Debug)]
+    struct AsIs(Arc<rustls::sign::CertifiedKey>);
+    impl rustls::server::ResolvesServerCert for AsIs {
+        fn resolve(
+            &self,
+            _hello: rustls::server::ClientHello<'_>,
+        ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+            Some(self.0.clone())
+        }
+    }
+    let signing = provider()
+        .key_provider
+        .load_private_key(key)
+        .expect("signing key");
+    let certified = Arc::new(rustls::sign::CertifiedKey::new(chain, signing));
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&opts.versions)
+        .expect("versions")
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(AsIs(certified)));
+    serve(Arc::new(config), opts.bind).await
+}
+
+/// Accepts TLS with `config` on `bind`: completes handshakes, answers one line, closes.
+async fn serve(config: Arc<ServerConfig>, bind: &str) -> Server {
+    let listener = TcpListener::bind(bind).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let acceptor = TlsAcceptor::from(config);
     let task = tokio::spawn(async move {
