@@ -10,6 +10,7 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod failure;
 pub mod inventory;
 pub mod logging;
 pub mod metrics;
