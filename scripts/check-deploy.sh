@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the deployment artifacts: Prometheus rules and their unit tests, the generated
-# PrometheusRule, the Kubernetes manifests, the systemd unit, the Grafana dashboards and the
-# Dockerfile. Run from anywhere: `bash scripts/check-deploy.sh`. Exits non-zero if any check
+# PrometheusRule, the Kubernetes manifests, the systemd unit, the Grafana dashboards, the
+# Dockerfile, and the links of the documentation. Run from anywhere: `bash scripts/check-deploy.sh`. Exits non-zero if any check
 # fails; runs all checks either way. Changes nothing in the work tree.
 #
 # Needs promtool and prometheus (Debian: prometheus), python3 with PyYAML (Debian:
@@ -369,6 +369,10 @@ if [ -f Dockerfile ] && [ -f .dockerignore ]; then
 else
     fail "Dockerfile or .dockerignore missing"
 fi
+
+# --- documentation -----------------------------------------------------------------------
+step "Documentation: every relative link and anchor resolves"
+"$PY_ANY" scripts/check-links.py && ok "links in README.md, docs/ and deploy/README.md" || fail "documentation links"
 
 # --- result ------------------------------------------------------------------------------
 echo
