@@ -6,6 +6,7 @@
 //! verdict) ▶ [`state`] ◀ [`metrics`] (rendered at scrape time) ◀ [`server`].
 
 pub mod app;
+pub mod capped_read;
 pub mod check;
 pub mod cli;
 pub mod clock;

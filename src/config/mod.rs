@@ -12,7 +12,6 @@ mod on_demand;
 mod probe_allow;
 mod raw;
 mod reach;
-pub mod read;
 mod revocation;
 mod target_files;
 
@@ -21,6 +20,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+use crate::capped_read::{read_text_capped, MAX_CONFIG_FILE};
 
 use address::check_server_name;
 pub use address::{Address, Host};
@@ -146,11 +147,10 @@ impl Config {
     /// Reads and validates the configuration file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let text =
-            read::read_text_capped(path, read::MAX_CONFIG_FILE).map_err(|e| ConfigError {
-                file: file.clone(),
-                message: format!("cannot read the file: {e}"),
-            })?;
+        let text = read_text_capped(path, MAX_CONFIG_FILE).map_err(|e| ConfigError {
+            file: file.clone(),
+            message: format!("cannot read the file: {e}"),
+        })?;
         let mut config = Config::parse(&text).map_err(|mut e| {
             e.file = file;
             e

@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
 
-use crate::config::read::{read_capped, MAX_PEM_FILE};
+use crate::capped_read::{read_capped, MAX_PEM_FILE};
 use crate::x509::trust::read_pem_certificates;
 
 /// A client certificate chain with its private key, ready to present.

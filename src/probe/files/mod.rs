@@ -117,7 +117,7 @@ fn read_all(source: &FileSource, trust: &TrustStore, deadline: Instant) -> Vec<P
 fn read_one(path: &Path, password: &PasswordFile, trust: &TrustStore) -> ProbeResult {
     let started = Instant::now();
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        let bytes = read::read_capped(path)?;
+        let bytes = read::read_certificate_file(path)?;
         let format = formats::detect(&bytes).map_err(decode_failure)?;
         let password = match format {
             formats::Format::Pkcs12 => password.read()?,
@@ -264,8 +264,8 @@ impl<'a> PasswordFile<'a> {
                 let Some(path) = self.path else {
                     return Ok(None);
                 };
-                let max = crate::config::read::MAX_PASSWORD_FILE;
-                let text = crate::config::read::read_text_capped(path, max).map_err(|e| {
+                let max = crate::capped_read::MAX_PASSWORD_FILE;
+                let text = crate::capped_read::read_text_capped(path, max).map_err(|e| {
                     ProbeFailure::new(
                         "pkcs12_password",
                         format!("cannot read password_file {}: {e}", path.display()),
