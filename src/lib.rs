@@ -22,4 +22,5 @@ pub mod server;
 pub mod shard;
 pub mod state;
 pub mod systemd;
+pub mod tls_provider;
 pub mod x509;

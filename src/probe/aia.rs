@@ -81,7 +81,7 @@ pub async fn find_missing(
             break;
         };
         fetched.extend(certs.iter().cloned());
-        let now = crate::probe::unix_now();
+        let now = crate::clock::unix_now();
         if let Some(completed) = missing::complete(chain, &fetched, trust, now) {
             outcome.completed_from = used;
             return (Some(completed), outcome);
@@ -107,7 +107,7 @@ async fn download(
     url: &str,
     deadline: Instant,
 ) -> Result<Arc<Vec<CertificateDer<'static>>>, String> {
-    let now = crate::probe::unix_now();
+    let now = crate::clock::unix_now();
     cache
         .by_url
         .get(&url.to_string(), now, |_held| async move {

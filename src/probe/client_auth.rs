@@ -76,7 +76,7 @@ impl ClientIdentity {
         let mut contents = [0u8; 32];
         contents.copy_from_slice(digest.finish().as_ref());
 
-        let signing = super::tls::provider()
+        let signing = crate::tls_provider::provider()
             .key_provider
             .load_private_key(key)
             .map_err(|e| {

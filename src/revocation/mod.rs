@@ -227,7 +227,7 @@ impl Revocation {
     /// Checks the path of `input` by every source its settings switch on, each within
     /// `deadline`, and returns what each said.
     pub async fn check(&self, input: &Input<'_>, deadline: Instant) -> RevocationReport {
-        let now = crate::probe::unix_now();
+        let now = crate::clock::unix_now();
         let mut report = RevocationReport {
             stapled: !input.stapled.is_empty(),
             sources: Vec::new(),
@@ -312,7 +312,7 @@ impl Revocation {
                             continue;
                         }
                     };
-                    match ocsp::verify_response(&body, &cert, crate::probe::unix_now()) {
+                    match ocsp::verify_response(&body, &cert, crate::clock::unix_now()) {
                         Ok(answer) => {
                             return Ok(Stored {
                                 value: answer,
@@ -414,7 +414,7 @@ impl Revocation {
                         CrlCopy::new(crl, validators)
                     }
                 };
-                let fetched = crate::probe::unix_now();
+                let fetched = crate::clock::unix_now();
                 Ok(Stored {
                     fresh_until: fresh_until(fetched, copy.crl.this_update, copy.crl.next_update),
                     usable_until: copy.crl.next_update,

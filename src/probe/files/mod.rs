@@ -22,7 +22,8 @@ use std::time::{Instant, SystemTime};
 
 use rustls_pki_types::CertificateDer;
 
-use super::{unix_now, Phase, ProbeFailure, ProbeResult};
+use super::{Phase, ProbeFailure, ProbeResult};
+use crate::clock::unix_now;
 use crate::config::{FileSource, Target};
 use crate::x509::{self, bundle, CertFacts, ChainReport, TrustStore};
 use formats::DecodeError;
