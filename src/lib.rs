@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod failure;
+pub mod fetch;
 pub mod inventory;
 pub mod logging;
 pub mod metrics;

@@ -14,8 +14,7 @@ use std::sync::Arc;
 use rustls_pki_types::CertificateDer;
 use tokio::time::Instant;
 
-use crate::revocation::cache::{Cache, Stored};
-use crate::revocation::fetch::Fetcher;
+use crate::fetch::{Cache, Fetcher, Stored};
 use crate::x509::{missing, CertFacts, ChainReport, TrustStore};
 
 /// The most bytes one caIssuers download may have: a certificate is 1–2 KiB, a PKCS#7 bundle

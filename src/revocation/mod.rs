@@ -8,12 +8,10 @@
 //! [`ChainError::Revoked`] to the chain's verdict.
 //!
 //! One file per concern: [`ocsp`] and [`crl`] parse and verify (pure), [`issuer`] finds the
-//! issuer's name and key, [`fetch`] does the HTTP, [`cache`] keeps answers between probes, and
-//! [`metrics`] renders it all.
+//! issuer's name and key, and [`metrics`] renders it all. The HTTP and the cache that keeps
+//! answers between probes are [`crate::fetch`]'s.
 
-pub mod cache;
 pub mod crl;
-pub mod fetch;
 pub mod issuer;
 pub mod metrics;
 pub mod ocsp;
@@ -27,10 +25,9 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
 
 use crate::config::RevocationSettings;
+use crate::fetch::{fresh_until, Cache, FetchError, Fetcher, Got, Stored, Validators};
 use crate::x509::{ChainError, ChainReport};
-use cache::{fresh_until, Cache, Stored};
 use crl::{Crl, CrlError};
-use fetch::{FetchError, Fetcher, Got, Validators};
 use issuer::{find_issuer, Issuer};
 use ocsp::{CertRef, OcspAnswer, OcspError, OcspStatus};
 
@@ -305,7 +302,11 @@ impl Revocation {
             .get(&key, now, |_held| async {
                 let mut last = None;
                 for url in urls {
-                    let body = match self.fetcher.post_ocsp(url, request.clone(), deadline).await {
+                    let body = match self
+                        .fetcher
+                        .post_ocsp(url, request.clone(), deadline, Source::Ocsp.as_str())
+                        .await
+                    {
                         Ok(body) => body,
                         Err(e) => {
                             last = Some(e.into());
@@ -396,7 +397,7 @@ impl Revocation {
                 let validators = held.as_ref().map(|h| &h.value.validators);
                 let copy = match self
                     .fetcher
-                    .get(url, validators, max_bytes, deadline)
+                    .get(url, validators, max_bytes, deadline, Source::Crl.as_str())
                     .await?
                 {
                     Got::NotModified => match held {
