@@ -8,6 +8,7 @@
 
 mod address;
 mod file_target;
+mod loaded;
 mod on_demand;
 mod probe_allow;
 mod raw;
@@ -26,6 +27,7 @@ use crate::capped_read::{read_text_capped, MAX_CONFIG_FILE};
 use address::check_server_name;
 pub use address::{Address, Host};
 pub use file_target::FileSource;
+pub use loaded::Loaded;
 pub use on_demand::{Module, OnDemandRequest, OnDemandSpec, Refusal};
 pub use probe_allow::AllowList;
 pub use raw::{RawConfig, RawDefaults, RawTarget};
