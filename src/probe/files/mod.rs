@@ -24,7 +24,7 @@ use rustls_pki_types::CertificateDer;
 
 use super::{Phase, ProbeFailure, ProbeResult};
 use crate::clock::unix_now;
-use crate::config::{FileSource, Target};
+use crate::config::{CertFileSource, Target};
 use crate::x509::{self, bundle, CertFacts, ChainReport, TrustStore};
 use formats::DecodeError;
 pub use read::MAX_FILE_SIZE;
@@ -33,7 +33,7 @@ pub use walk::MAX_FILES;
 /// Reads every file `source` matches, within `target.timeout`.
 pub async fn probe(
     target: &Target,
-    source: &FileSource,
+    source: &CertFileSource,
     trust: Arc<TrustStore>,
 ) -> Vec<ProbeResult> {
     let started = Instant::now();
@@ -56,7 +56,7 @@ pub async fn probe(
 }
 
 /// The blocking part: walk, then read, decode and judge each file until the deadline.
-fn read_all(source: &FileSource, trust: &TrustStore, deadline: Instant) -> Vec<ProbeResult> {
+fn read_all(source: &CertFileSource, trust: &TrustStore, deadline: Instant) -> Vec<ProbeResult> {
     let started = Instant::now();
     let listing = match walk::list(&source.pattern, deadline) {
         Ok(listing) => listing,
