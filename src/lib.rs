@@ -4,6 +4,13 @@
 //! The flow, one module per stage:
 //! [`config`] ▶ [`scheduler`] ▶ [`probe`] (resolve ▶ connect ▶ handshake) ▶ [`x509`] (facts and
 //! verdict) ▶ [`state`] ◀ [`metrics`] (rendered at scrape time) ◀ [`server`].
+//!
+//! The layers, lowest first; a module imports only from layers below it (checked with
+//! `module-cycles.py`, which counts `crate::` paths):
+//! foundation ([`clock`], [`capped_read`], [`tls_provider`], [`shard`], [`systemd`], [`logging`],
+//! [`failure`]; [`cli`] holds the flags) ▶ [`x509`] ▶ [`config`] ▶ [`fetch`] ▶ [`revocation`] ▶
+//! [`probe`] ▶ [`state`] ▶ [`metrics`] ▶ [`scheduler`], [`inventory`] ▶ [`server`], [`check`] ▶
+//! [`app`] (wiring only).
 
 pub mod app;
 pub mod capped_read;
