@@ -17,6 +17,8 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 pub mod diagnostics;
+#[cfg(test)]
+mod tests;
 
 use crate::config::Target;
 use crate::probe::ProbeResult;
