@@ -204,7 +204,7 @@ impl Exporter {
         };
         let mut registry = metrics::registry(state.clone(), exporter_metrics);
         metrics::diagnostics::register(&mut registry, &revocation);
-        crate::revocation::metrics::register(&mut registry, revocation);
+        metrics::revocation::register(&mut registry, revocation);
         crate::inventory::metrics::register(&mut registry, inventory.file_report.clone());
         let endpoints = Arc::new(Endpoints {
             registry,

@@ -17,6 +17,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 pub mod diagnostics;
+pub mod revocation;
 #[cfg(test)]
 mod tests;
 
@@ -440,8 +441,8 @@ impl Collector for SnapshotCollector {
         )?;
 
         // Revocation (cert_revoked, cert_ocsp_stapled, cert_revocation_error_info,
-        // cert_ocsp_next_update_timestamp_seconds): see src/revocation/metrics.rs.
-        crate::revocation::metrics::encode_target_series(e, s)?;
+        // cert_ocsp_next_update_timestamp_seconds): see src/metrics/revocation.rs.
+        revocation::encode_target_series(e, s)?;
 
         // Diagnostics (cert_legacy_protocol_enabled, cert_weak_crypto_info): see
         // src/metrics/diagnostics.rs.

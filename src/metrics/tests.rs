@@ -271,7 +271,7 @@ fn fixture() -> Registry {
         .inc();
     let mut registry = super::registry(state, exporter);
     super::diagnostics::register(&mut registry, &revocation);
-    crate::revocation::metrics::register(&mut registry, revocation);
+    super::revocation::register(&mut registry, revocation);
     crate::inventory::metrics::register(&mut registry, file_report);
     registry
 }

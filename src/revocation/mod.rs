@@ -15,7 +15,6 @@ pub mod cache;
 pub mod crl;
 pub mod fetch;
 pub mod issuer;
-pub mod metrics;
 pub mod ocsp;
 
 use std::collections::HashMap;
