@@ -205,7 +205,7 @@ impl Exporter {
         let mut registry = metrics::registry(state.clone(), exporter_metrics);
         metrics::diagnostics::register(&mut registry, &revocation);
         metrics::revocation::register(&mut registry, revocation);
-        crate::inventory::metrics::register(&mut registry, inventory.file_report.clone());
+        metrics::target_files::register(&mut registry, inventory.file_report.clone());
         let endpoints = Arc::new(Endpoints {
             registry,
             state,

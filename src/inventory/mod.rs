@@ -7,7 +7,6 @@
 //! handler gets the prober and settings now in force.
 
 pub mod files;
-pub mod metrics;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -17,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::Loaded;
 use crate::config::Config;
+use crate::metrics::target_files::{FileReport, TargetFileLoad};
 use crate::probe::{DiagnosticCaches, Prober, Resolver};
 use crate::revocation::Revocation;
 use crate::scheduler::Scheduler;
@@ -57,7 +57,7 @@ pub struct Inventory {
     on_demand: Arc<OnDemand>,
     state: Mutex<Sources>,
     /// What `cert_exporter_target_file_*` report, refreshed at each change.
-    pub file_report: Arc<metrics::FileReport>,
+    pub file_report: Arc<FileReport>,
 }
 
 /// The sources of targets.
@@ -197,7 +197,12 @@ impl Inventory {
         );
         self.scheduler.apply(&config, prober.clone());
         self.on_demand.set(config.on_demand.clone(), prober);
-        self.file_report.set(files);
+        self.file_report
+            .set(files.iter().map(|(path, state)| TargetFileLoad {
+                file: path.display().to_string(),
+                loaded: state.error.is_none(),
+                targets: state.targets.len(),
+            }));
         tracing::debug!(targets = all, in_shard = config.targets.len(), shard = %self.shard, "targets applied");
     }
 }

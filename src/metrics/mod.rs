@@ -18,6 +18,7 @@ use prometheus_client::registry::Registry;
 
 pub mod diagnostics;
 pub mod revocation;
+pub mod target_files;
 #[cfg(test)]
 mod tests;
 

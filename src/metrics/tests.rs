@@ -4,15 +4,14 @@
 //! here is a change scrapers, dashboards and alerts see.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use prometheus_client::registry::Registry;
 
+use super::target_files::{FileReport, TargetFileLoad};
 use super::{render, Format};
 use crate::config::{Config, Target};
-use crate::inventory::files::{FileState, Files};
 use crate::probe::legacy::{LegacyReport, LegacyVersion};
 use crate::probe::result::{Phase, TlsSession};
 use crate::probe::{ProbeFailure, ProbeResult};
@@ -238,20 +237,19 @@ fn fixture() -> Registry {
     }
     exporter.record_reload(true);
 
-    let mut files = Files::new();
-    files.insert(
-        PathBuf::from("/etc/cert-exporter/targets.d/a.yml"),
-        FileState::default(),
-    );
-    files.insert(
-        PathBuf::from("/etc/cert-exporter/targets.d/b.yml"),
-        FileState {
-            error: Some("broken".into()),
-            ..FileState::default()
+    let file_report = Arc::new(FileReport::default());
+    file_report.set([
+        TargetFileLoad {
+            file: "/etc/cert-exporter/targets.d/a.yml".into(),
+            loaded: true,
+            targets: 0,
         },
-    );
-    let file_report = Arc::new(crate::inventory::metrics::FileReport::default());
-    file_report.set(&files);
+        TargetFileLoad {
+            file: "/etc/cert-exporter/targets.d/b.yml".into(),
+            loaded: false,
+            targets: 0,
+        },
+    ]);
 
     let revocation = Arc::new(Revocation::new().unwrap());
     // Requests sent to CA servers (counted by the HTTP client as they go).
@@ -272,7 +270,7 @@ fn fixture() -> Registry {
     let mut registry = super::registry(state, exporter);
     super::diagnostics::register(&mut registry, &revocation);
     super::revocation::register(&mut registry, revocation);
-    crate::inventory::metrics::register(&mut registry, file_report);
+    super::target_files::register(&mut registry, file_report);
     registry
 }
 
