@@ -202,10 +202,12 @@ impl Exporter {
             let reloader = reloader.clone();
             Arc::new(move || reloader.reload())
         };
-        let mut registry = metrics::registry(state.clone(), exporter_metrics);
-        metrics::diagnostics::register(&mut registry, &revocation);
-        metrics::revocation::register(&mut registry, revocation);
-        metrics::target_files::register(&mut registry, inventory.file_report.clone());
+        let registry = metrics::registry(
+            state.clone(),
+            exporter_metrics,
+            revocation,
+            inventory.file_report.clone(),
+        );
         let endpoints = Arc::new(Endpoints {
             registry,
             state,

@@ -267,11 +267,7 @@ fn fixture() -> Registry {
     issuer_fetches
         .get_or_create(&vec![("result", "success")])
         .inc();
-    let mut registry = super::registry(state, exporter);
-    super::diagnostics::register(&mut registry, &revocation);
-    super::revocation::register(&mut registry, revocation);
-    super::target_files::register(&mut registry, file_report);
-    registry
+    super::registry(state, exporter, revocation, file_report)
 }
 
 /// The page with what changes from run to run replaced: the value of series computed from the
