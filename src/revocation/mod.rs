@@ -9,7 +9,7 @@
 //!
 //! One file per concern: [`ocsp`] and [`crl`] parse and verify (pure), [`issuer`] finds the
 //! issuer's name and key, [`fetch`] does the HTTP, [`cache`] keeps answers between probes, and
-//! [`crate::metrics::revocation`] renders it all.
+//! `metrics::revocation`, a layer above, renders it all.
 
 pub mod cache;
 pub mod crl;
