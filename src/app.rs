@@ -189,10 +189,12 @@ impl Exporter {
             let reloader = reloader.clone();
             Arc::new(move || reloader.reload())
         };
-        let mut registry = metrics::registry(state.clone(), exporter_metrics);
-        metrics::diagnostics::register(&mut registry, &revocation);
-        crate::revocation::metrics::register(&mut registry, revocation);
-        crate::inventory::metrics::register(&mut registry, inventory.file_report.clone());
+        let registry = metrics::registry(
+            state.clone(),
+            exporter_metrics,
+            revocation,
+            inventory.file_report.clone(),
+        );
         let endpoints = Arc::new(Endpoints {
             registry,
             state,

@@ -8,7 +8,6 @@
 //! knows neither (they sit beside and above it).
 
 pub mod files;
-pub mod metrics;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -17,6 +16,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Loaded};
+use crate::metrics::target_files::{FileReport, TargetFileLoad};
 use crate::probe::{DiagnosticCaches, Prober, Resolver};
 use crate::revocation::Revocation;
 use crate::shard::Shard;
@@ -58,7 +58,7 @@ pub struct Inventory {
     apply: ApplyFn,
     state: Mutex<Sources>,
     /// What `cert_exporter_target_file_*` report, refreshed at each change.
-    pub file_report: Arc<metrics::FileReport>,
+    pub file_report: Arc<FileReport>,
 }
 
 /// The sources of targets.
@@ -195,7 +195,12 @@ impl Inventory {
                 .with_caches(self.caches.clone()),
         );
         (self.apply)(&config, prober);
-        self.file_report.set(files);
+        self.file_report
+            .set(files.iter().map(|(path, state)| TargetFileLoad {
+                file: path.display().to_string(),
+                loaded: state.error.is_none(),
+                targets: state.targets.len(),
+            }));
         tracing::debug!(targets = all, in_shard = config.targets.len(), shard = %self.shard, "targets applied");
     }
 }

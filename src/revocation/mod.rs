@@ -9,13 +9,12 @@
 //!
 //! One file per concern: [`ocsp`] and [`crl`] parse and verify (pure), [`issuer`] finds the
 //! issuer's name and key, `path` lists the certificates to ask about, `report` aggregates what
-//! the sources said into the verdict, and [`metrics`] renders it all. This file does the
-//! checking: which source to ask, through the caches, within the budget. The HTTP and the
-//! cache that keeps answers between probes are [`crate::fetch`]'s.
+//! the sources said into the verdict, and `metrics::revocation`, a layer above, renders it all.
+//! This file does the checking: which source to ask, through the caches, within the budget.
+//! The HTTP and the cache that keeps answers between probes are [`crate::fetch`]'s.
 
 pub mod crl;
 pub mod issuer;
-pub mod metrics;
 pub mod ocsp;
 mod path;
 mod report;
