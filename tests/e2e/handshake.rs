@@ -7,7 +7,8 @@ use std::time::Duration;
 use rcgen::{CertificateParams, CustomExtension, DnType, ExtendedKeyUsagePurpose, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::diagnose::tools::{check_text, openssl};
+use crate::support::binary::check_text;
+use crate::support::openssl;
 use crate::support::pki::{Ca, Leaf};
 use crate::support::tls_server::{self, TlsOptions};
 use crate::support::{write, Harness, Metrics};
@@ -69,7 +70,7 @@ async fn openssl_v1_leaf(dir: &std::path::Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
         "-subj",
         "/CN=V1 Root",
     ]);
-    openssl(dir, &root).await;
+    openssl::run(dir, &root).await;
     let mut csr = vec!["req"];
     csr.extend(ec);
     csr.extend([
@@ -80,8 +81,8 @@ async fn openssl_v1_leaf(dir: &std::path::Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
         "-subj",
         "/CN=shop.test",
     ]);
-    openssl(dir, &csr).await;
-    openssl(
+    openssl::run(dir, &csr).await;
+    openssl::run(
         dir,
         &[
             "x509", "-req", "-in", "v1.csr", "-CA", "root.pem", "-CAkey", "root.key", "-days",
@@ -89,14 +90,14 @@ async fn openssl_v1_leaf(dir: &std::path::Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
         ],
     )
     .await;
-    openssl(
+    openssl::run(
         dir,
         &[
             "x509", "-in", "root.pem", "-outform", "DER", "-out", "root.der",
         ],
     )
     .await;
-    openssl(
+    openssl::run(
         dir,
         &[
             "pkcs8", "-topk8", "-nocrypt", "-in", "v1.key", "-outform", "DER", "-out", "v1.p8",
@@ -253,12 +254,7 @@ async fn certificate_messages_over_64_kib_are_named() {
     let s13 = tls_server::tls(large.clone(), leaf.private_key(), tls13).await;
     let s12 = tls_server::tls(large, leaf.private_key(), tls12).await;
     // The leaf alone fits: the limit is the message's, not a number of names.
-    let fits = tls_server::tls(
-        vec![leaf.der.clone()],
-        leaf.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
+    let fits = tls_server::serve_leaf(&leaf).await;
     let (h, m) = probe_all(
         &ca,
         &[

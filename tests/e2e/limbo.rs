@@ -27,7 +27,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::diagnose::tools::{s_server, SServer};
+use crate::support::openssl::{s_server, SServer};
 use crate::support::tls_server::Server;
 
 /// The test data, copied from `../shared/limbo` with its licence.

@@ -33,7 +33,7 @@ impl Exporter {
     fn start(dir: tempfile::TempDir, config: &str, flags: &[&str]) -> Exporter {
         let config = config.replace("{dir}", &dir.path().display().to_string());
         let path = write(dir.path(), "config.yaml", &config);
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cert-expiry-exporter"))
+        let mut child = tokio::process::Command::new(crate::support::binary::path())
             .arg("--config.file")
             .arg(&path)
             .args(["--web.listen-address", "127.0.0.1:0"])
@@ -109,13 +109,8 @@ async fn working_and_failing() -> (Server, SocketAddr, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), "ca.pem", &root.pem());
     let leaf = root.leaf(&LeafSpec::new("ok.test", 30));
-    let server = tls_server::tls(
-        vec![leaf.der.clone()],
-        leaf.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
-    (server, tls_server::closed_port().await, dir)
+    let server = tls_server::serve_leaf(&leaf).await;
+    (server, crate::support::ports::closed_port().await, dir)
 }
 
 /// A password that must never appear in a log line.

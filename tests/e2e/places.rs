@@ -3,7 +3,6 @@
 //! and mutual TLS. Assertions are on the scraped `/metrics`.
 
 mod addresses;
-mod daemons;
 mod dialogue_servers;
 mod mail;
 mod mtls;

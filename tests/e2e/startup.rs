@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::pki::{Ca, LeafSpec};
-use crate::support::tls_server::{self, TlsOptions};
+use crate::support::tls_server::{self};
 use crate::support::{get, request, write, Harness, Metrics};
 
 /// Far more than a few loopback probes need, far less than the ten-minute interval.
@@ -25,12 +25,7 @@ async fn shop_server() -> (tls_server::Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "ca.pem", &root.pem());
     std::fs::create_dir(dir.path().join("targets")).unwrap();
-    let server = tls_server::tls(
-        vec![leaf.der.clone()],
-        leaf.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
+    let server = tls_server::serve_leaf(&leaf).await;
     (server, dir)
 }
 
@@ -78,7 +73,7 @@ fn healthy(m: &Metrics, names: &[&str]) {
 async fn every_target_is_probed_at_start_and_ready_waits_for_the_last() {
     let (server, dir) = shop_server().await;
     let silent = tls_server::silent().await;
-    let closed = tls_server::closed_port().await;
+    let closed = crate::support::ports::closed_port().await;
     // `dead` accepts and never answers: its first probe holds readiness for its 10 s timeout,
     // then counts as done (with reason `timeout`). `closed` is refused at once.
     let yaml = format!(

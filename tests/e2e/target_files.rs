@@ -7,7 +7,7 @@ use cert_expiry_exporter::app::{self, Exporter, WebSettings};
 use cert_expiry_exporter::shard::Shard;
 
 use crate::support::pki::{Ca, LeafSpec};
-use crate::support::tls_server::{self, TlsOptions};
+use crate::support::tls_server::{self};
 use crate::support::{get, write, Harness, Metrics};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -18,12 +18,7 @@ async fn shop_server() -> (tls_server::Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "ca.pem", &root.pem());
     std::fs::create_dir(dir.path().join("targets")).unwrap();
-    let server = tls_server::tls(
-        vec![leaf.der.clone()],
-        leaf.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
+    let server = tls_server::serve_leaf(&leaf).await;
     (server, dir)
 }
 
@@ -223,7 +218,7 @@ async fn shards_split_the_targets_between_replicas() {
 
 #[test]
 fn a_bad_shard_flag_is_refused_with_the_reason() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cert-expiry-exporter"))
+    let out = std::process::Command::new(crate::support::binary::path())
         .args(["--shard", "exporter-3/3", "--check-config"])
         .output()
         .unwrap();

@@ -340,7 +340,7 @@ async fn silent_listener_times_out_within_its_budget() {
 #[tokio::test]
 async fn closed_port_is_refused() {
     let pki = Pki::new();
-    let addr = tls_server::closed_port().await;
+    let addr = crate::support::ports::closed_port().await;
     let (h, m) = probe_one(pki, &format!("    address: {addr}\n")).await;
     assert_eq!(m.reasons("cert_probe_error_info", "t"), ["connect_refused"]);
     assert_eq!(m.value("cert_probe_success", &[("target", "t")]), 0.0);

@@ -12,7 +12,8 @@ use rcgen::{
 use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
 
-use crate::diagnose::tools::{check_text, openssl, s_server};
+use crate::support::binary::check_text;
+use crate::support::openssl::{self, s_server};
 use crate::support::pki::{pem_of, Ca, Leaf, LeafSpec};
 use crate::support::tls_server::{self, TlsOptions};
 use crate::support::{write, Harness, Metrics};
@@ -83,7 +84,7 @@ fn ca_file(dir: &tempfile::TempDir, file: &str, ca: &Ca) -> String {
 async fn openssl_self_signed_certificate_is_self_signed() {
     // What `openssl req -x509` makes: a CA:TRUE self-signed certificate.
     let dir = tempfile::tempdir().unwrap();
-    openssl(
+    openssl::run(
         dir.path(),
         &[
             "req",

@@ -7,25 +7,15 @@ use crate::support::pki::{Ca, LeafSpec};
 use crate::support::tls_server::{self, TlsOptions};
 use crate::support::{get, write};
 
-use super::tools::{check_json, check_text, exporter};
+use crate::support::binary::{check_json, check_text, exporter};
 
 #[tokio::test]
 async fn config_file_targets_are_all_checked_and_the_worst_decides() {
     let root = Ca::root("Check Root");
     let fine = root.leaf(&LeafSpec::new("fine.test", 90));
     let soon = root.leaf(&LeafSpec::new("soon.test", 5));
-    let fine_server = tls_server::tls(
-        vec![fine.der.clone()],
-        fine.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
-    let soon_server = tls_server::tls(
-        vec![soon.der.clone()],
-        soon.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
+    let fine_server = tls_server::serve_leaf(&fine).await;
+    let soon_server = tls_server::serve_leaf(&soon).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = write(dir.path(), "ca.pem", &root.pem());
     let config = write(
@@ -74,7 +64,7 @@ async fn config_file_targets_are_all_checked_and_the_worst_decides() {
 
 #[tokio::test]
 async fn unreachable_is_broken_and_bad_invocations_exit_3() {
-    let closed = crate::support::tls_server::closed_port().await.to_string();
+    let closed = crate::support::ports::closed_port().await.to_string();
     let run = check_text(&["--timeout", "3s", &closed]).await;
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     assert!(
@@ -115,7 +105,7 @@ async fn without_a_subcommand_the_exporter_runs() {
         l.local_addr().unwrap().port()
     };
     let listen = format!("127.0.0.1:{port}");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cert-expiry-exporter"))
+    let mut child = tokio::process::Command::new(crate::support::binary::path())
         .arg("--config.file")
         .arg(&config)
         .args(["--web.listen-address", &listen])

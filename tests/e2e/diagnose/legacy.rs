@@ -4,10 +4,12 @@
 use std::time::Duration;
 
 use crate::support::pki::{self, Ca, LeafSpec};
-use crate::support::tls_server::{self, TlsOptions};
+use crate::support::tls_server::{self};
 use crate::support::{write, Harness, Metrics};
 
-use super::tools::{check_json, check_text, s_server, write_key, SServer};
+use crate::support::binary::{check_json, check_text};
+use crate::support::openssl::{s_server, SServer};
+use crate::support::pki::write_key;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -167,12 +169,7 @@ async fn tls12_server_still_accepting_tls11_needs_attention() {
 async fn modern_server_refuses_both_and_the_check_can_be_switched_off() {
     let root = Ca::root("Modern Root");
     let leaf = root.leaf(&LeafSpec::new("modern.test", 60));
-    let server = tls_server::tls(
-        vec![leaf.der.clone()],
-        leaf.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
+    let server = tls_server::serve_leaf(&leaf).await;
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "ca.pem", &root.pem());
     let yaml = format!(

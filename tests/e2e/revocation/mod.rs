@@ -375,7 +375,7 @@ async fn stapled_good_and_stapled_revoked() {
 #[tokio::test]
 async fn responder_down() {
     let world = World::new();
-    let closed = tls_server::closed_port().await;
+    let closed = crate::support::ports::closed_port().await;
     let leaf = leaf(&world.root, GOOD, Some(format!("http://{closed}/")), None);
     let server = serve(&leaf, &[], TlsOptions::default()).await;
     let (h, m) = probe(world, server.addr, "").await;

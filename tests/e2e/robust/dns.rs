@@ -9,10 +9,11 @@ use std::sync::Arc;
 use cert_expiry_exporter::app::{self, Exporter, WebSettings};
 use cert_expiry_exporter::probe::Resolver;
 use tokio::net::UdpSocket;
-use tokio::task::JoinHandle;
 
 use super::{assert_healthy_stays_fresh, healthy_server, healthy_target, WAIT};
 use crate::support::pki::Ca;
+use crate::support::server::Task;
+use crate::support::wait::probed_again;
 use crate::support::{write, Harness, Metrics};
 
 /// A UDP name server on loopback that answers every A query with 127.0.0.1 (TTL 1 s) and every
@@ -20,13 +21,7 @@ use crate::support::{write, Harness, Metrics};
 struct NameServer {
     addr: SocketAddr,
     answering: Arc<AtomicBool>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for NameServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _task: Task,
 }
 
 impl NameServer {
@@ -51,7 +46,7 @@ impl NameServer {
         NameServer {
             addr,
             answering,
-            task,
+            _task: task.into(),
         }
     }
 
@@ -91,17 +86,6 @@ fn reasons(m: &Metrics, target: &str) -> Vec<String> {
     m.reasons("cert_probe_error_info", target)
 }
 
-/// Scrapes until `target` has been probed `n` more times.
-async fn probed(h: &Harness, target: &str, n: usize) -> Metrics {
-    let ts = |m: &Metrics| m.get("cert_probe_timestamp_seconds", &[("target", target)]);
-    let mut m = h.wait_until(WAIT, |m| ts(m).is_some()).await;
-    for _ in 0..n {
-        let before = ts(&m);
-        m = h.wait_until(WAIT, |m| ts(m) > before).await;
-    }
-    m
-}
-
 #[tokio::test]
 async fn a_silent_name_server_costs_its_targets_their_timeout_and_no_more() {
     let root = Ca::root("DNS Root");
@@ -134,7 +118,7 @@ async fn a_silent_name_server_costs_its_targets_their_timeout_and_no_more() {
     };
 
     // Silent: a timeout per probe, within the 1 s budget, on schedule.
-    let m = probed(&h, "by-name", 2).await;
+    let m = probed_again(&h, "by-name", 2, WAIT).await;
     assert_eq!(reasons(&m, "by-name"), ["dns_timeout"], "{}", m.text);
     let total = m.value(
         "cert_probe_duration_seconds",

@@ -5,6 +5,8 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, SignatureAlgorithm,
 };
+use std::path::{Path, PathBuf};
+
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::{Duration, OffsetDateTime};
 
@@ -196,4 +198,11 @@ fn aia_extension(ocsp: Option<&str>, ca_issuers: Option<&str>) -> rcgen::CustomE
     let value = tlv(0x30, &descriptions);
     // 1.3.6.1.5.5.7.1.1
     rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], value)
+}
+
+/// Writes the PEM of an rcgen private key to `dir/name` and returns the path.
+pub fn write_key(dir: &Path, name: &str, key: &rcgen::KeyPair) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, key.serialize_pem()).expect("write key");
+    path
 }

@@ -1,7 +1,6 @@
 //! Real TLS servers for the probe to talk to: tokio-rustls in-process, one per test case, plus
-//! listeners that misbehave (silent, closed).
+//! a listener that never speaks ([`silent`]). Closed ports are in [`super::ports`].
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -9,27 +8,11 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-/// A server that stops when dropped.
-pub struct Server {
-    pub addr: SocketAddr,
-    task: JoinHandle<()>,
-}
+use super::pki::Leaf;
 
-impl Server {
-    /// A server whose accept loop the caller wrote (served on `addr`, stopped with `task`).
-    pub fn from_task(addr: SocketAddr, task: JoinHandle<()>) -> Server {
-        Server { addr, task }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+pub use super::server::Server;
 
 /// How a TLS server should behave.
 pub struct TlsOptions {
@@ -95,6 +78,16 @@ pub fn server_config(
     }
 }
 
+/// Serves `leaf` alone (no intermediates) with the default options.
+pub async fn serve_leaf(leaf: &Leaf) -> Server {
+    tls(
+        vec![leaf.der.clone()],
+        leaf.private_key(),
+        TlsOptions::default(),
+    )
+    .await
+}
+
 /// Serves TLS with `chain` and `key`: completes handshakes, answers one line, closes.
 pub async fn tls(
     chain: Vec<CertificateDer<'static>>,
@@ -157,7 +150,7 @@ async fn serve(config: Arc<ServerConfig>, bind: &str) -> Server {
             });
         }
     });
-    Server { addr, task }
+    Server::from_task(addr, task)
 }
 
 /// Accepts connections and never says a word (holds them open).
@@ -170,12 +163,5 @@ pub async fn silent() -> Server {
             held.push(stream);
         }
     });
-    Server { addr, task }
-}
-
-/// An address on which nothing listens.
-pub async fn closed_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    listener.local_addr().expect("addr")
-    // dropped here: the port is closed again
+    Server::from_task(addr, task)
 }
