@@ -17,7 +17,7 @@ use cert_expiry_exporter::probe::Resolver;
 use crate::support::pki::{Ca, LeafSpec};
 use crate::support::ports::free_udp_and_tcp_port;
 use crate::support::process::{require, KillOnDrop};
-use crate::support::tls_server::{self};
+use crate::support::tls_server;
 use crate::support::wait::probed_again;
 use crate::support::{write, Harness};
 

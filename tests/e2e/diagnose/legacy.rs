@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::support::pki::{self, Ca, LeafSpec};
-use crate::support::tls_server::{self};
+use crate::support::tls_server;
 use crate::support::{write, Harness, Metrics};
 
 use crate::support::binary::{check_json, check_text};

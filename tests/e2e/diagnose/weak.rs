@@ -6,7 +6,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::support::pki::{Ca, LeafSpec};
-use crate::support::tls_server::{self};
+use crate::support::tls_server;
 use crate::support::{write, Harness, Metrics};
 
 use crate::support::binary::{check_json, check_text};

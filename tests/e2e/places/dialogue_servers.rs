@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::support::server::Server;
-use crate::support::tls_server::{server_config, TlsOptions};
+use crate::support::tls_server::{greet, server_config, TlsOptions};
 
 /// The plain-text side of a connection: buffered reads, writes. The client only sends its TLS
 /// ClientHello after the server's last plain-text word, so nothing is lost in the buffer when the
@@ -61,13 +61,7 @@ where
                     return;
                 }
                 assert!(plain.buffer().is_empty(), "client sent data before TLS");
-                if let Ok(mut tls) = acceptor.accept(plain.into_inner()).await {
-                    let _ = tls.write_all(b"hello\n").await;
-                    let mut buf = [0u8; 64];
-                    let _ =
-                        tokio::time::timeout(std::time::Duration::from_secs(5), tls.read(&mut buf))
-                            .await;
-                }
+                greet(&acceptor, plain.into_inner()).await;
             });
         }
     });

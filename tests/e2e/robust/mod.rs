@@ -16,7 +16,7 @@ mod properties;
 use std::time::Duration;
 
 use crate::support::pki::{Ca, LeafSpec};
-use crate::support::tls_server::{self};
+use crate::support::tls_server;
 use crate::support::{Harness, Metrics};
 
 /// How long any condition may take to come true.

@@ -54,27 +54,30 @@ impl Harness {
 
     /// Scrapes until every named target has been probed `probes` times, or panics after `limit`.
     pub async fn wait_for_probes(&self, targets: &[&str], limit: Duration) -> Metrics {
-        let start = Instant::now();
-        loop {
-            let m = self.scrape().await;
-            if targets.iter().all(|t| {
+        let probed = |m: &Metrics| {
+            targets.iter().all(|t| {
                 m.get("cert_probe_timestamp_seconds", &[("target", t)])
                     .is_some()
-            }) {
-                return m;
-            }
-            if start.elapsed() > limit {
-                panic!(
-                    "targets {targets:?} not probed within {limit:?}; last scrape:\n{}",
-                    m.text
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            })
+        };
+        self.poll(limit, probed, || format!("targets {targets:?} not probed"))
+            .await
     }
 
     /// Scrapes until `check` holds, or panics after `limit`.
     pub async fn wait_until(&self, limit: Duration, check: impl Fn(&Metrics) -> bool) -> Metrics {
+        self.poll(limit, check, || "condition not met".to_string())
+            .await
+    }
+
+    /// Scrapes every 50 ms until `check` holds; after `limit`, panics saying `what` failed,
+    /// with the last scrape.
+    async fn poll(
+        &self,
+        limit: Duration,
+        check: impl Fn(&Metrics) -> bool,
+        what: impl Fn() -> String,
+    ) -> Metrics {
         let start = Instant::now();
         loop {
             let m = self.scrape().await;
@@ -82,10 +85,7 @@ impl Harness {
                 return m;
             }
             if start.elapsed() > limit {
-                panic!(
-                    "condition not met within {limit:?}; last scrape:\n{}",
-                    m.text
-                );
+                panic!("{} within {limit:?}; last scrape:\n{}", what(), m.text);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -7,10 +7,10 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-use super::pki::Leaf;
+use super::pki::{Ca, Leaf, LeafSpec};
 
 pub use super::server::Server;
 
@@ -78,6 +78,18 @@ pub fn server_config(
     }
 }
 
+/// A TLS server for `shop.test` signed by a new root named `root_cn`, and a temp dir holding
+/// that root as `ca.pem` and an empty `targets/` (the start of the startup and target-file
+/// tests).
+pub async fn shop_server(root_cn: &str) -> (Server, tempfile::TempDir) {
+    let root = Ca::root(root_cn);
+    let leaf = root.leaf(&LeafSpec::new("shop.test", 30));
+    let dir = tempfile::tempdir().unwrap();
+    super::write(dir.path(), "ca.pem", &root.pem());
+    std::fs::create_dir(dir.path().join("targets")).unwrap();
+    (serve_leaf(&leaf).await, dir)
+}
+
 /// Serves `leaf` alone (no intermediates) with the default options.
 pub async fn serve_leaf(leaf: &Leaf) -> Server {
     tls(
@@ -128,6 +140,16 @@ pub async fn tls_as_is(
     serve(Arc::new(config), opts.bind).await
 }
 
+/// Completes the TLS handshake on `stream`, says one line, and waits up to 5 s for the client
+/// to close: what every in-test TLS server does once a connection is TLS.
+pub async fn greet(acceptor: &TlsAcceptor, stream: TcpStream) {
+    if let Ok(mut tls) = acceptor.accept(stream).await {
+        let _ = tls.write_all(b"hello\n").await;
+        let mut buf = [0u8; 64];
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), tls.read(&mut buf)).await;
+    }
+}
+
 /// Accepts TLS with `config` on `bind`: completes handshakes, answers one line, closes.
 async fn serve(config: Arc<ServerConfig>, bind: &str) -> Server {
     let listener = TcpListener::bind(bind).await.expect("bind");
@@ -139,15 +161,7 @@ async fn serve(config: Arc<ServerConfig>, bind: &str) -> Server {
                 continue;
             };
             let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                if let Ok(mut tls) = acceptor.accept(stream).await {
-                    let _ = tls.write_all(b"hello\n").await;
-                    let mut buf = [0u8; 64];
-                    let _ =
-                        tokio::time::timeout(std::time::Duration::from_secs(5), tls.read(&mut buf))
-                            .await;
-                }
-            });
+            tokio::spawn(async move { greet(&acceptor, stream).await });
         }
     });
     Server::from_task(addr, task)
