@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cert_expiry_exporter::app::{self, Exporter, WebSettings};
 use cert_expiry_exporter::config::Address;
 use cert_expiry_exporter::probe::Resolver;
 
@@ -244,22 +243,8 @@ async fn probes_and_reloads_share_the_cache() {
             ca = ca_file.display(),
         )
     };
-    let config_path = dir.path().join("config.yaml");
-    std::fs::write(&config_path, yaml(&target("first"))).unwrap();
-    let loaded = app::load(&config_path).unwrap();
-    let web = WebSettings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        config_file: None,
-    };
     let resolver = Resolver::with_hosts_file_and_name_servers(&hosts, &[dns.addr]);
-    let exporter = Exporter::start_with_resolver(&config_path, loaded, web, resolver)
-        .await
-        .expect("start");
-    let h = Harness {
-        exporter: Some(exporter),
-        dir,
-        config_path,
-    };
+    let h = Harness::start_with_resolver(dir, &yaml(&target("first")), resolver).await;
 
     probed_again(&h, "first", 3, Duration::from_secs(30)).await;
     std::fs::write(&h.config_path, yaml(&(target("first") + &target("second")))).unwrap();

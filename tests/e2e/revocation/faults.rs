@@ -22,16 +22,10 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// The `reason`s of `cert_revocation_error_info` of `target` for `source`, sorted.
 fn errors_of(m: &Metrics, target: &str, source: &str) -> Vec<String> {
-    let mut r: Vec<String> = m
-        .find(
-            "cert_revocation_error_info",
-            &[("target", target), ("source", source)],
-        )
-        .iter()
-        .map(|s| s.labels["reason"].clone())
-        .collect();
-    r.sort();
-    r
+    m.reasons_where(
+        "cert_revocation_error_info",
+        &[("target", target), ("source", source)],
+    )
 }
 
 /// Reads one HTTP request (head and `Content-Length` body); false when the client went away.

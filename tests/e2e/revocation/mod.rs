@@ -137,16 +137,10 @@ fn revoked(m: &Metrics, source: &str) -> Option<f64> {
 
 /// The `reason`s of `cert_revocation_error_info` for one source.
 fn errors(m: &Metrics, source: &str) -> Vec<String> {
-    let mut r: Vec<String> = m
-        .find(
-            "cert_revocation_error_info",
-            &[("target", "t"), ("source", source)],
-        )
-        .iter()
-        .map(|s| s.labels["reason"].clone())
-        .collect();
-    r.sort();
-    r
+    m.reasons_where(
+        "cert_revocation_error_info",
+        &[("target", "t"), ("source", source)],
+    )
 }
 
 fn fetches(m: &Metrics, source: &str, result: &str) -> f64 {

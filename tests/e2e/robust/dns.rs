@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use cert_expiry_exporter::app::{self, Exporter, WebSettings};
 use cert_expiry_exporter::probe::Resolver;
 use tokio::net::UdpSocket;
 
@@ -100,22 +99,8 @@ async fn a_silent_name_server_costs_its_targets_their_timeout_and_no_more() {
         port = server.addr.port(),
         healthy = healthy_target(&server),
     );
-    let config_path = dir.path().join("config.yaml");
-    std::fs::write(&config_path, yaml).unwrap();
-    let loaded = app::load(&config_path).unwrap();
-    let web = WebSettings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        config_file: None,
-    };
     let resolver = Resolver::with_name_servers(&[dns.addr]);
-    let exporter = Exporter::start_with_resolver(&config_path, loaded, web, resolver)
-        .await
-        .expect("start");
-    let h = Harness {
-        exporter: Some(exporter),
-        dir,
-        config_path,
-    };
+    let h = Harness::start_with_resolver(dir, &yaml, resolver).await;
 
     // Silent: a timeout per probe, within the 1 s budget, on schedule.
     let m = probed_again(&h, "by-name", 2, WAIT).await;

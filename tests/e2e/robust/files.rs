@@ -9,16 +9,10 @@ use crate::support::{write, Harness, Metrics};
 
 /// The `reason`s of the series of one file.
 fn file_reasons(m: &Metrics, file: &str) -> Vec<String> {
-    let mut r: Vec<String> = m
-        .find(
-            "cert_probe_error_info",
-            &[("target", "junk"), ("file", file)],
-        )
-        .iter()
-        .map(|s| s.labels["reason"].clone())
-        .collect();
-    r.sort();
-    r
+    m.reasons_where(
+        "cert_probe_error_info",
+        &[("target", "junk"), ("file", file)],
+    )
 }
 
 #[tokio::test]

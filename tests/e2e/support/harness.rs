@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use cert_expiry_exporter::app::{self, Exporter};
+use cert_expiry_exporter::app::{self, Exporter, WebSettings};
+use cert_expiry_exporter::probe::Resolver;
 
 use super::http::get;
 use super::metrics::Metrics;
@@ -30,6 +31,30 @@ impl Harness {
         std::fs::write(&config_path, yaml).expect("write config");
         let loaded = app::load(&config_path).unwrap_or_else(|e| panic!("config: {e}"));
         let exporter = Exporter::start(&config_path, loaded, "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("start exporter");
+        Harness {
+            exporter: Some(exporter),
+            dir,
+            config_path,
+        }
+    }
+
+    /// Like [`Harness::start_in`], resolving names with `resolver` (a hosts file, test name
+    /// servers) instead of the system's.
+    pub async fn start_with_resolver(
+        dir: tempfile::TempDir,
+        yaml: &str,
+        resolver: Resolver,
+    ) -> Harness {
+        let config_path = dir.path().join("config.yaml");
+        std::fs::write(&config_path, yaml).expect("write config");
+        let loaded = app::load(&config_path).unwrap_or_else(|e| panic!("config: {e}"));
+        let web = WebSettings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            config_file: None,
+        };
+        let exporter = Exporter::start_with_resolver(&config_path, loaded, web, resolver)
             .await
             .expect("start exporter");
         Harness {

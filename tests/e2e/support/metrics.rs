@@ -61,8 +61,14 @@ impl Metrics {
 
     /// The `reason` labels of `name` for a target, sorted.
     pub fn reasons(&self, name: &str, target: &str) -> Vec<String> {
+        self.reasons_where(name, &[("target", target)])
+    }
+
+    /// The `reason` labels of the samples of `name` whose labels include all of `labels`,
+    /// sorted.
+    pub fn reasons_where(&self, name: &str, labels: &[(&str, &str)]) -> Vec<String> {
         let mut r: Vec<String> = self
-            .find(name, &[("target", target)])
+            .find(name, labels)
             .iter()
             .filter_map(|s| s.labels.get("reason").cloned())
             .collect();
