@@ -227,8 +227,7 @@ async fn probes_and_reloads_share_the_cache() {
     let root = Ca::root("DNS Cache Root");
     let leaf = root.leaf(&LeafSpec::new("served.dns.test", 90));
     let server = tls_server::serve_leaf(&leaf).await;
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &root.pem());
+    let dir = root.in_temp_dir();
     let hosts = hosts_file(dir.path(), "127.0.0.1 localhost\n");
     let target = |name: &str| {
         format!(

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use rcgen::{CertificateParams, CustomExtension, DnType, ExtendedKeyUsagePurpose, KeyPair};
+use rcgen::{CertificateParams, CustomExtension, DnType, ExtendedKeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::support::binary::check_text;
@@ -23,19 +23,12 @@ fn leaf_with(ca: &Ca, edit: impl FnOnce(&mut CertificateParams)) -> Leaf {
         .push(DnType::CommonName, "shop.test");
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     edit(&mut params);
-    let key = KeyPair::generate().expect("key");
-    let der = params
-        .signed_by(&key, &ca.issuer())
-        .expect("leaf")
-        .der()
-        .clone();
-    Leaf { der, key }
+    ca.sign_leaf(&params)
 }
 
 /// Probes every `(target, server)` with SNI `shop.test` and `ca` as `ca_file`, once each.
 async fn probe_all(ca: &Ca, servers: &[(&str, std::net::SocketAddr)]) -> (Harness, Metrics) {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &ca.pem());
+    let dir = ca.in_temp_dir();
     let mut yaml = "defaults:\n  interval: 1s\n  timeout: 5s\n  ca_file: {dir}/ca.pem\n  revocation: {ocsp: false, crl: false}\n  legacy_protocols: false\ntargets:\n".to_string();
     for (name, addr) in servers {
         yaml.push_str(&format!(

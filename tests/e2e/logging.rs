@@ -106,8 +106,7 @@ impl Exporter {
 /// directory), and a port where nothing listens.
 async fn working_and_failing() -> (Server, SocketAddr, tempfile::TempDir) {
     let root = Ca::root("Logging Root");
-    let dir = tempfile::tempdir().expect("tempdir");
-    write(dir.path(), "ca.pem", &root.pem());
+    let dir = root.in_temp_dir();
     let leaf = root.leaf(&LeafSpec::new("ok.test", 30));
     let server = tls_server::serve_leaf(&leaf).await;
     (server, crate::support::ports::closed_port().await, dir)
@@ -287,8 +286,7 @@ async fn a_chain_judged_invalid_logs_webpkis_words() {
     // Eight intermediates: webpki builds paths of at most six, so the verdict is `invalid`,
     // and only the log line can say why.
     let root = Ca::root("Deep Root");
-    let dir = tempfile::tempdir().expect("tempdir");
-    write(dir.path(), "ca.pem", &root.pem());
+    let dir = root.in_temp_dir();
     let mut cas = vec![root];
     for i in 0..8 {
         let next = cas

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use crate::support::pki::{self, Ca, LeafSpec};
 use crate::support::tls_server::{self, TlsOptions};
-use crate::support::{write, Harness, Metrics};
+use crate::support::{Harness, Metrics};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -21,8 +21,7 @@ impl Pki {
     fn new() -> Pki {
         let root = Ca::root("Test Root");
         let inter = root.intermediate("Test Intermediate");
-        let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "ca.pem", &root.pem());
+        let dir = root.in_temp_dir();
         Pki { inter, dir }
     }
 

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::pki::{Ca, LeafSpec};
-use crate::support::tls_server::{self, TlsOptions};
+use crate::support::tls_server;
 use crate::support::{get, write};
 
 use crate::support::binary::{check_json, check_text, exporter};
@@ -141,18 +141,7 @@ async fn profile_rules_no_client_enforces_are_findings_not_failures() {
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, "Lint Test Server");
-    let key = rcgen::KeyPair::generate().unwrap();
-    let der = params
-        .signed_by(&key, &root.issuer())
-        .unwrap()
-        .der()
-        .clone();
-    let server = tls_server::tls(
-        vec![der],
-        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        TlsOptions::default(),
-    )
-    .await;
+    let server = tls_server::serve_leaf(&root.sign_leaf(&params)).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = write(dir.path(), "ca.pem", &root.pem())
         .display()

@@ -170,8 +170,7 @@ async fn modern_server_refuses_both_and_the_check_can_be_switched_off() {
     let root = Ca::root("Modern Root");
     let leaf = root.leaf(&LeafSpec::new("modern.test", 60));
     let server = tls_server::serve_leaf(&leaf).await;
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &root.pem());
+    let dir = root.in_temp_dir();
     let yaml = format!(
         "defaults:\n  interval: 1s\n  timeout: 5s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  - name: t\n    address: {addr}\n    server_name: modern.test\n  - name: off\n    address: {addr}\n    server_name: modern.test\n    legacy_protocols: false\n",
         addr = server.addr

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::support::pki::{self, Ca, LeafSpec};
 use crate::support::tls_server;
-use crate::support::{write, Harness};
+use crate::support::Harness;
 
 use crate::support::binary::{check_json, check_text};
 use crate::support::issuer::IssuerServer;
@@ -34,8 +34,7 @@ async fn setup(path: &str, publish: impl FnOnce(&IssuerServer, &Ca)) -> Setup {
     let leaf = inter.leaf(&spec);
     publish(&issuers, &inter);
     let server = tls_server::serve_leaf(&leaf).await;
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &root.pem());
+    let dir = root.in_temp_dir();
     Setup {
         dir,
         issuers,

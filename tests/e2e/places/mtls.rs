@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair};
+use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose};
 use rustls::SupportedProtocolVersion;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -26,10 +26,9 @@ fn client_identity(ca: &Ca, dir: &std::path::Path, name: &str) {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.distinguished_name.push(DnType::CommonName, name);
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca.issuer()).unwrap();
-    write(dir, &format!("{name}.crt"), &pem_of(cert.der()));
-    write(dir, &format!("{name}.key"), &key.serialize_pem());
+    let client = ca.sign_leaf(&params);
+    write(dir, &format!("{name}.crt"), &pem_of(&client.der));
+    write(dir, &format!("{name}.key"), &client.key.serialize_pem());
 }
 
 /// Relays connections to `upstream`, holding each chunk the server sends for `lag` (a link with

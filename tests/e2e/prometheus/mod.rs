@@ -152,8 +152,7 @@ impl TestServers {
     /// Starts the servers; the directory returned holds `ca.pem`, the root the exporter trusts.
     async fn start() -> (TestServers, tempfile::TempDir) {
         let root = Ca::root("E2E Prometheus Root");
-        let dir = tempfile::tempdir().expect("tempdir");
-        write(dir.path(), "ca.pem", &root.pem());
+        let dir = root.in_temp_dir();
         let servers = TestServers {
             healthy: serve(root.leaf(&LeafSpec::new("healthy.test", 90))).await,
             expiring: serve(root.leaf(&LeafSpec::new("expiring.test", 3))).await,

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 
 use crate::support::pki::{Ca, Leaf, LeafSpec};
 use crate::support::tls_server::{self, TlsOptions};
-use crate::support::{write, Harness, Metrics};
+use crate::support::{Harness, Metrics};
 use http::{HttpServer, Route};
 use responder::{Entry, OcspFiles};
 
@@ -34,8 +34,7 @@ struct World {
 impl World {
     fn new() -> World {
         let root = Ca::root("Revocation Root");
-        let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "ca.pem", &root.pem());
+        let dir = root.in_temp_dir();
         World { root, dir }
     }
 }
@@ -66,13 +65,7 @@ fn intermediate_with_crl(parent: &Ca, cn: &str, serial: u64, crl_url: &str) -> C
     let now = OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::days(10);
     params.not_after = now + time::Duration::days(1000);
-    let key = KeyPair::generate().unwrap();
-    let der = params
-        .signed_by(&key, &parent.issuer())
-        .unwrap()
-        .der()
-        .clone();
-    Ca { params, key, der }
+    parent.sign_ca(params)
 }
 
 /// A delegated OCSP responder certificate of `ca` (OCSPSigning extended key usage).

@@ -156,8 +156,7 @@ impl Running {
 #[tokio::test]
 async fn sigterm_with_a_probe_in_flight_exits_zero_promptly() {
     let root = Ca::root("Shutdown Root");
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &root.pem());
+    let dir = root.in_temp_dir();
     let healthy = healthy_server(&root).await;
     let silent = tls_server::silent().await;
     let config = write(

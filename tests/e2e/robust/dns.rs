@@ -13,7 +13,7 @@ use super::{assert_healthy_stays_fresh, healthy_server, healthy_target, WAIT};
 use crate::support::pki::Ca;
 use crate::support::server::Task;
 use crate::support::wait::probed_again;
-use crate::support::{write, Harness, Metrics};
+use crate::support::{Harness, Metrics};
 
 /// A UDP name server on loopback that answers every A query with 127.0.0.1 (TTL 1 s) and every
 /// other query with no records — while `answering`; otherwise it reads queries and says nothing.
@@ -88,8 +88,7 @@ fn reasons(m: &Metrics, target: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_silent_name_server_costs_its_targets_their_timeout_and_no_more() {
     let root = Ca::root("DNS Root");
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &root.pem());
+    let dir = root.in_temp_dir();
     let server = healthy_server(&root).await;
     let dns = NameServer::start().await;
 

@@ -14,7 +14,7 @@ use crate::support::pki::{Ca, LeafSpec};
 use crate::support::server::Server;
 use crate::support::tls_server::{self, TlsOptions};
 use crate::support::wait::probed_twice;
-use crate::support::{write, Harness, Metrics};
+use crate::support::{Harness, Metrics};
 
 /// The probe timeout of every hostile target.
 const TIMEOUT_SECONDS: f64 = 2.0;
@@ -141,8 +141,7 @@ fn reasons(m: &Metrics, target: &str) -> Vec<String> {
 #[tokio::test]
 async fn hostile_servers_cost_only_themselves() {
     let root = Ca::root("Hostile Root");
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &root.pem());
+    let dir = root.in_temp_dir();
 
     // 9999-12-31T23:59:59Z, the last moment X.509 can say; 1950 to the last second of 1969.
     let far_future = serve_dated(&root, "future.test", 0, 253_402_300_799).await;
