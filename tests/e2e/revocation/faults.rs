@@ -94,15 +94,7 @@ async fn hostile_revocation_answers_cost_only_their_source() {
     let http = HttpServer::start().await;
     let redirect = Server::raw(redirect_to_self).await;
     let slow = Server::raw(trickle_body).await;
-    let files = OcspFiles::new(
-        &world.root.der,
-        &world.root.der,
-        &world.root.key,
-        &[Entry {
-            serial: GOOD,
-            revoked: false,
-        }],
-    );
+    let files = OcspFiles::by_ca(&world.root, &[Entry::good(GOOD)]);
     let good_crl = crl(&world.root, &[], -1, 7);
     let slow_url = |path: &str| format!("http://{}{path}", slow.addr);
     let loop_url = |path: &str| format!("http://{}{path}", redirect.addr);
@@ -211,15 +203,7 @@ async fn responder_and_crl_host_down_then_back_then_down_again() {
     // A port with nothing on it now, where the server will come back.
     let port: SocketAddr = crate::support::ports::closed_port().await;
     let url = |path: &str| format!("http://{port}{path}");
-    let files = OcspFiles::new(
-        &world.root.der,
-        &world.root.der,
-        &world.root.key,
-        &[Entry {
-            serial: GOOD,
-            revoked: false,
-        }],
-    );
+    let files = OcspFiles::by_ca(&world.root, &[Entry::good(GOOD)]);
     let ocsp_leaf = leaf(&world.root, GOOD, Some(url("/ocsp")), None);
     let crl_leaf = leaf(&world.root, GOOD, None, Some(url("/root.crl")));
     let ocsp_server = serve(&ocsp_leaf, &[], TlsOptions::default()).await;

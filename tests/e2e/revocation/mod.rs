@@ -162,15 +162,7 @@ async fn good_everywhere_with_delegated_responder_and_intermediate_crl() {
         &crls.url("/root.crl"),
     );
     let (signer, signer_key) = responder_cert(&inter);
-    let files = OcspFiles::new(
-        &inter.der,
-        &signer,
-        &signer_key,
-        &[Entry {
-            serial: GOOD,
-            revoked: false,
-        }],
-    );
+    let files = OcspFiles::new(&inter.der, &signer, &signer_key, &[Entry::good(GOOD)]);
     let responder = files.serve().await;
     let leaf = leaf(
         &inter,
@@ -229,10 +221,8 @@ async fn good_everywhere_with_delegated_responder_and_intermediate_crl() {
 async fn revoked_in_ocsp_and_crl_with_the_ca_as_responder_and_anchor_as_issuer() {
     let world = World::new();
     let crls = HttpServer::start().await;
-    let mut files = OcspFiles::new(
-        &world.root.der,
-        &world.root.der,
-        &world.root.key,
+    let mut files = OcspFiles::by_ca(
+        &world.root,
         &[Entry {
             serial: REVOKED,
             revoked: true,
@@ -291,15 +281,10 @@ async fn an_intermediate_revoked_by_its_root_revokes_the_chain() {
 #[tokio::test]
 async fn stapled_good_and_stapled_revoked() {
     let world = World::new();
-    let files = OcspFiles::new(
-        &world.root.der,
-        &world.root.der,
-        &world.root.key,
+    let files = OcspFiles::by_ca(
+        &world.root,
         &[
-            Entry {
-                serial: GOOD,
-                revoked: false,
-            },
+            Entry::good(GOOD),
             Entry {
                 serial: REVOKED,
                 revoked: true,
@@ -451,15 +436,7 @@ async fn responder_error_status_is_not_an_answer() {
 async fn response_signed_by_the_wrong_key() {
     let world = World::new();
     let answering = |signer: &CertificateDer<'_>, key: &KeyPair| {
-        OcspFiles::new(
-            &world.root.der,
-            signer,
-            key,
-            &[Entry {
-                serial: GOOD,
-                revoked: false,
-            }],
-        )
+        OcspFiles::new(&world.root.der, signer, key, &[Entry::good(GOOD)])
     };
     // Signed under the issuer's very name, with another key: only the signature tells.
     let impostor = Ca::root("Revocation Root");
@@ -651,15 +628,7 @@ async fn switched_off_sources_are_not_asked() {
 #[tokio::test]
 async fn answers_are_cached_between_probes() {
     let world = World::new();
-    let files = OcspFiles::new(
-        &world.root.der,
-        &world.root.der,
-        &world.root.key,
-        &[Entry {
-            serial: GOOD,
-            revoked: false,
-        }],
-    );
+    let files = OcspFiles::by_ca(&world.root, &[Entry::good(GOOD)]);
     let http = HttpServer::start().await;
     let leaf = leaf(
         &world.root,

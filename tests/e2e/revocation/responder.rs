@@ -8,7 +8,7 @@ use std::process::Stdio;
 use rustls::pki_types::CertificateDer;
 
 use crate::support::openssl;
-use crate::support::pki::pem_of;
+use crate::support::pki::{pem_of, Ca};
 use crate::support::process::KillOnDrop;
 
 /// One line of the responder's index.
@@ -28,7 +28,22 @@ pub struct OcspFiles {
     pub by_key: bool,
 }
 
+impl Entry {
+    /// A serial the responder says is good.
+    pub fn good(serial: u64) -> Entry {
+        Entry {
+            serial,
+            revoked: false,
+        }
+    }
+}
+
 impl OcspFiles {
+    /// An index of `entries` for certificates of `ca`, answered by `ca` itself.
+    pub fn by_ca(ca: &Ca, entries: &[Entry]) -> OcspFiles {
+        OcspFiles::new(&ca.der, &ca.der, &ca.key, entries)
+    }
+
     /// Writes an index of `entries` for certificates of `ca_der`, answered by `signer` (the CA
     /// itself, a delegated responder, or — for the negative cases — anyone).
     pub fn new(

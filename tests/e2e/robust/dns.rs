@@ -9,11 +9,11 @@ use std::sync::Arc;
 use cert_expiry_exporter::probe::Resolver;
 use tokio::net::UdpSocket;
 
-use super::{assert_healthy_stays_fresh, healthy_server, healthy_target, WAIT};
+use super::{assert_healthy_stays_fresh, healthy_server, healthy_target, reasons, WAIT};
 use crate::support::pki::Ca;
 use crate::support::server::Task;
 use crate::support::wait::probed_again;
-use crate::support::{Harness, Metrics};
+use crate::support::Harness;
 
 /// A UDP name server on loopback that answers every A query with 127.0.0.1 (TTL 1 s) and every
 /// other query with no records — while `answering`; otherwise it reads queries and says nothing.
@@ -78,11 +78,6 @@ fn answer(query: &[u8]) -> Option<Vec<u8>> {
         reply.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 127, 0, 0, 1]);
     }
     Some(reply)
-}
-
-/// The `reason`s of `cert_probe_error_info` of `target`.
-fn reasons(m: &Metrics, target: &str) -> Vec<String> {
-    m.reasons("cert_probe_error_info", target)
 }
 
 #[tokio::test]

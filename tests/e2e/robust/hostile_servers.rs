@@ -9,12 +9,12 @@ use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{assert_healthy_stays_fresh, healthy_server, healthy_target, WAIT};
+use super::{assert_healthy_stays_fresh, healthy_server, healthy_target, reasons, WAIT};
 use crate::support::pki::{Ca, LeafSpec};
 use crate::support::server::Server;
 use crate::support::tls_server::{self, TlsOptions};
 use crate::support::wait::probed_twice;
-use crate::support::{Harness, Metrics};
+use crate::support::Harness;
 
 /// The probe timeout of every hostile target.
 const TIMEOUT_SECONDS: f64 = 2.0;
@@ -131,11 +131,6 @@ async fn serve_long_chain(root: &Ca, depth: usize) -> tls_server::Server {
     let mut chain = vec![leaf.der.clone()];
     chain.extend(cas.iter().rev().map(|ca| ca.der.clone()));
     tls_server::tls(chain, leaf.private_key(), TlsOptions::default()).await
-}
-
-/// The `reason`s of `cert_probe_error_info` of `target`, sorted.
-fn reasons(m: &Metrics, target: &str) -> Vec<String> {
-    m.reasons("cert_probe_error_info", target)
 }
 
 #[tokio::test]

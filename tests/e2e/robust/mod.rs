@@ -60,3 +60,8 @@ pub async fn assert_healthy_stays_fresh(h: &Harness) -> Metrics {
     assert!(m.reasons("cert_probe_error_info", "healthy").is_empty());
     m
 }
+
+/// The `reason`s of `cert_probe_error_info` of `target`, sorted.
+pub fn reasons(m: &Metrics, target: &str) -> Vec<String> {
+    m.reasons("cert_probe_error_info", target)
+}
