@@ -100,10 +100,7 @@ async fn without_a_subcommand_the_exporter_runs() {
         "config.yaml",
         "targets:\n  - name: files\n    path: /nonexistent/*.pem\n",
     );
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = crate::support::ports::free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut child = tokio::process::Command::new(crate::support::binary::path())
         .arg("--config.file")

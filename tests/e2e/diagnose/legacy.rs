@@ -10,6 +10,7 @@ use crate::support::{write, Harness, Metrics};
 use crate::support::binary::{check_json, check_text};
 use crate::support::openssl::{s_server, SServer};
 use crate::support::pki::write_key;
+use crate::support::server::Task;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -215,7 +216,7 @@ async fn smtp_front(
 ) -> (
     std::net::SocketAddr,
     std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    tokio::task::JoinHandle<()>,
+    Task,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     async fn line(stream: &mut tokio::net::TcpStream) -> Option<String> {
@@ -233,7 +234,7 @@ async fn smtp_front(
     let addr = listener.local_addr().unwrap();
     let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = accepted.clone();
-    let task = tokio::spawn(async move {
+    let task = Task::spawn(async move {
         while let Ok((mut client, _)) = listener.accept().await {
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             tokio::spawn(async move {
@@ -277,7 +278,7 @@ async fn legacy_check_speaks_starttls_first() {
         ["protocol_version"]
     );
     h.stop().await;
-    task.abort();
+    drop(task);
 }
 
 #[tokio::test]
@@ -307,5 +308,5 @@ async fn answers_are_kept_between_probes() {
     assert_eq!(legacy(&m, "TLS 1.0"), Some(1.0), "{}", m.text);
     assert_eq!(legacy(&m, "TLS 1.1"), Some(1.0));
     h.stop().await;
-    task.abort();
+    drop(task);
 }

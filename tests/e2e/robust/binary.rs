@@ -34,11 +34,7 @@ impl Running {
     /// Starts `binary` (after `prefix`, e.g. `setpriv ...`) on `config`, listening on a free
     /// loopback port, with `extra` flags.
     async fn start(prefix: &[&str], binary: &Path, config: &Path, extra: &[&str]) -> Running {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let addr: SocketAddr = crate::support::ports::free_loopback_addr();
         let (program, args) = match prefix.split_first() {
             Some((program, rest)) => (PathBuf::from(program), rest.to_vec()),
             None => (binary.to_path_buf(), Vec::new()),
