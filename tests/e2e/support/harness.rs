@@ -26,18 +26,7 @@ impl Harness {
 
     /// Like [`Harness::start`], in a directory prepared by the caller (CA files and the like).
     pub async fn start_in(dir: tempfile::TempDir, yaml: &str) -> Harness {
-        let config_path = dir.path().join("config.yaml");
-        let yaml = yaml.replace("{dir}", &dir.path().display().to_string());
-        std::fs::write(&config_path, yaml).expect("write config");
-        let loaded = app::load(&config_path).unwrap_or_else(|e| panic!("config: {e}"));
-        let exporter = Exporter::start(&config_path, loaded, "127.0.0.1:0".parse().unwrap())
-            .await
-            .expect("start exporter");
-        Harness {
-            exporter: Some(exporter),
-            dir,
-            config_path,
-        }
+        Harness::launch(dir, yaml, None).await
     }
 
     /// Like [`Harness::start_in`], resolving names with `resolver` (a hosts file, test name
@@ -47,16 +36,28 @@ impl Harness {
         yaml: &str,
         resolver: Resolver,
     ) -> Harness {
+        Harness::launch(dir, yaml, Some(resolver)).await
+    }
+
+    /// Writes `yaml` (with `{dir}` replaced) as `dir/config.yaml`, loads it and starts an
+    /// exporter on a free loopback port.
+    async fn launch(dir: tempfile::TempDir, yaml: &str, resolver: Option<Resolver>) -> Harness {
         let config_path = dir.path().join("config.yaml");
+        let yaml = yaml.replace("{dir}", &dir.path().display().to_string());
         std::fs::write(&config_path, yaml).expect("write config");
         let loaded = app::load(&config_path).unwrap_or_else(|e| panic!("config: {e}"));
-        let web = WebSettings {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            config_file: None,
-        };
-        let exporter = Exporter::start_with_resolver(&config_path, loaded, web, resolver)
-            .await
-            .expect("start exporter");
+        let listen = "127.0.0.1:0".parse().unwrap();
+        let exporter = match resolver {
+            None => Exporter::start(&config_path, loaded, listen).await,
+            Some(resolver) => {
+                let web = WebSettings {
+                    listen,
+                    config_file: None,
+                };
+                Exporter::start_with_resolver(&config_path, loaded, web, resolver).await
+            }
+        }
+        .expect("start exporter");
         Harness {
             exporter: Some(exporter),
             dir,
