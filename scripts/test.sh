@@ -18,6 +18,8 @@ ensure_packages "${packages[@]}"
 
 echo "== cargo fmt --check"
 cargo fmt --check
+echo "== layers: no module imports from its own layer or above (docs/architecture.md)"
+python3 scripts/check-layers.py src
 echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo deny: licenses, bans, sources (advisories need GitHub; see docs/reliability.md)"
