@@ -214,7 +214,7 @@ fn log_probe(target: &Target, result: &crate::probe::ProbeResult) {
         Some(failure) => tracing::warn!(
             target_name = %target.name,
             instance,
-            reason = failure.reason,
+            reason = failure.reason.as_str(),
             error = %failure.detail,
             duration_seconds = total,
             "probe failed"

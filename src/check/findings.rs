@@ -4,8 +4,7 @@
 
 use crate::config::Target;
 use crate::probe::legacy::LegacyVersion;
-use crate::probe::tls::{CERTIFICATE_TOO_LARGE, MALFORMED_CERTIFICATE, TLS_SERVER_SIGNATURE};
-use crate::probe::ProbeResult;
+use crate::probe::{ProbeReason, ProbeResult};
 use crate::x509::{weak, CertFacts, ChainError, ChainReport};
 
 use super::format_utc;
@@ -144,32 +143,34 @@ pub fn clock_finding(skew_seconds: Option<f64>) -> Option<Finding> {
 fn probe_failure(
     target: &Target,
     result: &ProbeResult,
-    reason: &'static str,
+    reason: ProbeReason,
     detail: &str,
 ) -> Finding {
+    use ProbeReason::*;
     use Severity::*;
     let endpoint = target
         .address
         .as_ref()
         .map(|a| a.to_string())
         .unwrap_or_else(|| target.name.clone());
-    let broken = |message: String| Finding::new(Broken, reason, message);
+    let code = reason.as_str();
+    let broken = |message: String| Finding::new(Broken, code, message);
     match reason {
-        "dns" | "dns_timeout" => broken(format!(
+        Dns | DnsTimeout => broken(format!(
             "the name of {endpoint} does not resolve ({detail})"
         ))
         .advice("check the name and this machine's DNS resolvers"),
-        "connect_refused" => broken(format!("nothing accepts connections on {endpoint}"))
+        ConnectRefused => broken(format!("nothing accepts connections on {endpoint}"))
             .advice("check that the service runs and listens on that port"),
-        "connect_timeout" | "connect_unreachable" | "connect" => {
+        ConnectTimeout | ConnectUnreachable | Connect => {
             broken(format!("cannot connect to {endpoint} ({detail})"))
                 .advice("check firewalls, routing and the port")
         }
-        "timeout" => broken(format!(
+        Timeout => broken(format!(
             "the TLS handshake did not finish in time ({detail})"
         ))
         .advice("check that the port speaks TLS directly (not STARTTLS) and the server's load"),
-        "protocol_version" => match &result.tls {
+        ProtocolVersion => match &result.tls {
             Some(tls) => broken(format!(
                 "the server speaks only {} (no TLS 1.2 or 1.3): modern clients cannot connect; \
                  its certificate was read over {}",
@@ -181,42 +182,45 @@ fn probe_failure(
             )
             .advice("enable TLS 1.2 and TLS 1.3 on the server"),
         },
-        MALFORMED_CERTIFICATE => broken(detail.to_string()).advice(
+        MalformedCertificate => broken(detail.to_string()).advice(
             "reissue the certificate as X.509 v3, each extension once, with no critical \
              extension clients do not know (`openssl x509 -noout -text` shows them); no TLS \
              client built on rustls connects until then",
         ),
-        CERTIFICATE_TOO_LARGE => broken(detail.to_string()).advice(
+        CertificateTooLarge => broken(detail.to_string()).advice(
             "send a smaller chain: leave the root out, drop certificates the path does not \
              need, and split a certificate with thousands of names into several",
         ),
-        TLS_SERVER_SIGNATURE => broken(format!(
+        TlsServerSignature => broken(format!(
             "modern clients refuse the server's key or handshake signature ({detail})"
         ))
         .advice("use a key of at least RSA 2048 bits or ECDSA P-256"),
-        "client_cert_required" => Finding::new(
+        ClientCertRequired => Finding::new(
             Note,
-            reason,
+            code,
             "the server requires a client certificate (mutual TLS) to complete the handshake",
         )
         .advice("give one with client_cert/client_key in the configuration to check the rest"),
-        "client_cert_rejected" => broken(
-            "the server rejected the client certificate presented".into(),
-        )
-        .advice("check that the client certificate is valid and issued by a CA the server trusts"),
-        "starttls_unsupported" => broken(format!("the server does not offer STARTTLS ({detail})"))
+        ClientCertRejected => broken("the server rejected the client certificate presented".into())
+            .advice(
+                "check that the client certificate is valid and issued by a CA the server trusts",
+            ),
+        StarttlsUnsupported => broken(format!("the server does not offer STARTTLS ({detail})"))
             .advice("enable TLS in the service, or check the protocol and port"),
-        "starttls" | "starttls_timeout" => broken(format!(
-            "the STARTTLS dialogue failed ({detail})"
-        ))
-        .advice("check the protocol: an implicit-TLS port (465, 993, 995, 636) needs no STARTTLS"),
-        "proxy_connect" | "proxy_refused" => {
+        Starttls | StarttlsTimeout => broken(format!("the STARTTLS dialogue failed ({detail})"))
+            .advice(
+                "check the protocol: an implicit-TLS port (465, 993, 995, 636) needs no STARTTLS",
+            ),
+        ProxyConnect | ProxyRefused => {
             broken(format!("the proxy did not open a tunnel ({detail})"))
                 .advice("check the proxy URL, its credentials and what it allows")
         }
-        "file_too_many_certificates" => Finding::new(Attention, reason, detail.to_string())
+        FileTooManyCertificates => Finding::new(Attention, code, detail.to_string())
             .advice("split the file: only the first 1,024 certificates are read"),
-        _ => broken(format!("the probe failed: {detail}")),
+        TlsHandshake | FileUnreadable | FileTooLarge | FileNotFound | FileNoCertificate
+        | FileMalformed | Pkcs12Password | TooManyFiles => {
+            broken(format!("the probe failed: {detail}"))
+        }
     }
 }
 
@@ -677,7 +681,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::probe::legacy::LegacyReport;
-    use crate::probe::ProbeFailure;
+    use crate::probe::{ProbeFailure, ProbeReason};
     use std::collections::BTreeSet;
     use std::sync::Arc;
 
@@ -867,13 +871,16 @@ mod tests {
     #[test]
     fn unreachable_is_broken_and_legacy_only_says_why() {
         let mut r = ProbeResult::new();
-        r.failure = Some(ProbeFailure::new("connect_refused", "refused"));
+        r.failure = Some(ProbeFailure::new(ProbeReason::ConnectRefused, "refused"));
         let f = assess(&target(), &r, NOW, 28.0);
         assert_eq!(codes(&f), [("connect_refused", Severity::Broken)]);
         assert!(f[0].message.contains("shop.example:443"));
 
         let mut r = result(&[], 90);
-        r.failure = Some(ProbeFailure::new("protocol_version", "no common version"));
+        r.failure = Some(ProbeFailure::new(
+            ProbeReason::ProtocolVersion,
+            "no common version",
+        ));
         r.tls = Some(crate::probe::TlsSession {
             version: "TLS 1.0",
             cipher: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA".into(),

@@ -56,7 +56,7 @@ fn result(checked: &Checked, now: i64) -> Value {
         "instance": r.instance.as_ref().map(|(k, v)| json!({ "label": k, "value": v })),
         "peer": r.peer.map(|p| p.to_string()),
         "status": worst.as_str(),
-        "probe_error": r.failure.as_ref().map(|f| json!({ "reason": f.reason, "detail": f.detail })),
+        "probe_error": r.failure.as_ref().map(|f| json!({ "reason": f.reason.as_str(), "detail": f.detail })),
         "tls": r.tls.as_ref().map(|t| json!({ "version": t.version, "cipher": t.cipher, "group": t.group })),
         "legacy_protocols": legacy,
         "chain_valid": chain.filter(|c| c.judged).map(|c| c.is_valid()),
@@ -104,7 +104,7 @@ mod tests {
     use super::*;
     use crate::check::findings::Severity;
     use crate::config::Config;
-    use crate::probe::{ProbeFailure, ProbeResult};
+    use crate::probe::{ProbeFailure, ProbeReason, ProbeResult};
 
     #[test]
     fn failures_and_findings_are_in_the_document() {
@@ -113,7 +113,7 @@ mod tests {
             .targets[0]
             .clone();
         let mut result = ProbeResult::new();
-        result.failure = Some(ProbeFailure::new("connect_refused", "refused"));
+        result.failure = Some(ProbeFailure::new(ProbeReason::ConnectRefused, "refused"));
         let outcome = Outcome {
             checked: vec![Checked {
                 findings: findings::assess(&target, &result, 0, 28.0),

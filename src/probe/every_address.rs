@@ -9,7 +9,7 @@
 
 use tokio::time::Instant;
 
-use super::{finish, timed, Phase, ProbeFailure, ProbeResult, Prober};
+use super::{finish, timed, Phase, ProbeFailure, ProbeReason, ProbeResult, Prober};
 use crate::config::Target;
 
 /// Probes every address of `target`. When resolution itself fails there is no address to label
@@ -21,7 +21,7 @@ pub async fn probe(prober: &Prober, target: &Target) -> Vec<ProbeResult> {
     let Some(address) = &target.address else {
         // Only endpoints reach here; the configuration gives each an address.
         resolution.failure = Some(ProbeFailure::new(
-            "dns",
+            ProbeReason::Dns,
             "the target has no address to probe",
         ));
         finish(&mut resolution, started);
@@ -31,7 +31,7 @@ pub async fn probe(prober: &Prober, target: &Target) -> Vec<ProbeResult> {
         &mut resolution,
         Phase::Dns,
         deadline,
-        "dns_timeout",
+        ProbeReason::DnsTimeout,
         async { prober.resolver.resolve(address).await },
     )
     .await;

@@ -22,6 +22,7 @@ pub mod files;
 mod judge;
 pub mod legacy;
 pub mod proxy;
+pub mod reason;
 pub mod resolve;
 pub mod result;
 pub mod starttls;
@@ -37,8 +38,9 @@ use crate::clock::Clock;
 use crate::config::{ProxyUrl, ResolveMode, Target};
 use crate::revocation::Revocation;
 use crate::x509::TrustStores;
+pub use reason::{ProbeFailure, ProbeReason};
 pub use resolve::Resolver;
-pub use result::{Phase, ProbeFailure, ProbeResult, TlsSession};
+pub use result::{Phase, ProbeResult, TlsSession};
 
 /// What every probe needs that outlives one probe: the resolver and the trust anchors.
 #[derive(Debug, Clone)]
@@ -128,7 +130,7 @@ impl Prober {
         let Some(address) = &target.address else {
             // The configuration gives every target an address or a path, never neither.
             return Err(ProbeFailure::new(
-                "dns",
+                ProbeReason::Dns,
                 "the target has no address to probe",
             ));
         };
@@ -136,9 +138,13 @@ impl Prober {
             let stream = self.tunnel(address, proxy, deadline, result).await?;
             return self.secure(target, stream, deadline, result).await;
         }
-        let addrs = timed(result, Phase::Dns, deadline, "dns_timeout", async {
-            self.resolver.resolve(address).await
-        })
+        let addrs = timed(
+            result,
+            Phase::Dns,
+            deadline,
+            ProbeReason::DnsTimeout,
+            async { self.resolver.resolve(address).await },
+        )
         .await?;
         self.connect_and_secure(target, &addrs, deadline, result)
             .await
@@ -152,9 +158,13 @@ impl Prober {
         deadline: Instant,
         result: &mut ProbeResult,
     ) -> Result<(), ProbeFailure> {
-        let (stream, peer) = timed(result, Phase::Connect, deadline, "connect_timeout", async {
-            connect::connect(addrs, deadline).await
-        })
+        let (stream, peer) = timed(
+            result,
+            Phase::Connect,
+            deadline,
+            ProbeReason::ConnectTimeout,
+            async { connect::connect(addrs, deadline).await },
+        )
         .await?;
         result.peer = Some(peer);
         self.secure(target, stream, deadline, result).await
@@ -169,31 +179,44 @@ impl Prober {
         deadline: Instant,
         result: &mut ProbeResult,
     ) -> Result<TcpStream, ProbeFailure> {
-        let unreachable =
-            |f: ProbeFailure| ProbeFailure::new("proxy_connect", format!("proxy: {}", f.detail));
-        let addrs = timed(result, Phase::Dns, deadline, "proxy_connect", async {
-            self.resolver
-                .resolve(&proxy.address)
-                .await
-                .map_err(unreachable)
-        })
+        let unreachable = |f: ProbeFailure| {
+            ProbeFailure::new(ProbeReason::ProxyConnect, format!("proxy: {}", f.detail))
+        };
+        let addrs = timed(
+            result,
+            Phase::Dns,
+            deadline,
+            ProbeReason::ProxyConnect,
+            async {
+                self.resolver
+                    .resolve(&proxy.address)
+                    .await
+                    .map_err(unreachable)
+            },
+        )
         .await?;
-        let (stream, peer) = timed(result, Phase::Connect, deadline, "proxy_connect", async {
-            let (mut stream, peer) = connect::connect(&addrs, deadline)
-                .await
-                .map_err(unreachable)?;
-            let tunnel = proxy::open_tunnel(&mut stream, proxy, address);
-            match tokio::time::timeout_at(deadline, tunnel).await {
-                Ok(opened) => opened.map(|()| (stream, peer)),
-                Err(_) => Err(ProbeFailure::new(
-                    "connect_timeout",
-                    format!(
-                        "proxy {} did not open the tunnel to {} before the timeout",
-                        proxy.address, address
-                    ),
-                )),
-            }
-        })
+        let (stream, peer) = timed(
+            result,
+            Phase::Connect,
+            deadline,
+            ProbeReason::ProxyConnect,
+            async {
+                let (mut stream, peer) = connect::connect(&addrs, deadline)
+                    .await
+                    .map_err(unreachable)?;
+                let tunnel = proxy::open_tunnel(&mut stream, proxy, address);
+                match tokio::time::timeout_at(deadline, tunnel).await {
+                    Ok(opened) => opened.map(|()| (stream, peer)),
+                    Err(_) => Err(ProbeFailure::new(
+                        ProbeReason::ConnectTimeout,
+                        format!(
+                            "proxy {} did not open the tunnel to {} before the timeout",
+                            proxy.address, address
+                        ),
+                    )),
+                }
+            },
+        )
         .await?;
         result.peer = Some(peer);
         Ok(stream)
@@ -215,7 +238,7 @@ impl Prober {
                     result,
                     Phase::Starttls,
                     deadline,
-                    "starttls_timeout",
+                    ProbeReason::StarttlsTimeout,
                     upgrade,
                 )
                 .await?
@@ -260,7 +283,7 @@ impl Prober {
             }
             Err(_) => (
                 Some(ProbeFailure::new(
-                    "timeout",
+                    ProbeReason::Timeout,
                     format!(
                         "no complete TLS handshake within the {} timeout",
                         humantime::format_duration(target.timeout)
@@ -305,7 +328,7 @@ async fn timed<T>(
     result: &mut ProbeResult,
     phase: Phase,
     deadline: Instant,
-    timeout_reason: &'static str,
+    timeout_reason: ProbeReason,
     work: impl std::future::Future<Output = Result<T, ProbeFailure>>,
 ) -> Result<T, ProbeFailure> {
     let start = Instant::now();

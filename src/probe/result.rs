@@ -4,6 +4,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::x509::ChainReport;
 
+use super::reason::ProbeFailure;
+
 /// A stage of a probe, the `phase` label of `cert_probe_duration_seconds`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Phase {
@@ -35,23 +37,6 @@ impl Phase {
             Phase::Revocation => "revocation",
             Phase::Legacy => "legacy",
             Phase::Aia => "aia",
-        }
-    }
-}
-
-/// Why a probe did not complete. `reason` is a short, fixed label value; `detail` is the
-/// human sentence for logs and the `check` command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProbeFailure {
-    pub reason: &'static str,
-    pub detail: String,
-}
-
-impl ProbeFailure {
-    pub fn new(reason: &'static str, detail: impl Into<String>) -> ProbeFailure {
-        ProbeFailure {
-            reason,
-            detail: detail.into(),
         }
     }
 }

@@ -22,7 +22,7 @@ use std::time::{Instant, SystemTime};
 
 use rustls_pki_types::CertificateDer;
 
-use super::{unix_now, Phase, ProbeFailure, ProbeResult};
+use super::{unix_now, Phase, ProbeFailure, ProbeReason, ProbeResult};
 use crate::config::{FileSource, Target};
 use crate::x509::{self, bundle, CertFacts, ChainReport, TrustStore};
 use formats::DecodeError;
@@ -46,7 +46,7 @@ pub async fn probe(
     let failure = match outcome {
         Ok(Ok(results)) => return results,
         Ok(Err(join)) => ProbeFailure::new(
-            "file_unreadable",
+            ProbeReason::FileUnreadable,
             format!("listing the files failed: {join}"),
         ),
         Err(_) => timeout_failure(target),
@@ -60,7 +60,7 @@ fn read_all(source: &FileSource, trust: &TrustStore, deadline: Instant) -> Vec<P
     let listing = match walk::list(&source.pattern, deadline) {
         Ok(listing) => listing,
         Err(e) => {
-            let failure = ProbeFailure::new("file_not_found", format!("invalid glob {e}"));
+            let failure = ProbeFailure::new(ProbeReason::FileNotFound, format!("invalid glob {e}"));
             return vec![target_result(started, failure)];
         }
     };
@@ -80,7 +80,7 @@ fn read_all(source: &FileSource, trust: &TrustStore, deadline: Instant) -> Vec<P
     // At most one result without a `file` label, so its series stay unique.
     let target_failure = if timed_out {
         Some(ProbeFailure::new(
-            "timeout",
+            ProbeReason::Timeout,
             format!(
                 "read {} of the {} matching files before the timeout",
                 results.len(),
@@ -89,7 +89,7 @@ fn read_all(source: &FileSource, trust: &TrustStore, deadline: Instant) -> Vec<P
         ))
     } else if listing.truncated {
         Some(ProbeFailure::new(
-            "too_many_files",
+            ProbeReason::TooManyFiles,
             format!(
                 "{:?} matches more than {MAX_FILES} files; only the first {MAX_FILES} are read",
                 source.pattern
@@ -101,7 +101,7 @@ fn read_all(source: &FileSource, trust: &TrustStore, deadline: Instant) -> Vec<P
             n => format!(" ({n} directories matched and were skipped)"),
         };
         Some(ProbeFailure::new(
-            "file_not_found",
+            ProbeReason::FileNotFound,
             format!("no file matches {:?}{skipped}", source.pattern),
         ))
     } else {
@@ -139,7 +139,7 @@ fn read_one(path: &Path, password: &PasswordFile, trust: &TrustStore) -> ProbeRe
             result.failure = judged.1.or_else(|| {
                 decoded.truncated.then(|| {
                     ProbeFailure::new(
-                        "file_too_many_certificates",
+                        ProbeReason::FileTooManyCertificates,
                         format!(
                             "{}: more than {} certificates; only the first are reported",
                             path.display(),
@@ -170,7 +170,7 @@ fn judge(
             Ok(f) => facts.push(f),
             Err(e) => {
                 failure = Some(ProbeFailure::new(
-                    "file_malformed",
+                    ProbeReason::FileMalformed,
                     format!("certificate #{}: {e}", i + 1),
                 ));
                 break;
@@ -195,7 +195,7 @@ fn unreadable_result(path: &Path, why: &str) -> ProbeResult {
     let mut result = ProbeResult::new();
     result.instance = Some(("file", path.display().to_string()));
     result.failure = Some(ProbeFailure::new(
-        "file_unreadable",
+        ProbeReason::FileUnreadable,
         format!("{}: {why}", path.display()),
     ));
     result.phases.push((Phase::Read, std::time::Duration::ZERO));
@@ -218,7 +218,7 @@ fn target_result(started: Instant, failure: ProbeFailure) -> ProbeResult {
 
 fn timeout_failure(target: &Target) -> ProbeFailure {
     ProbeFailure::new(
-        "timeout",
+        ProbeReason::Timeout,
         format!(
             "reading the files did not finish within the {} timeout",
             humantime::format_duration(target.timeout)
@@ -237,7 +237,7 @@ fn panicked(path: &Path, panic: Box<dyn std::any::Any + Send>) -> ProbeFailure {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_default();
     ProbeFailure::new(
-        "file_malformed",
+        ProbeReason::FileMalformed,
         format!("{}: decoding failed: {message}", path.display()),
     )
 }
@@ -267,7 +267,7 @@ impl<'a> PasswordFile<'a> {
                 let max = crate::config::read::MAX_PASSWORD_FILE;
                 let text = crate::config::read::read_text_capped(path, max).map_err(|e| {
                     ProbeFailure::new(
-                        "pkcs12_password",
+                        ProbeReason::Pkcs12Password,
                         format!("cannot read password_file {}: {e}", path.display()),
                     )
                 })?;

@@ -32,7 +32,8 @@ use rustls_pki_types::CertificateDer;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::result::{Phase, ProbeFailure, ProbeResult, TlsSession};
+use super::reason::{ProbeFailure, ProbeReason};
+use super::result::{Phase, ProbeResult, TlsSession};
 use super::tls::Captured;
 use super::{connect, proxy, starttls, Prober};
 use crate::config::Target;
@@ -228,8 +229,8 @@ pub(in crate::probe) async fn step(
     if Instant::now() >= deadline {
         return;
     }
-    let need_chain =
-        captured.chain.is_empty() && failure.is_some_and(|f| f.reason == "protocol_version");
+    let need_chain = captured.chain.is_empty()
+        && failure.is_some_and(|f| f.reason == ProbeReason::ProtocolVersion);
     let started = Instant::now();
     let Some(mut report) = check(&prober.caches.legacy, target, peer, deadline, need_chain).await
     else {
