@@ -91,7 +91,7 @@ fn result(checked: &Checked, now: i64) -> Value {
             "sources": rev.sources.iter().map(|s| json!({
                 "source": s.source.as_str(),
                 "revoked": s.revoked,
-                "errors": s.errors.iter().map(|e| json!({ "reason": e.reason, "detail": e.detail })).collect::<Vec<_>>(),
+                "errors": s.errors.iter().map(|e| json!({ "reason": e.reason.as_str(), "detail": e.detail })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         })),
         "missing_intermediate_from": r.aia.as_ref().map(|a| a.completed_from.clone()).unwrap_or_default(),

@@ -172,7 +172,8 @@ fn result(out: &mut String, checked: &Checked, style: Style) {
                     Some(true) => "revoked".to_string(),
                     Some(false) => "not revoked".to_string(),
                     None => {
-                        let reasons: Vec<&str> = s.errors.iter().map(|e| e.reason).collect();
+                        let reasons: Vec<&str> =
+                            s.errors.iter().map(|e| e.reason.as_str()).collect();
                         format!("no answer ({})", reasons.join(", "))
                     }
                 };

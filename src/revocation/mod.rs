@@ -17,6 +17,7 @@ pub mod fetch;
 pub mod issuer;
 pub mod metrics;
 pub mod ocsp;
+pub mod reason;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,9 +31,10 @@ use crate::config::RevocationSettings;
 use crate::x509::{ChainError, ChainReport};
 use cache::{fresh_until, Cache, Stored};
 use crl::{Crl, CrlError};
-use fetch::{FetchError, Fetcher, Got, Validators};
+use fetch::{FetchReason, Fetcher, Got, Validators};
 use issuer::{find_issuer, Issuer};
-use ocsp::{CertRef, OcspAnswer, OcspError, OcspStatus};
+use ocsp::{CertRef, OcspAnswer, OcspStatus};
+pub use reason::{RevocationError, RevocationReason};
 
 /// Where a revocation verdict came from: the `source` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -53,41 +55,6 @@ impl Source {
             Source::Ocsp => "ocsp",
             Source::Crl => "crl",
         }
-    }
-}
-
-/// Why a source gave no verdict. `reason` is the `reason` label of
-/// `cert_revocation_error_info`; `detail` is for the log line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevocationError {
-    pub reason: &'static str,
-    pub detail: String,
-}
-
-impl RevocationError {
-    pub fn new(reason: &'static str, detail: impl Into<String>) -> RevocationError {
-        RevocationError {
-            reason,
-            detail: detail.into(),
-        }
-    }
-}
-
-impl From<FetchError> for RevocationError {
-    fn from(e: FetchError) -> Self {
-        RevocationError::new(e.reason, e.detail)
-    }
-}
-
-impl From<OcspError> for RevocationError {
-    fn from(e: OcspError) -> Self {
-        RevocationError::new(e.reason, e.detail)
-    }
-}
-
-impl From<CrlError> for RevocationError {
-    fn from(e: CrlError) -> Self {
-        RevocationError::new(e.reason, e.detail)
     }
 }
 
@@ -274,7 +241,7 @@ impl Revocation {
                 tracing::warn!(
                     target_name = input.target,
                     source = source.source.as_str(),
-                    reason = e.reason,
+                    reason = e.reason.as_str(),
                     error = %e.detail,
                     "revocation check failed"
                 );
@@ -327,7 +294,12 @@ impl Revocation {
                         Err(e) => last = Some(RevocationError::from(e)),
                     }
                 }
-                Err(last.unwrap_or_else(|| RevocationError::new("unsupported_url", "no URL")))
+                Err(last.unwrap_or_else(|| {
+                    RevocationError::new(
+                        RevocationReason::Fetch(FetchReason::UnsupportedUrl),
+                        "no URL",
+                    )
+                }))
             })
             .await
     }
@@ -363,7 +335,7 @@ impl Revocation {
                     };
                     if copy.crl.is_stale(now) {
                         verdict.errors.push(RevocationError::new(
-                            "stale",
+                            RevocationReason::Stale,
                             format!(
                                 "{url}: the CRL's nextUpdate {} has passed",
                                 copy.crl.next_update.unwrap_or_default()
@@ -379,7 +351,12 @@ impl Revocation {
                 Err(e) => last = Some(e),
             }
         }
-        CrlVerdict::error(last.unwrap_or_else(|| RevocationError::new("unsupported_url", "no URL")))
+        CrlVerdict::error(last.unwrap_or_else(|| {
+            RevocationError::new(
+                RevocationReason::Fetch(FetchReason::UnsupportedUrl),
+                "no URL",
+            )
+        }))
     }
 
     /// The CRL at `url`: cached while fresh, else downloaded (conditionally when a copy is held).
@@ -403,7 +380,7 @@ impl Revocation {
                         Some(held) => held.value,
                         None => {
                             return Err(RevocationError::new(
-                                "http_status",
+                                RevocationReason::Fetch(FetchReason::HttpStatus),
                                 format!("{url}: 304 Not Modified to an unconditional GET"),
                             ))
                         }
@@ -425,7 +402,7 @@ impl Revocation {
         // A copy fetched for a target with a larger cap is not used past this target's cap.
         if copy.crl.size() as u64 > max_bytes {
             return Err(RevocationError::new(
-                "too_large",
+                RevocationReason::Fetch(FetchReason::TooLarge),
                 format!(
                     "{url}: {} bytes, over the {max_bytes}-byte cap",
                     copy.crl.size()
@@ -530,7 +507,7 @@ fn ocsp_report(source: Source, outcome: Result<OcspAnswer, RevocationError>) -> 
                 OcspStatus::Good => report.revoked = Some(false),
                 OcspStatus::Revoked { .. } => report.revoked = Some(true),
                 OcspStatus::Unknown => report.errors.push(RevocationError::new(
-                    "unknown_status",
+                    RevocationReason::UnknownStatus,
                     "the responder does not know the certificate",
                 )),
             }
@@ -576,7 +553,7 @@ fn fetchable(urls: &[String]) -> Result<Vec<&str>, RevocationError> {
         .collect();
     if usable.is_empty() {
         Err(RevocationError::new(
-            "unsupported_url",
+            RevocationReason::Fetch(FetchReason::UnsupportedUrl),
             format!("no http(s) URL among {urls:?}"),
         ))
     } else {
@@ -586,7 +563,7 @@ fn fetchable(urls: &[String]) -> Result<Vec<&str>, RevocationError> {
 
 fn issuer_unknown(cert: &PathCert<'_>) -> RevocationError {
     RevocationError::new(
-        "issuer_unknown",
+        RevocationReason::IssuerUnknown,
         format!(
             "the issuer of {:?} was neither sent nor a trust anchor, so its answers cannot be verified",
             cert.subject
@@ -596,7 +573,7 @@ fn issuer_unknown(cert: &PathCert<'_>) -> RevocationError {
 
 fn budget_spent(what: &str) -> RevocationError {
     RevocationError::new(
-        "timeout",
+        RevocationReason::Fetch(FetchReason::Timeout),
         format!("{what} did not answer within the revocation budget"),
     )
 }
@@ -612,12 +589,14 @@ pub fn apply(report: &RevocationReport, chain: &mut ChainReport) {
 mod tests {
     use super::*;
 
-    fn verdict(revoked: Option<bool>, reasons: &[&'static str]) -> CrlVerdict {
+    const TIMEOUT: RevocationReason = RevocationReason::Fetch(FetchReason::Timeout);
+
+    fn verdict(revoked: Option<bool>, reasons: &[RevocationReason]) -> CrlVerdict {
         CrlVerdict {
             revoked,
             errors: reasons
                 .iter()
-                .map(|r| RevocationError::new(r, "test"))
+                .map(|r| RevocationError::new(*r, "test"))
                 .collect(),
         }
     }
@@ -626,11 +605,11 @@ mod tests {
     fn crl_source_needs_every_certificate_answered_unless_one_is_revoked() {
         let r = crl_report(vec![verdict(Some(false), &[]), verdict(Some(false), &[])]);
         assert_eq!((r.revoked, r.errors.len()), (Some(false), 0));
-        let r = crl_report(vec![verdict(Some(false), &[]), verdict(None, &["timeout"])]);
+        let r = crl_report(vec![verdict(Some(false), &[]), verdict(None, &[TIMEOUT])]);
         assert_eq!((r.revoked, r.errors.len()), (None, 1));
         let r = crl_report(vec![
-            verdict(Some(true), &["stale"]),
-            verdict(None, &["timeout"]),
+            verdict(Some(true), &[RevocationReason::Stale]),
+            verdict(None, &[TIMEOUT]),
         ]);
         assert_eq!((r.revoked, r.errors.len()), (Some(true), 2));
     }
@@ -644,7 +623,7 @@ mod tests {
         };
         let r = ocsp_report(Source::Ocsp, Ok(answer(OcspStatus::Unknown)));
         assert_eq!(r.revoked, None);
-        assert_eq!(r.errors[0].reason, "unknown_status");
+        assert_eq!(r.errors[0].reason.as_str(), "unknown_status");
         assert_eq!(r.next_update, Some(10));
         let r = ocsp_report(Source::Ocsp, Ok(answer(OcspStatus::Revoked { at: 5 })));
         assert_eq!(r.revoked, Some(true));
@@ -659,6 +638,9 @@ mod tests {
             "HTTP://crl.example/ca.crl".to_string(),
         ];
         assert_eq!(fetchable(&urls).unwrap(), ["HTTP://crl.example/ca.crl"]);
-        assert_eq!(fetchable(&urls[..1]).unwrap_err().reason, "unsupported_url");
+        assert_eq!(
+            fetchable(&urls[..1]).unwrap_err().reason.as_str(),
+            "unsupported_url"
+        );
     }
 }
