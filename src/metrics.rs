@@ -405,7 +405,7 @@ impl Collector for SnapshotCollector {
             |snap, r, out| {
                 if let Some(tls) = &r.tls {
                     let mut l = base_labels(snap, r);
-                    l.push(("version", tls.version));
+                    l.push(("version", tls.version.as_str()));
                     out.push((l, 1.0));
                 }
             },

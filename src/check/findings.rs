@@ -882,7 +882,7 @@ mod tests {
             "no common version",
         ));
         r.tls = Some(crate::probe::TlsSession {
-            version: "TLS 1.0",
+            version: crate::probe::TlsVersion::Tls10,
             cipher: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA".into(),
             group: String::new(),
         });

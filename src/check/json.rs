@@ -57,7 +57,7 @@ fn result(checked: &Checked, now: i64) -> Value {
         "peer": r.peer.map(|p| p.to_string()),
         "status": worst.as_str(),
         "probe_error": r.failure.as_ref().map(|f| json!({ "reason": f.reason.as_str(), "detail": f.detail })),
-        "tls": r.tls.as_ref().map(|t| json!({ "version": t.version, "cipher": t.cipher, "group": t.group })),
+        "tls": r.tls.as_ref().map(|t| json!({ "version": t.version.as_str(), "cipher": t.cipher, "group": t.group })),
         "legacy_protocols": legacy,
         "chain_valid": chain.filter(|c| c.judged).map(|c| c.is_valid()),
         "chain_errors": chain.map(|c| c.errors.iter().map(|e| e.as_str()).collect::<Vec<_>>()).unwrap_or_default(),

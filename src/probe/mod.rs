@@ -40,7 +40,7 @@ use crate::revocation::Revocation;
 use crate::x509::TrustStores;
 pub use reason::{ProbeFailure, ProbeReason};
 pub use resolve::Resolver;
-pub use result::{Phase, ProbeResult, TlsSession};
+pub use result::{Phase, ProbeResult, TlsSession, TlsVersion};
 
 /// What every probe needs that outlives one probe: the resolver and the trust anchors.
 #[derive(Debug, Clone)]
@@ -265,15 +265,16 @@ impl Prober {
                         let session = tls::session(stream);
                         // In TLS 1.3 the server judges the client certificate after the client
                         // is done: wait for its word (an alert, if it refuses).
-                        let verdict =
-                            if h.captured.client_cert_requested && session.version == "TLS 1.3" {
-                                client_auth::await_verdict(stream, deadline)
-                                    .await
-                                    .err()
-                                    .map(|e| tls::classify(&e, &h.captured))
-                            } else {
-                                None
-                            };
+                        let verdict = if h.captured.client_cert_requested
+                            && session.version == TlsVersion::Tls13
+                        {
+                            client_auth::await_verdict(stream, deadline)
+                                .await
+                                .err()
+                                .map(|e| tls::classify(&e, &h.captured))
+                        } else {
+                            None
+                        };
                         result.tls = Some(session);
                         verdict
                     }

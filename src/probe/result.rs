@@ -41,11 +41,56 @@ impl Phase {
     }
 }
 
+/// A TLS protocol version; `as_str` is the `version` label of `cert_tls_version_info`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TlsVersion {
+    /// TLS 1.0 (only over the legacy check's own handshake).
+    Tls10,
+    /// TLS 1.1 (only over the legacy check's own handshake).
+    Tls11,
+    /// TLS 1.2.
+    Tls12,
+    /// TLS 1.3.
+    Tls13,
+    /// A version rustls negotiated but does not name (none today).
+    Unknown,
+}
+
+impl TlsVersion {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::Tls10 => "TLS 1.0",
+            TlsVersion::Tls11 => "TLS 1.1",
+            TlsVersion::Tls12 => "TLS 1.2",
+            TlsVersion::Tls13 => "TLS 1.3",
+            TlsVersion::Unknown => "unknown",
+        }
+    }
+
+    /// The version a hello or record carries on the wire (`0x0303` is TLS 1.2).
+    pub fn from_wire(version: u16) -> Option<TlsVersion> {
+        match version {
+            0x0301 => Some(TlsVersion::Tls10),
+            0x0302 => Some(TlsVersion::Tls11),
+            0x0303 => Some(TlsVersion::Tls12),
+            0x0304 => Some(TlsVersion::Tls13),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What was negotiated in the handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsSession {
-    /// `TLS 1.2`, `TLS 1.3`.
-    pub version: &'static str,
+    /// The protocol version.
+    pub version: TlsVersion,
     /// IANA-style suite name, e.g. `TLS13_AES_128_GCM_SHA256`.
     pub cipher: String,
     /// Key-exchange group, e.g. `X25519`; empty when unknown.

@@ -26,7 +26,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use super::reason::{ProbeFailure, ProbeReason};
-use super::result::TlsSession;
+use super::result::{TlsSession, TlsVersion};
 
 /// The largest handshake message rustls accepts (its `MAX_HANDSHAKE_SIZE`, 64 KiB - 1). TLS
 /// allows 16 MiB; rustls caps it against denial of service, and it is not configurable.
@@ -215,9 +215,9 @@ where
 pub fn session<S>(stream: &TlsStream<S>) -> TlsSession {
     let (_, conn) = stream.get_ref();
     let version = match conn.protocol_version() {
-        Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3",
-        Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2",
-        _ => "unknown",
+        Some(rustls::ProtocolVersion::TLSv1_3) => TlsVersion::Tls13,
+        Some(rustls::ProtocolVersion::TLSv1_2) => TlsVersion::Tls12,
+        _ => TlsVersion::Unknown,
     };
     TlsSession {
         version,

@@ -33,7 +33,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::reason::{ProbeFailure, ProbeReason};
-use super::result::{Phase, ProbeResult, TlsSession};
+use super::result::{Phase, ProbeResult, TlsSession, TlsVersion};
 use super::tls::Captured;
 use super::{connect, proxy, starttls, Prober};
 use crate::config::Target;
@@ -57,10 +57,7 @@ impl LegacyVersion {
 
     /// The label value, as `cert_tls_version_info` writes versions.
     pub fn as_str(self) -> &'static str {
-        match self {
-            LegacyVersion::Tls10 => "TLS 1.0",
-            LegacyVersion::Tls11 => "TLS 1.1",
-        }
+        TlsVersion::from(self).as_str()
     }
 
     /// The version number a hello carries.
@@ -68,6 +65,15 @@ impl LegacyVersion {
         match self {
             LegacyVersion::Tls10 => 0x0301,
             LegacyVersion::Tls11 => 0x0302,
+        }
+    }
+}
+
+impl From<LegacyVersion> for TlsVersion {
+    fn from(version: LegacyVersion) -> TlsVersion {
+        match version {
+            LegacyVersion::Tls10 => TlsVersion::Tls10,
+            LegacyVersion::Tls11 => TlsVersion::Tls11,
         }
     }
 }
@@ -241,7 +247,7 @@ pub(in crate::probe) async fn step(
     if let Some(served) = report.served.take() {
         captured.chain = served.chain;
         result.tls = Some(TlsSession {
-            version: served.version.as_str(),
+            version: served.version.into(),
             cipher: served.cipher,
             group: String::new(),
         });
