@@ -193,11 +193,7 @@ fn log_probe(target: &Target, result: &crate::probe::ProbeResult) {
         .find(|(p, _)| *p == crate::probe::Phase::Total)
         .map(|(_, d)| d.as_secs_f64())
         .unwrap_or_default();
-    let instance = result
-        .instance
-        .as_ref()
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("");
+    let instance = result.instance.as_ref().map(|i| i.value()).unwrap_or("");
     let chain_errors: Vec<&str> = result
         .chain
         .as_ref()

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use super::findings::{self, Finding};
 use super::{format_utc, Checked, Outcome};
+use crate::metrics::instance_label;
 use crate::probe::legacy::LegacyVersion;
 
 /// Seconds in a day.
@@ -53,7 +54,7 @@ fn result(checked: &Checked, now: i64) -> Value {
         "target": target.name,
         "address": target.address.as_ref().map(|a| a.to_string()),
         "server_name": (!target.server_name.is_empty()).then_some(&target.server_name),
-        "instance": r.instance.as_ref().map(|(k, v)| json!({ "label": k, "value": v })),
+        "instance": r.instance.as_ref().map(|i| json!({ "label": instance_label(i), "value": i.value() })),
         "peer": r.peer.map(|p| p.to_string()),
         "status": worst.as_str(),
         "probe_error": r.failure.as_ref().map(|f| json!({ "reason": f.reason.as_str(), "detail": f.detail })),

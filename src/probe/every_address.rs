@@ -9,7 +9,7 @@
 
 use tokio::time::Instant;
 
-use super::{finish, timed, Phase, ProbeFailure, ProbeReason, ProbeResult, Prober};
+use super::{finish, timed, Instance, Phase, ProbeFailure, ProbeReason, ProbeResult, Prober};
 use crate::config::Target;
 
 /// Probes every address of `target`. When resolution itself fails there is no address to label
@@ -48,7 +48,7 @@ pub async fn probe(prober: &Prober, target: &Target) -> Vec<ProbeResult> {
     addrs.dedup();
     let probes = addrs.into_iter().map(|addr| {
         let mut result = ProbeResult::new();
-        result.instance = Some(("address", addr.to_string()));
+        result.instance = Some(Instance::Address(addr.to_string()));
         result.phases = resolution.phases.clone();
         async move {
             if let Err(failure) = prober

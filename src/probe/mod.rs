@@ -40,7 +40,7 @@ use crate::revocation::Revocation;
 use crate::x509::TrustStores;
 pub use reason::{ProbeFailure, ProbeReason};
 pub use resolve::Resolver;
-pub use result::{Phase, ProbeResult, TlsSession, TlsVersion};
+pub use result::{Instance, Phase, ProbeResult, TlsSession, TlsVersion};
 
 /// What every probe needs that outlives one probe: the resolver and the trust anchors.
 #[derive(Debug, Clone)]

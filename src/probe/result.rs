@@ -86,6 +86,26 @@ impl std::fmt::Display for TlsVersion {
     }
 }
 
+/// Which of several results of one target this is; metrics give it a label of its own (see
+/// [`crate::metrics::instance_label`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Instance {
+    /// One of the addresses the target's name resolved to, `ip:port` (targets that probe every
+    /// address).
+    Address(String),
+    /// One certificate file the target's path matched, as displayed.
+    File(String),
+}
+
+impl Instance {
+    /// The address or the path.
+    pub fn value(&self) -> &str {
+        match self {
+            Instance::Address(value) | Instance::File(value) => value,
+        }
+    }
+}
+
 /// What was negotiated in the handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsSession {
@@ -102,9 +122,9 @@ pub struct TlsSession {
 pub struct ProbeResult {
     /// When the probe finished.
     pub finished_at: SystemTime,
-    /// An extra label telling this result apart from others of the same target
-    /// (`address` when every resolved address is probed, `file` for file targets).
-    pub instance: Option<(&'static str, String)>,
+    /// Which result of the target this is, when it has several (every resolved address, every
+    /// matched file).
+    pub instance: Option<Instance>,
     /// The address connected to (`ip:port`), when one was reached.
     pub peer: Option<std::net::SocketAddr>,
     /// Duration of each phase that ran.

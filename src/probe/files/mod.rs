@@ -22,7 +22,7 @@ use std::time::{Instant, SystemTime};
 
 use rustls_pki_types::CertificateDer;
 
-use super::{unix_now, Phase, ProbeFailure, ProbeReason, ProbeResult};
+use super::{unix_now, Instance, Phase, ProbeFailure, ProbeReason, ProbeResult};
 use crate::config::{FileSource, Target};
 use crate::x509::{self, bundle, CertFacts, ChainReport, TrustStore};
 use formats::DecodeError;
@@ -150,7 +150,7 @@ fn read_one(path: &Path, password: &PasswordFile, trust: &TrustStore) -> ProbeRe
             });
         }
     }
-    result.instance = Some(("file", path.display().to_string()));
+    result.instance = Some(Instance::File(path.display().to_string()));
     result.phases.push((Phase::Read, read_time));
     result.phases.push((Phase::Total, started.elapsed()));
     result.finished_at = SystemTime::now();
@@ -193,7 +193,7 @@ fn judge(
 /// a directory that cannot be listed).
 fn unreadable_result(path: &Path, why: &str) -> ProbeResult {
     let mut result = ProbeResult::new();
-    result.instance = Some(("file", path.display().to_string()));
+    result.instance = Some(Instance::File(path.display().to_string()));
     result.failure = Some(ProbeFailure::new(
         ProbeReason::FileUnreadable,
         format!("{}: {why}", path.display()),
