@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the deployment artifacts: Prometheus rules and their unit tests, the generated
-# PrometheusRule, the Kubernetes manifests, the systemd unit, the Grafana dashboards and the
-# Dockerfile. Run from anywhere: `bash scripts/check-deploy.sh`. Exits non-zero if any check
+# PrometheusRule, the Kubernetes manifests, the systemd unit, the Grafana dashboards, the
+# Dockerfile, and the links of the documentation. Run from anywhere: `bash scripts/check-deploy.sh`. Exits non-zero if any check
 # fails; runs all checks either way. Changes nothing in the work tree.
 #
 # Needs promtool and prometheus (Debian: prometheus), python3 with PyYAML (Debian:
@@ -73,20 +73,20 @@ fi
 
 step "Prometheus rules: conventions (names, severity, for, annotations, runbook anchors)"
 if [ -n "$PY" ]; then
-    # The runbooks are the `### Alert: <Name>` sections of the top-level README, where the
-    # alerts' runbook_url anchors point.
-    "$PY" - "$ALERTS" README.md <<'PYEOF' && ok "rule conventions" || fail "rule conventions"
+    # The runbooks are the `## Alert: <Name>` sections of docs/runbooks.md, where the alerts'
+    # runbook_url anchors point.
+    "$PY" - "$ALERTS" docs/runbooks.md <<'PYEOF' && ok "rule conventions" || fail "rule conventions"
 import re, sys, yaml
-alerts_path, readme_path = sys.argv[1:3]
+alerts_path, runbooks_path = sys.argv[1:3]
 doc = yaml.safe_load(open(alerts_path))
-readme = open(readme_path).read() if readme_path else ""
+runbooks = open(runbooks_path).read()
 def slug(heading):
     s = heading.strip().lower()
     s = re.sub(r"[^\w\- ]", "", s)
     return s.replace(" ", "-")
-anchors = {slug(m.group(1)) for m in re.finditer(r"^#+\s+(.*)$", readme, re.M)}
+anchors = {slug(m.group(1)) for m in re.finditer(r"^#+\s+(.*)$", runbooks, re.M)}
 problems, names = [], set()
-prefix = "https://github.com/cert-expiry-exporter/cert-expiry-exporter/blob/main/README.md#"
+prefix = "https://github.com/cert-expiry-exporter/cert-expiry-exporter/blob/main/docs/runbooks.md#"
 for group in doc["groups"]:
     for rule in group["rules"]:
         if "record" in rule:
@@ -112,7 +112,7 @@ for group in doc["groups"]:
             problems.append(f"{name}: runbook_url should be {prefix}alert-{name.lower()}")
         anchor = url.rpartition("#")[2]
         if anchor and anchor not in anchors:
-            problems.append(f"{name}: {readme_path} has no heading with anchor #{anchor}")
+            problems.append(f"{name}: {runbooks_path} has no heading with anchor #{anchor}")
 for required in ("CertificateExpiring", "CertificateExpiringSoon", "CertificateRenewalOverdue",
                  "CertificateExpired", "CertificateNotYetValid", "CertificateChainInvalid",
                  "CertificateHostnameMismatch", "CertificateRevoked", "CertificateRevocationCheckFailing",
@@ -369,6 +369,10 @@ if [ -f Dockerfile ] && [ -f .dockerignore ]; then
 else
     fail "Dockerfile or .dockerignore missing"
 fi
+
+# --- documentation -----------------------------------------------------------------------
+step "Documentation: every relative link and anchor resolves"
+"$PY_ANY" scripts/check-links.py && ok "links in README.md, docs/ and deploy/README.md" || fail "documentation links"
 
 # --- result ------------------------------------------------------------------------------
 echo

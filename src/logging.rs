@@ -1,9 +1,24 @@
 //! Log set-up: logfmt by default (as Prometheus and its exporters log), JSON on request.
 
+use clap::ValueEnum;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::prelude::*;
 
-use crate::cli::{LogFormat, LogLevel};
+/// `--log.level` values (defined here, re-exported by `cli`, so logging needs nothing above it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// `--log.format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
 
 /// Installs the global subscriber, writing to standard error.
 pub fn init(level: LogLevel, format: LogFormat) {

@@ -90,7 +90,7 @@ pub fn run(args: &CheckArgs) -> u8 {
             return EXIT_UNUSABLE;
         }
     };
-    let now = crate::probe::unix_now();
+    let now = crate::clock::unix_now();
     let text = match args.output {
         CheckOutput::Json => json::render(&outcome, now),
         CheckOutput::Text => {
@@ -196,7 +196,7 @@ pub async fn check_targets(
     let prober = Prober::new(Resolver::from_system(), trust).with_revocation(revocation.clone());
     let probes = targets.iter().map(|t| prober.probe_all(t));
     let results = futures_util::future::join_all(probes).await;
-    let now = crate::probe::unix_now();
+    let now = crate::clock::unix_now();
     let checked = targets
         .into_iter()
         .zip(results)

@@ -7,12 +7,12 @@
 //! [`Config`], whose targets are complete and valid.
 
 mod address;
-mod file_target;
+mod cert_files;
+mod loaded;
 mod on_demand;
 mod probe_allow;
 mod raw;
 mod reach;
-pub mod read;
 mod revocation;
 mod target_files;
 
@@ -22,16 +22,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::capped_read::{read_text_capped, MAX_CONFIG_FILE};
+
 use address::check_server_name;
 pub use address::{Address, Host};
-pub use file_target::FileSource;
+pub use cert_files::CertFileSource;
+pub use loaded::Loaded;
 pub use on_demand::{Module, OnDemandRequest, OnDemandSpec, Refusal};
 pub use probe_allow::AllowList;
 pub use raw::{RawConfig, RawDefaults, RawTarget};
 pub use reach::{ProxyCredentials, ProxyUrl, Reach, ResolveMode, Starttls};
 pub use revocation::{ByteSize, RawRevocation, RevocationSettings, DEFAULT_CRL_MAX_BYTES};
 use serde_saphyr::{Location, Spanned};
-pub use target_files::{FileTarget, TargetFileSpec};
+pub use target_files::{TargetFileEntry, TargetFileSpec};
 
 /// Default time between two probes of one target.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
@@ -98,7 +101,7 @@ pub struct Target {
     /// Constant labels added to every series of this target, sorted by name.
     pub labels: BTreeMap<String, String>,
     /// The certificate files to read instead of connecting (`path:`); `None` for an endpoint.
-    pub files: Option<FileSource>,
+    pub files: Option<CertFileSource>,
     /// STARTTLS, which addresses, proxy and client certificate.
     pub reach: Reach,
     /// Which revocation sources are consulted, and the CRL size cap.
@@ -146,11 +149,10 @@ impl Config {
     /// Reads and validates the configuration file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let text =
-            read::read_text_capped(path, read::MAX_CONFIG_FILE).map_err(|e| ConfigError {
-                file: file.clone(),
-                message: format!("cannot read the file: {e}"),
-            })?;
+        let text = read_text_capped(path, MAX_CONFIG_FILE).map_err(|e| ConfigError {
+            file: file.clone(),
+            message: format!("cannot read the file: {e}"),
+        })?;
         let mut config = Config::parse(&text).map_err(|mut e| {
             e.file = file;
             e
@@ -305,7 +307,7 @@ fn resolve_target(
             (Some(parsed), None, address.value.clone())
         }
         (None, Some(path)) => {
-            let files = file_target::resolve(path, raw.password_file.as_ref())?;
+            let files = cert_files::resolve(path, raw.password_file.as_ref())?;
             if raw.server_name.is_some() {
                 return Err((
                     path.referenced,

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
 use super::address::Address;
-use crate::probe::client_auth::{ClientIdentity, IdentityFile};
+use crate::x509::client_identity::{ClientIdentity, IdentityFile};
 
 /// A protocol whose plain-text dialogue upgrades the connection to TLS (`starttls:`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]

@@ -30,12 +30,12 @@ pub struct TargetFileSpec {
     /// How often the files are checked for changes.
     pub refresh: Duration,
     /// The main file's defaults, which every file target inherits.
-    defaults: Arc<FileDefaults>,
+    defaults: Arc<TargetFileDefaults>,
 }
 
 /// The main file's `defaults:`, kept to resolve the targets of target files.
 #[derive(Debug)]
-struct FileDefaults {
+struct TargetFileDefaults {
     raw: RawDefaults,
     reach: ReachDefaults,
 }
@@ -53,7 +53,7 @@ impl PartialEq for TargetFileSpec {
 
 /// One target read from a target file, with where its name is (for duplicate errors).
 #[derive(Debug, Clone)]
-pub struct FileTarget {
+pub struct TargetFileEntry {
     pub target: Arc<Target>,
     /// `line L column C` of the target's name (or entry).
     pub at: String,
@@ -77,7 +77,7 @@ impl TargetFileSpec {
             patterns,
             base_dir: PathBuf::from("."),
             refresh,
-            defaults: Arc::new(FileDefaults { raw, reach }),
+            defaults: Arc::new(TargetFileDefaults { raw, reach }),
         }
     }
 
@@ -112,7 +112,7 @@ impl TargetFileSpec {
     /// Parses the text of one target file into its targets, each with the main defaults
     /// applied. Errors start with `line L column C` and the offending field; names must be
     /// unique within the file (uniqueness across files is checked by the caller).
-    pub fn parse(&self, text: &str) -> Result<Vec<FileTarget>, String> {
+    pub fn parse(&self, text: &str) -> Result<Vec<TargetFileEntry>, String> {
         if text.trim().is_empty() {
             return Ok(Vec::new());
         }
@@ -135,7 +135,7 @@ impl TargetFileSpec {
                     target.name
                 ));
             }
-            targets.push(FileTarget {
+            targets.push(TargetFileEntry {
                 target: Arc::new(target),
                 at: at(&name_at),
             });

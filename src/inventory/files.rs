@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::config::{FileTarget, TargetFileSpec};
+use crate::config::{TargetFileEntry, TargetFileSpec};
 use crate::x509::TrustStores;
 
 /// The largest target file read; an inventory writing more is better split over several files.
@@ -40,7 +40,7 @@ pub struct FileState {
     /// The version last read (`None` before the first read).
     pub stamp: Option<Stamp>,
     /// The targets of the last version that loaded (kept while a newer version is broken).
-    pub targets: Vec<FileTarget>,
+    pub targets: Vec<TargetFileEntry>,
     /// Trust stores for those targets' `ca_file`s.
     pub trust: TrustStores,
     /// Why the last read failed; `None` when it loaded.
@@ -113,7 +113,7 @@ fn load(
     spec: &TargetFileSpec,
     path: &Path,
     owner_of: &dyn Fn(&str) -> Option<String>,
-) -> Result<(Vec<FileTarget>, TrustStores), String> {
+) -> Result<(Vec<TargetFileEntry>, TrustStores), String> {
     let shown = path.display();
     let size = std::fs::metadata(path)
         .map_err(|e| format!("{shown}: cannot read: {e}"))?

@@ -3,11 +3,11 @@
 //!
 //! The main file changes on reload ([`Inventory::apply_main`]); target files change whenever an
 //! inventory system rewrites them, and are polled ([`Inventory::watch`]). Either way the combined
-//! list is handed to the scheduler, which keeps unchanged targets running, and the `/probe`
-//! handler gets the prober and settings now in force.
+//! list and the prober for it are handed to an [`ApplyFn`]: `app` wires it to the scheduler,
+//! which keeps unchanged targets running, and to the `/probe` handler. The inventory itself
+//! knows neither (they sit beside and above it).
 
 pub mod files;
-pub mod metrics;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -15,12 +15,10 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::app::Loaded;
-use crate::config::Config;
+use crate::config::{Config, Loaded};
+use crate::metrics::target_files::{FileReport, TargetFileLoad};
 use crate::probe::{DiagnosticCaches, Prober, Resolver};
 use crate::revocation::Revocation;
-use crate::scheduler::Scheduler;
-use crate::server::probe::OnDemand;
 use crate::shard::Shard;
 use files::Files;
 
@@ -46,18 +44,21 @@ pub fn check_files(config: &Config) -> Result<usize, String> {
     }
 }
 
-/// The combined target list and everything that acts on it.
+/// Puts a combined, sharded configuration in force with the prober for its targets.
+pub type ApplyFn = Box<dyn Fn(&Config, Arc<Prober>) + Send + Sync>;
+
+/// The combined target list and what it takes to probe it.
 pub struct Inventory {
     shard: Shard,
     resolver: Resolver,
     revocation: Arc<Revocation>,
     /// The legacy-protocol and caIssuers caches, kept across reloads like the revocation ones.
     caches: Arc<DiagnosticCaches>,
-    scheduler: Arc<Scheduler>,
-    on_demand: Arc<OnDemand>,
+    /// Called with each combined list.
+    apply: ApplyFn,
     state: Mutex<Sources>,
     /// What `cert_exporter_target_file_*` report, refreshed at each change.
-    pub file_report: Arc<metrics::FileReport>,
+    pub file_report: Arc<FileReport>,
 }
 
 /// The sources of targets.
@@ -74,16 +75,14 @@ impl Inventory {
         resolver: Resolver,
         revocation: Arc<Revocation>,
         caches: Arc<DiagnosticCaches>,
-        scheduler: Arc<Scheduler>,
-        on_demand: Arc<OnDemand>,
+        apply: ApplyFn,
     ) -> Arc<Inventory> {
         let inventory = Arc::new(Inventory {
             shard,
             resolver,
             revocation,
             caches,
-            scheduler,
-            on_demand,
+            apply,
             state: Mutex::new(Sources {
                 main,
                 files: Files::new(),
@@ -156,7 +155,7 @@ impl Inventory {
         }
     }
 
-    /// Hands the combined, sharded list to the scheduler and the current settings to `/probe`.
+    /// Hands the combined, sharded list and its prober to [`ApplyFn`].
     fn apply(&self, sources: &mut Sources) {
         let Sources { main, files } = sources;
         let mut trust = main.trust.clone();
@@ -195,9 +194,13 @@ impl Inventory {
                 .with_revocation(self.revocation.clone())
                 .with_caches(self.caches.clone()),
         );
-        self.scheduler.apply(&config, prober.clone());
-        self.on_demand.set(config.on_demand.clone(), prober);
-        self.file_report.set(files);
+        (self.apply)(&config, prober);
+        self.file_report
+            .set(files.iter().map(|(path, state)| TargetFileLoad {
+                file: path.display().to_string(),
+                loaded: state.error.is_none(),
+                targets: state.targets.len(),
+            }));
         tracing::debug!(targets = all, in_shard = config.targets.len(), shard = %self.shard, "targets applied");
     }
 }

@@ -10,7 +10,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use super::{base_labels, family, position};
+use super::chain::position;
+use super::{base_labels, family};
 use crate::clock::ClockSkew;
 use crate::revocation::Revocation;
 use crate::state::Snapshot;

@@ -14,8 +14,7 @@ use std::sync::Arc;
 use rustls_pki_types::CertificateDer;
 use tokio::time::Instant;
 
-use crate::revocation::cache::{Cache, Stored};
-use crate::revocation::fetch::Fetcher;
+use crate::fetch::{Cache, Fetcher, Stored};
 use crate::x509::{missing, CertFacts, ChainReport, TrustStore};
 
 /// The most bytes one caIssuers download may have: a certificate is 1–2 KiB, a PKCS#7 bundle
@@ -81,7 +80,7 @@ pub async fn find_missing(
             break;
         };
         fetched.extend(certs.iter().cloned());
-        let now = crate::probe::unix_now();
+        let now = crate::clock::unix_now();
         if let Some(completed) = missing::complete(chain, &fetched, trust, now) {
             outcome.completed_from = used;
             return (Some(completed), outcome);
@@ -107,7 +106,7 @@ async fn download(
     url: &str,
     deadline: Instant,
 ) -> Result<Arc<Vec<CertificateDer<'static>>>, String> {
-    let now = crate::probe::unix_now();
+    let now = crate::clock::unix_now();
     cache
         .by_url
         .get(&url.to_string(), now, |_held| async move {

@@ -343,8 +343,3 @@ async fn timed<T>(
         )),
     }
 }
-
-/// Seconds since the Unix epoch, now (the system clock).
-pub fn unix_now() -> i64 {
-    Clock::System.unix_now()
-}

@@ -86,8 +86,8 @@ impl std::fmt::Display for TlsVersion {
     }
 }
 
-/// Which of several results of one target this is; metrics give it a label of its own (see
-/// [`crate::metrics::instance_label`]).
+/// Which of several results of one target this is; metrics give it a label of its own
+/// (`address`, `file`), named there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Instance {
     /// One of the addresses the target's name resolved to, `ip:port` (targets that probe every

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ResolvesClientCert, Resumption};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -32,14 +32,7 @@ use super::result::{TlsSession, TlsVersion};
 /// allows 16 MiB; rustls caps it against denial of service, and it is not configurable.
 pub const MAX_HANDSHAKE_MESSAGE: usize = 0xffff;
 
-/// The aws-lc-rs provider, made once. Built explicitly rather than installed process-wide so that
-/// no other crate's choice of provider can make `ClientConfig::builder()` ambiguous.
-pub fn provider() -> Arc<CryptoProvider> {
-    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER
-        .get_or_init(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .clone()
-}
+use crate::tls_provider::provider;
 
 /// What the server showed during one handshake.
 #[derive(Debug, Default)]

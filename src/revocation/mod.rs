@@ -5,36 +5,37 @@
 //! a slow responder never hides the chain's facts. Each source gives a verified verdict or
 //! errors with fixed reasons, never a guess: an answer whose signature, issuer or dates do not
 //! check out is an error, not "good". A verified "revoked" from any source adds
-//! [`ChainError::Revoked`] to the chain's verdict.
+//! [`crate::x509::ChainError::Revoked`] to the chain's verdict.
 //!
 //! One file per concern: [`ocsp`] and [`crl`] parse and verify (pure), [`issuer`] finds the
-//! issuer's name and key, [`fetch`] does the HTTP, [`cache`] keeps answers between probes, and
-//! [`metrics`] renders it all.
+//! issuer's name and key, `path` lists the certificates to ask about, `report` aggregates what
+//! the sources said into the verdict, and `metrics::revocation`, a layer above, renders it all.
+//! This file does the checking: which source to ask, through the caches, within the budget.
+//! The HTTP and the cache that keeps answers between probes are [`crate::fetch`]'s.
 
-pub mod cache;
 pub mod crl;
-pub mod fetch;
 pub mod issuer;
-pub mod metrics;
 pub mod ocsp;
+mod path;
 pub mod reason;
+mod report;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rustls_pki_types::{CertificateDer, TrustAnchor};
 use tokio::time::Instant;
-use x509_parser::certificate::X509Certificate;
-use x509_parser::prelude::FromDer;
 
 use crate::config::RevocationSettings;
-use crate::x509::{ChainError, ChainReport};
-use cache::{fresh_until, Cache, Stored};
+use crate::fetch::{fresh_until, Cache, FetchReason, Fetcher, Got, Stored, Validators};
+use crate::x509::ChainReport;
 use crl::{Crl, CrlError};
-use fetch::{FetchReason, Fetcher, Got, Validators};
-use issuer::{find_issuer, Issuer};
-use ocsp::{CertRef, OcspAnswer, OcspStatus};
+use issuer::Issuer;
+use ocsp::{CertRef, OcspAnswer};
+use path::{fetchable, issuer_unknown, path_certs, PathCert};
 pub use reason::{RevocationError, RevocationReason};
+pub use report::{apply, RevocationReport, SourceReport};
+use report::{crl_report, ocsp_report, CrlVerdict};
 
 /// Where a revocation verdict came from: the `source` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -55,56 +56,6 @@ impl Source {
             Source::Ocsp => "ocsp",
             Source::Crl => "crl",
         }
-    }
-}
-
-/// What one source said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceReport {
-    pub source: Source,
-    /// `Some(true)` revoked, `Some(false)` not revoked, both verified; `None` when the source
-    /// gave no verified answer (then `errors` says why).
-    pub revoked: Option<bool>,
-    /// nextUpdate of the OCSP answer used (Unix seconds); `None` for CRLs (they are reported
-    /// per URL) and for answers without one.
-    pub next_update: Option<i64>,
-    /// Every failure of this source (several when several CRLs failed differently).
-    pub errors: Vec<RevocationError>,
-}
-
-impl SourceReport {
-    fn new(source: Source) -> SourceReport {
-        SourceReport {
-            source,
-            revoked: None,
-            next_update: None,
-            errors: Vec::new(),
-        }
-    }
-
-    fn failed(source: Source, error: RevocationError) -> SourceReport {
-        SourceReport {
-            errors: vec![error],
-            ..SourceReport::new(source)
-        }
-    }
-}
-
-/// The revocation facts of one probe.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RevocationReport {
-    /// Whether the server stapled an OCSP response (whatever it said).
-    pub stapled: bool,
-    /// One entry per source that applied: stapled when a response was stapled, OCSP when the
-    /// leaf names a responder, CRL when a path certificate names a distribution point (and the
-    /// source is switched on).
-    pub sources: Vec<SourceReport>,
-}
-
-impl RevocationReport {
-    /// Whether any source verified that a path certificate is revoked.
-    pub fn revoked(&self) -> bool {
-        self.sources.iter().any(|s| s.revoked == Some(true))
     }
 }
 
@@ -172,15 +123,6 @@ pub struct Revocation {
     crls: Cache<String, Arc<CrlCopy>>,
 }
 
-/// One path certificate with what revocation needs of it.
-struct PathCert<'a> {
-    serial: Vec<u8>,
-    issuer: Option<Issuer>,
-    ocsp_urls: &'a [String],
-    crl_urls: &'a [String],
-    subject: &'a str,
-}
-
 impl Revocation {
     /// Builds the HTTP client; fails only when TLS cannot be set up.
     pub fn new() -> Result<Revocation, String> {
@@ -194,7 +136,7 @@ impl Revocation {
     /// Checks the path of `input` by every source its settings switch on, each within
     /// `deadline`, and returns what each said.
     pub async fn check(&self, input: &Input<'_>, deadline: Instant) -> RevocationReport {
-        let now = crate::probe::unix_now();
+        let now = crate::clock::unix_now();
         let mut report = RevocationReport {
             stapled: !input.stapled.is_empty(),
             sources: Vec::new(),
@@ -272,14 +214,18 @@ impl Revocation {
             .get(&key, now, |_held| async {
                 let mut last = None;
                 for url in urls {
-                    let body = match self.fetcher.post_ocsp(url, request.clone(), deadline).await {
+                    let body = match self
+                        .fetcher
+                        .post_ocsp(url, request.clone(), deadline, Source::Ocsp.as_str())
+                        .await
+                    {
                         Ok(body) => body,
                         Err(e) => {
                             last = Some(e.into());
                             continue;
                         }
                     };
-                    match ocsp::verify_response(&body, &cert, crate::probe::unix_now()) {
+                    match ocsp::verify_response(&body, &cert, crate::clock::unix_now()) {
                         Ok(answer) => {
                             return Ok(Stored {
                                 value: answer,
@@ -373,7 +319,7 @@ impl Revocation {
                 let validators = held.as_ref().map(|h| &h.value.validators);
                 let copy = match self
                     .fetcher
-                    .get(url, validators, max_bytes, deadline)
+                    .get(url, validators, max_bytes, deadline, Source::Crl.as_str())
                     .await?
                 {
                     Got::NotModified => match held {
@@ -391,7 +337,7 @@ impl Revocation {
                         CrlCopy::new(crl, validators)
                     }
                 };
-                let fetched = crate::probe::unix_now();
+                let fetched = crate::clock::unix_now();
                 Ok(Stored {
                     fresh_until: fresh_until(fetched, copy.crl.this_update, copy.crl.next_update),
                     usable_until: copy.crl.next_update,
@@ -444,41 +390,6 @@ impl RevocationError {
     }
 }
 
-/// One certificate's CRL outcome.
-struct CrlVerdict {
-    revoked: Option<bool>,
-    errors: Vec<RevocationError>,
-}
-
-impl CrlVerdict {
-    fn error(e: RevocationError) -> CrlVerdict {
-        CrlVerdict {
-            revoked: None,
-            errors: vec![e],
-        }
-    }
-}
-
-/// The CRL source over all path certificates: revoked when any verified list names one of
-/// them; not revoked only when every certificate with distribution points got a verified,
-/// current answer.
-fn crl_report(verdicts: Vec<CrlVerdict>) -> SourceReport {
-    let mut report = SourceReport::new(Source::Crl);
-    let any_revoked = verdicts.iter().any(|v| v.revoked == Some(true));
-    let all_answered = verdicts.iter().all(|v| v.revoked.is_some());
-    report.revoked = if any_revoked {
-        Some(true)
-    } else if all_answered {
-        Some(false)
-    } else {
-        None
-    };
-    for verdict in verdicts {
-        report.errors.extend(verdict.errors);
-    }
-    report
-}
-
 /// The stapled response, verified like a responder's.
 fn stapled(leaf: &PathCert<'_>, response: &[u8], now: i64) -> SourceReport {
     let outcome = match &leaf.issuer {
@@ -496,151 +407,9 @@ fn stapled(leaf: &PathCert<'_>, response: &[u8], now: i64) -> SourceReport {
     ocsp_report(Source::OcspStapled, outcome)
 }
 
-/// An OCSP answer as a source report: `unknown` is an error, not a verdict.
-fn ocsp_report(source: Source, outcome: Result<OcspAnswer, RevocationError>) -> SourceReport {
-    match outcome {
-        Err(e) => SourceReport::failed(source, e),
-        Ok(answer) => {
-            let mut report = SourceReport::new(source);
-            report.next_update = answer.next_update;
-            match answer.status {
-                OcspStatus::Good => report.revoked = Some(false),
-                OcspStatus::Revoked { .. } => report.revoked = Some(true),
-                OcspStatus::Unknown => report.errors.push(RevocationError::new(
-                    RevocationReason::UnknownStatus,
-                    "the responder does not know the certificate",
-                )),
-            }
-            report
-        }
-    }
-}
-
-/// The path's certificates (leaf first, as sent) with their serial, issuer and URLs.
-fn path_certs<'a>(input: &Input<'a>) -> Vec<PathCert<'a>> {
-    let parsed: Vec<X509Certificate<'_>> = input
-        .chain
-        .iter()
-        .take(input.report.certs.len())
-        .map_while(|der| X509Certificate::from_der(der).ok().map(|(_, c)| c))
-        .collect();
-    parsed
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| input.report.in_path.get(*i).copied().unwrap_or(false))
-        .map(|(i, cert)| {
-            let facts = &input.report.certs[i];
-            PathCert {
-                serial: ocsp::trim_zeros(cert.raw_serial()).to_vec(),
-                issuer: find_issuer(cert, &parsed, input.anchors),
-                ocsp_urls: &facts.ocsp_urls,
-                crl_urls: &facts.crl_urls,
-                subject: &facts.subject,
-            }
-        })
-        .collect()
-}
-
-/// The URLs an HTTP client can fetch (`ldap:` distribution points are skipped).
-fn fetchable(urls: &[String]) -> Result<Vec<&str>, RevocationError> {
-    let usable: Vec<&str> = urls
-        .iter()
-        .map(String::as_str)
-        .filter(|u| {
-            let lower = u.to_ascii_lowercase();
-            lower.starts_with("http://") || lower.starts_with("https://")
-        })
-        .collect();
-    if usable.is_empty() {
-        Err(RevocationError::new(
-            RevocationReason::Fetch(FetchReason::UnsupportedUrl),
-            format!("no http(s) URL among {urls:?}"),
-        ))
-    } else {
-        Ok(usable)
-    }
-}
-
-fn issuer_unknown(cert: &PathCert<'_>) -> RevocationError {
-    RevocationError::new(
-        RevocationReason::IssuerUnknown,
-        format!(
-            "the issuer of {:?} was neither sent nor a trust anchor, so its answers cannot be verified",
-            cert.subject
-        ),
-    )
-}
-
 fn budget_spent(what: &str) -> RevocationError {
     RevocationError::new(
         RevocationReason::Fetch(FetchReason::Timeout),
         format!("{what} did not answer within the revocation budget"),
     )
-}
-
-/// Adds the revocation verdict to the chain's: a verified revocation makes the chain invalid.
-pub fn apply(report: &RevocationReport, chain: &mut ChainReport) {
-    if report.revoked() {
-        chain.errors.insert(ChainError::Revoked);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const TIMEOUT: RevocationReason = RevocationReason::Fetch(FetchReason::Timeout);
-
-    fn verdict(revoked: Option<bool>, reasons: &[RevocationReason]) -> CrlVerdict {
-        CrlVerdict {
-            revoked,
-            errors: reasons
-                .iter()
-                .map(|r| RevocationError::new(*r, "test"))
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn crl_source_needs_every_certificate_answered_unless_one_is_revoked() {
-        let r = crl_report(vec![verdict(Some(false), &[]), verdict(Some(false), &[])]);
-        assert_eq!((r.revoked, r.errors.len()), (Some(false), 0));
-        let r = crl_report(vec![verdict(Some(false), &[]), verdict(None, &[TIMEOUT])]);
-        assert_eq!((r.revoked, r.errors.len()), (None, 1));
-        let r = crl_report(vec![
-            verdict(Some(true), &[RevocationReason::Stale]),
-            verdict(None, &[TIMEOUT]),
-        ]);
-        assert_eq!((r.revoked, r.errors.len()), (Some(true), 2));
-    }
-
-    #[test]
-    fn unknown_is_an_error_and_not_a_verdict() {
-        let answer = |status| OcspAnswer {
-            status,
-            this_update: 0,
-            next_update: Some(10),
-        };
-        let r = ocsp_report(Source::Ocsp, Ok(answer(OcspStatus::Unknown)));
-        assert_eq!(r.revoked, None);
-        assert_eq!(r.errors[0].reason.as_str(), "unknown_status");
-        assert_eq!(r.next_update, Some(10));
-        let r = ocsp_report(Source::Ocsp, Ok(answer(OcspStatus::Revoked { at: 5 })));
-        assert_eq!(r.revoked, Some(true));
-        let r = ocsp_report(Source::Ocsp, Ok(answer(OcspStatus::Good)));
-        assert_eq!(r.revoked, Some(false));
-    }
-
-    #[test]
-    fn only_http_urls_are_fetched() {
-        let urls = vec![
-            "ldap://dir.example/cn=CA?certificateRevocationList".to_string(),
-            "HTTP://crl.example/ca.crl".to_string(),
-        ];
-        assert_eq!(fetchable(&urls).unwrap(), ["HTTP://crl.example/ca.crl"]);
-        assert_eq!(
-            fetchable(&urls[..1]).unwrap_err().reason.as_str(),
-            "unsupported_url"
-        );
-    }
 }

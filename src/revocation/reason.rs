@@ -8,9 +8,9 @@
 use std::fmt;
 
 use super::crl::CrlReason;
-use super::fetch::FetchReason;
 use super::ocsp::OcspReason;
 use crate::failure::{Failure, Reason};
+use crate::fetch::FetchReason;
 
 /// Why a source gave no verdict, with the sentence for the log line.
 pub type RevocationError = Failure<RevocationReason>;

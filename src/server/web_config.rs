@@ -24,8 +24,8 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use serde::Deserialize;
 
-use crate::config::read::{read_capped, read_text_capped, MAX_PEM_FILE};
-use crate::probe::tls::provider;
+use crate::capped_read::{read_capped, read_text_capped, MAX_PEM_FILE};
+use crate::tls_provider::provider;
 use crate::x509::trust::read_pem_certificates;
 
 /// The file as written.

@@ -251,7 +251,7 @@ fn read_anchor_file(path: &Path) -> Result<Vec<Anchored>, String> {
 
 /// Reads every `CERTIFICATE` block of a PEM file; at least one must be present.
 pub fn read_pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let bytes = crate::config::read::read_capped(path, crate::config::read::MAX_PEM_FILE)
+    let bytes = crate::capped_read::read_capped(path, crate::capped_read::MAX_PEM_FILE)
         .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     let certs: Vec<_> = rustls_pemfile::certs(&mut bytes.as_slice())
         .collect::<Result<_, _>>()

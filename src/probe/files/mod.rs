@@ -22,8 +22,9 @@ use std::time::{Instant, SystemTime};
 
 use rustls_pki_types::CertificateDer;
 
-use super::{unix_now, Instance, Phase, ProbeFailure, ProbeReason, ProbeResult};
-use crate::config::{FileSource, Target};
+use super::{Instance, Phase, ProbeFailure, ProbeReason, ProbeResult};
+use crate::clock::unix_now;
+use crate::config::{CertFileSource, Target};
 use crate::x509::{self, bundle, CertFacts, ChainReport, TrustStore};
 use formats::DecodeError;
 pub use read::MAX_FILE_SIZE;
@@ -32,7 +33,7 @@ pub use walk::MAX_FILES;
 /// Reads every file `source` matches, within `target.timeout`.
 pub async fn probe(
     target: &Target,
-    source: &FileSource,
+    source: &CertFileSource,
     trust: Arc<TrustStore>,
 ) -> Vec<ProbeResult> {
     let started = Instant::now();
@@ -55,7 +56,7 @@ pub async fn probe(
 }
 
 /// The blocking part: walk, then read, decode and judge each file until the deadline.
-fn read_all(source: &FileSource, trust: &TrustStore, deadline: Instant) -> Vec<ProbeResult> {
+fn read_all(source: &CertFileSource, trust: &TrustStore, deadline: Instant) -> Vec<ProbeResult> {
     let started = Instant::now();
     let listing = match walk::list(&source.pattern, deadline) {
         Ok(listing) => listing,
@@ -117,7 +118,7 @@ fn read_all(source: &FileSource, trust: &TrustStore, deadline: Instant) -> Vec<P
 fn read_one(path: &Path, password: &PasswordFile, trust: &TrustStore) -> ProbeResult {
     let started = Instant::now();
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        let bytes = read::read_capped(path)?;
+        let bytes = read::read_certificate_file(path)?;
         let format = formats::detect(&bytes).map_err(decode_failure)?;
         let password = match format {
             formats::Format::Pkcs12 => password.read()?,
@@ -264,8 +265,8 @@ impl<'a> PasswordFile<'a> {
                 let Some(path) = self.path else {
                     return Ok(None);
                 };
-                let max = crate::config::read::MAX_PASSWORD_FILE;
-                let text = crate::config::read::read_text_capped(path, max).map_err(|e| {
+                let max = crate::capped_read::MAX_PASSWORD_FILE;
+                let text = crate::capped_read::read_text_capped(path, max).map_err(|e| {
                     ProbeFailure::new(
                         ProbeReason::Pkcs12Password,
                         format!("cannot read password_file {}: {e}", path.display()),

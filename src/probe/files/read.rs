@@ -19,7 +19,7 @@ use crate::probe::{ProbeFailure, ProbeReason};
 pub const MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
 
 /// Reads the whole of a regular file of at most [`MAX_FILE_SIZE`] bytes.
-pub fn read_capped(path: &Path) -> Result<Vec<u8>, ProbeFailure> {
+pub fn read_certificate_file(path: &Path) -> Result<Vec<u8>, ProbeFailure> {
     let unreadable = |e: std::io::Error| {
         ProbeFailure::new(
             ProbeReason::FileUnreadable,
@@ -82,19 +82,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.pem");
         std::fs::write(&file, "content").unwrap();
-        assert_eq!(read_capped(&file).unwrap(), b"content");
+        assert_eq!(read_certificate_file(&file).unwrap(), b"content");
 
         let fifo = dir.path().join("fifo.pem");
         let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         // SAFETY: mkfifo reads a NUL-terminated path that outlives the call.
         assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
-        let e = read_capped(&fifo).unwrap_err();
+        let e = read_certificate_file(&fifo).unwrap_err();
         assert_eq!(e.reason.as_str(), "file_unreadable");
         assert!(e.detail.contains("FIFO"), "{}", e.detail);
 
-        let e = read_capped(dir.path()).unwrap_err();
+        let e = read_certificate_file(dir.path()).unwrap_err();
         assert_eq!(e.reason.as_str(), "file_unreadable");
-        let e = read_capped(&dir.path().join("missing.pem")).unwrap_err();
+        let e = read_certificate_file(&dir.path().join("missing.pem")).unwrap_err();
         assert_eq!(e.reason.as_str(), "file_unreadable");
     }
 
@@ -105,10 +105,13 @@ mod tests {
         let f = File::create(&big).unwrap();
         f.set_len(MAX_FILE_SIZE + 1).unwrap(); // sparse: no 10 MiB written
         assert_eq!(
-            read_capped(&big).unwrap_err().reason.as_str(),
+            read_certificate_file(&big).unwrap_err().reason.as_str(),
             "file_too_large"
         );
         f.set_len(MAX_FILE_SIZE).unwrap();
-        assert_eq!(read_capped(&big).unwrap().len() as u64, MAX_FILE_SIZE);
+        assert_eq!(
+            read_certificate_file(&big).unwrap().len() as u64,
+            MAX_FILE_SIZE
+        );
     }
 }

@@ -16,7 +16,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 /// `cert_days_to_expiry` is in days because it is the number people read first and the one
 /// every expiry alert and dashboard panel shows; the base-unit fact is there beside it as
 /// `cert_expiry_timestamp_seconds` (and `cert_not_after_timestamp_seconds` per certificate),
-/// as the README's Metrics section explains. Renaming it would break every user's alerts for
+/// as docs/metrics.md explains. Renaming it would break every user's alerts for
 /// a lint.
 pub const ACCEPTED: &[&str] = &[r#"cert_days_to_expiry use base unit "seconds" instead of "days""#];
 

@@ -365,7 +365,7 @@ fn check_delivered(delivered: &[Delivered]) {
         let name = alert.label("alertname");
         let runbook = alert.annotation("runbook_url");
         assert!(
-            runbook.ends_with(&format!("README.md#alert-{}", name.to_lowercase())),
+            runbook.ends_with(&format!("docs/runbooks.md#alert-{}", name.to_lowercase())),
             "{name}: runbook_url {runbook:?}"
         );
     }

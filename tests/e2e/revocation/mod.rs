@@ -212,7 +212,7 @@ async fn good_everywhere_with_delegated_responder_and_intermediate_crl() {
         "cert_ocsp_next_update_timestamp_seconds",
         &[("target", "t"), ("source", "ocsp")],
     );
-    let now = cert_expiry_exporter::probe::unix_now() as f64;
+    let now = cert_expiry_exporter::clock::unix_now() as f64;
     assert!(
         (now + 3000.0..now + 3700.0).contains(&next),
         "{next} vs {now}"

@@ -353,7 +353,7 @@ fn a_configuration_of_100k_targets_loads() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("100000 targets"));
-    // Measured, not asserted: the README's Reliability section quotes these figures.
+    // Measured, not asserted: docs/reliability.md quotes these figures.
     println!(
         "100k targets ({} MiB of YAML): --check-config took {:.2} s, peak RSS {} MiB",
         yaml.len() >> 20,

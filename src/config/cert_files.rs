@@ -1,4 +1,5 @@
-//! File targets (`path: <glob>`): certificates read from disk instead of from a TLS handshake.
+//! File targets (`path: <glob>`): certificate files read from disk instead of from a TLS
+//! handshake. (Not to be confused with target files, lists of targets: [`super::target_files`].)
 //!
 //! Only what can be checked once is checked here, at load time, so that a typo fails
 //! `--check-config` rather than every probe: the glob's syntax and that the password file can be
@@ -10,7 +11,7 @@ use serde_saphyr::{Location, Spanned};
 
 /// Where a file target's certificates are.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct FileSource {
+pub struct CertFileSource {
     /// The glob as written, e.g. `/etc/ssl/private/**/*.pem`: `*`, `?` and `[…]` match within a
     /// path component, `**` matches any number of directories.
     pub pattern: String,
@@ -24,13 +25,13 @@ pub struct FileSource {
 pub(super) fn resolve(
     path: &Spanned<String>,
     password_file: Option<&Spanned<PathBuf>>,
-) -> Result<FileSource, (Location, String)> {
+) -> Result<CertFileSource, (Location, String)> {
     check_pattern(&path.value).map_err(|e| (path.referenced, format!("path: {e}")))?;
     if let Some(password_file) = password_file {
         check_password_file(&password_file.value)
             .map_err(|e| (password_file.referenced, format!("password_file: {e}")))?;
     }
-    Ok(FileSource {
+    Ok(CertFileSource {
         pattern: path.value.clone(),
         password_file: password_file.map(|p| p.value.clone()),
     })

@@ -1,5 +1,5 @@
-//! The revocation caches: OCSP answers per (issuer, serial) and CRLs per URL, shared by every
-//! probe and kept across configuration reloads.
+//! The answer caches: OCSP answers per (issuer, serial), CRLs per URL and caIssuers
+//! certificates per URL, shared by every probe and kept across configuration reloads.
 //!
 //! Each key has a [`Slot`]: the current value with the moment it stops being fresh, and a
 //! refresh lock so that when many targets need the same CRL at once only one download happens

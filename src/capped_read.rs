@@ -2,6 +2,10 @@
 //! certificates and keys, the web config and its certificates — with a size cap, so that a
 //! path pointing at the wrong thing (`/dev/zero`, a FIFO, a multi-gigabyte log) is a clear
 //! error at load time instead of a hang or an exhausted memory.
+//!
+//! Foundation: plain `io::Result`s, used by x509, config, probe and server alike. (Certificate
+//! files a `path:` target watches are read by `probe::files::read::read_certificate_file`,
+//! which refuses anything but regular files and answers with a probe failure.)
 
 use std::fs::OpenOptions;
 use std::io::{self, Read};

@@ -1,5 +1,6 @@
 //! `cert_exporter_target_file_last_load_successful{file}` and `cert_exporter_target_file_targets{file}`:
-//! whether each target file loaded, and how many targets it contributes.
+//! whether each target file loaded, and how many targets it contributes. The inventory, which
+//! reads the target files, hands over what it found; nothing here looks at the files.
 
 use std::sync::{Arc, Mutex};
 
@@ -9,27 +10,27 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use super::files::Files;
+/// One target file as the series report it.
+#[derive(Debug, Clone)]
+pub struct TargetFileLoad {
+    /// The `file` label: the file's path.
+    pub file: String,
+    /// Whether its last read loaded.
+    pub loaded: bool,
+    /// The targets it holds now (the last version that loaded).
+    pub targets: usize,
+}
 
-/// Per target file: its path, whether its last read loaded, and the targets it holds now.
+/// Every target file, as of the inventory's last refresh.
 #[derive(Debug, Default)]
 pub struct FileReport {
-    rows: Mutex<Vec<(String, bool, usize)>>,
+    rows: Mutex<Vec<TargetFileLoad>>,
 }
 
 impl FileReport {
     /// Takes the state of every file after a refresh.
-    pub fn set(&self, files: &Files) {
-        let rows = files
-            .iter()
-            .map(|(path, state)| {
-                (
-                    path.display().to_string(),
-                    state.error.is_none(),
-                    state.targets.len(),
-                )
-            })
-            .collect();
+    pub fn set(&self, files: impl IntoIterator<Item = TargetFileLoad>) {
+        let rows = files.into_iter().collect();
         *self.rows.lock().unwrap_or_else(|e| e.into_inner()) = rows;
     }
 }
@@ -58,9 +59,9 @@ impl Collector for FileCollector {
             None,
             MetricType::Gauge,
         )?;
-        for (file, ok, _) in &rows {
-            ConstGauge::new(*ok as i64)
-                .encode(family.encode_family(&[("file", file.as_str())])?)?;
+        for row in &rows {
+            ConstGauge::new(row.loaded as i64)
+                .encode(family.encode_family(&[("file", row.file.as_str())])?)?;
         }
         let mut family = encoder.encode_descriptor(
             "cert_exporter_target_file_targets",
@@ -68,9 +69,9 @@ impl Collector for FileCollector {
             None,
             MetricType::Gauge,
         )?;
-        for (file, _, count) in &rows {
-            ConstGauge::new(*count as i64)
-                .encode(family.encode_family(&[("file", file.as_str())])?)?;
+        for row in &rows {
+            ConstGauge::new(row.targets as i64)
+                .encode(family.encode_family(&[("file", row.file.as_str())])?)?;
         }
         Ok(())
     }

@@ -1,9 +1,11 @@
-//! The network side of revocation: HTTP GET of CRLs (conditional when we hold a copy) and HTTP
-//! POST of OCSP requests, each capped in size and bounded by a deadline.
+//! The HTTP client for CAs' services: GET of CRLs (conditional when we hold a copy), POST of
+//! OCSP requests and GET of caIssuers certificates, each capped in size and bounded by a
+//! deadline.
 //!
 //! reqwest enforces no body limit, so bodies are read chunk by chunk and abandoned as soon as
-//! they pass the cap. Every request actually sent is counted in
-//! `cert_revocation_fetches_total{source, result}`, which is how the caches show they work.
+//! they pass the cap. Every revocation request actually sent is counted in
+//! `cert_revocation_fetches_total{source, result}`, which is how the caches show they work; the
+//! `source` label is the caller's (revocation knows its sources, this module only HTTP).
 //!
 //! Proxies: the standard `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` environment
 //! variables are honoured (reqwest's default), because OCSP responders and CRL distribution
@@ -19,7 +21,6 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::StatusCode;
 use tokio::time::Instant;
 
-use super::Source;
 use crate::failure::{Failure, Reason};
 
 /// The most bytes an OCSP response may have. Real ones are a few KiB (a signature, perhaps a
@@ -133,13 +134,15 @@ impl Fetcher {
         })
     }
 
-    /// GETs `url`, conditionally when `held` has validators, reading at most `max_bytes`.
+    /// GETs `url`, conditionally when `held` has validators, reading at most `max_bytes`;
+    /// counted under `source` in `cert_revocation_fetches_total`.
     pub async fn get(
         &self,
         url: &str,
         held: Option<&Validators>,
         max_bytes: u64,
         deadline: Instant,
+        source: &'static str,
     ) -> Result<Got, FetchError> {
         let mut request = self.client.get(url);
         if let Some(v) = held {
@@ -153,16 +156,17 @@ impl Fetcher {
         let outcome = self
             .send(request, url, max_bytes, deadline, held.is_some())
             .await;
-        self.count(Source::Crl, &outcome);
+        self.count(source, &outcome);
         outcome
     }
 
-    /// POSTs a DER OCSP request to `url` and returns the response body.
+    /// POSTs a DER OCSP request to `url` and returns the response body; counted under `source`.
     pub async fn post_ocsp(
         &self,
         url: &str,
         request_der: Vec<u8>,
         deadline: Instant,
+        source: &'static str,
     ) -> Result<Bytes, FetchError> {
         let request = self
             .client
@@ -173,7 +177,7 @@ impl Fetcher {
         let outcome = self
             .send(request, url, OCSP_MAX_BYTES, deadline, false)
             .await;
-        self.count(Source::Ocsp, &outcome);
+        self.count(source, &outcome);
         match outcome? {
             Got::Body(body, _) => Ok(body),
             Got::NotModified => Err(FetchError::new(
@@ -263,14 +267,14 @@ impl Fetcher {
     }
 
     /// Counts one request sent, by what came of it.
-    fn count(&self, source: Source, outcome: &Result<Got, FetchError>) {
+    fn count(&self, source: &'static str, outcome: &Result<Got, FetchError>) {
         let result = match outcome {
             Ok(Got::Body(..)) => "success",
             Ok(Got::NotModified) => "not_modified",
             Err(_) => "failure",
         };
         self.fetches
-            .get_or_create(&vec![("source", source.as_str()), ("result", result)])
+            .get_or_create(&vec![("source", source), ("result", result)])
             .inc();
     }
 }

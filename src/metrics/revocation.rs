@@ -1,5 +1,5 @@
 //! The revocation series: per target (rendered from snapshots, called from
-//! [`crate::metrics::SnapshotCollector`]), per cached CRL (rendered from the cache), and the
+//! [`super::SnapshotCollector`]), per cached CRL (rendered from the cache), and the
 //! fetch counter.
 
 use std::sync::Arc;
@@ -11,8 +11,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use super::Revocation;
-use crate::metrics::{base_labels, family, unix_seconds};
+use super::{base_labels, family, unix_seconds};
+use crate::revocation::Revocation;
 use crate::state::Snapshot;
 
 /// Registers the process-wide revocation series: per cached CRL, and

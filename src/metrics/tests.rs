@@ -1,0 +1,360 @@
+//! Pins `/metrics` byte for byte: every family the exporter registers, in order, with its HELP
+//! text and label order, rendered from a few representative snapshots and compared with the
+//! golden pages in `testdata/` (captured before the metrics moved into this module). A change
+//! here is a change scrapers, dashboards and alerts see.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use prometheus_client::registry::Registry;
+
+use super::target_files::{FileReport, TargetFileLoad};
+use super::{render, Format};
+use crate::config::{Config, Target};
+use crate::fetch::FetchReason;
+use crate::probe::legacy::{LegacyReport, LegacyVersion};
+use crate::probe::result::{Phase, TlsSession};
+use crate::probe::{Instance, ProbeFailure, ProbeReason, ProbeResult, TlsVersion};
+use crate::revocation::{
+    Revocation, RevocationError, RevocationReason, RevocationReport, Source, SourceReport,
+};
+use crate::state::State;
+use crate::x509::{CertFacts, ChainError, ChainReport};
+
+/// 2027-01-15T08:00:00Z: when every probe of the fixture finished.
+const FINISHED: u64 = 1_800_000_000;
+/// 2100-01-01: a notAfter no test run will pass.
+const FAR: i64 = 4_102_444_800;
+/// 2000-01-01: a notAfter long gone.
+const GONE: i64 = 946_684_800;
+
+fn targets() -> Vec<Arc<Target>> {
+    Config::parse(
+        "targets:
+  - name: shop
+    address: shop.example:443
+    labels: {team: web, env: prod}
+  - name: broken
+    address: broken.example:443
+  - name: bundle
+    path: /etc/ssl/bundle.pem
+  - name: down
+    address: down.example:443
+",
+    )
+    .unwrap()
+    .targets
+}
+
+fn cert(subject: &str, issuer: &str, not_after: i64, signature: &str) -> Arc<CertFacts> {
+    Arc::new(CertFacts {
+        subject: subject.into(),
+        issuer: issuer.into(),
+        serial: format!("{:02x}", subject.len()),
+        not_before: 1_700_000_000,
+        not_after,
+        sha256_fingerprint: format!("{:064x}", not_after),
+        key_algorithm: "EC",
+        key_bits: 256,
+        signature_algorithm: signature.into(),
+        dns_names: vec!["a.example".into(), "b.example".into()],
+        ip_addresses: Vec::new(),
+        is_ca: subject.contains("CA"),
+        self_issued: subject == issuer,
+        ocsp_urls: Vec::new(),
+        ca_issuer_urls: Vec::new(),
+        crl_urls: Vec::new(),
+        lints: Vec::new(),
+        refused_key: None,
+        encoding_problem: None,
+    })
+}
+
+fn chain(certs: Vec<Arc<CertFacts>>, errors: &[ChainError], judged: bool) -> ChainReport {
+    ChainReport {
+        in_path: vec![judged; certs.len()],
+        expiry: certs.iter().map(|c| c.not_after).min(),
+        certs,
+        errors: errors.iter().copied().collect::<BTreeSet<_>>(),
+        private_anchor: false,
+        detail: None,
+        judged,
+        anchor: None,
+        anchored: judged && errors.is_empty(),
+    }
+}
+
+fn finished() -> ProbeResult {
+    let mut r = ProbeResult::new();
+    r.finished_at = SystemTime::UNIX_EPOCH + Duration::from_secs(FINISHED);
+    r
+}
+
+/// A valid endpoint: TLS session, anchor, client certificate asked for, stapled OCSP, an OCSP
+/// responder that failed twice for one reason, legacy protocols checked.
+fn valid_endpoint() -> ProbeResult {
+    let mut r = finished();
+    r.peer = Some("192.0.2.10:443".parse().unwrap());
+    r.phases = vec![
+        (Phase::Dns, Duration::from_millis(2)),
+        (Phase::Connect, Duration::from_millis(5)),
+        (Phase::Handshake, Duration::from_millis(20)),
+        (Phase::Total, Duration::from_millis(250)),
+    ];
+    r.tls = Some(TlsSession {
+        version: TlsVersion::Tls13,
+        cipher: "TLS13_AES_128_GCM_SHA256".into(),
+        group: "X25519".into(),
+    });
+    let mut report = chain(
+        vec![
+            cert(
+                "CN=shop.example",
+                "CN=Shop CA",
+                FAR - 86_400,
+                "ecdsa-with-SHA256",
+            ),
+            cert("CN=Shop CA", "CN=Root CA", FAR, "ecdsa-with-SHA256"),
+        ],
+        &[],
+        true,
+    );
+    report.anchor = Some(cert(
+        "CN=Root CA",
+        "CN=Root CA",
+        FAR + 1,
+        "ecdsa-with-SHA256",
+    ));
+    r.chain = Some(report);
+    r.client_cert_requested = true;
+    r.revocation = Some(RevocationReport {
+        stapled: true,
+        sources: vec![
+            SourceReport {
+                source: Source::OcspStapled,
+                revoked: Some(false),
+                next_update: Some(1_800_086_400),
+                errors: Vec::new(),
+            },
+            SourceReport {
+                source: Source::Ocsp,
+                revoked: None,
+                next_update: None,
+                errors: vec![
+                    RevocationError::new(RevocationReason::Fetch(FetchReason::HttpStatus), "503"),
+                    RevocationError::new(RevocationReason::Fetch(FetchReason::HttpStatus), "502"),
+                    RevocationError::new(RevocationReason::Fetch(FetchReason::Timeout), "slow"),
+                ],
+            },
+            SourceReport {
+                source: Source::Crl,
+                revoked: Some(true),
+                next_update: None,
+                errors: Vec::new(),
+            },
+        ],
+    });
+    r.legacy = Some(LegacyReport {
+        enabled: vec![(LegacyVersion::Tls10, false), (LegacyVersion::Tls11, true)],
+        inconclusive: Vec::new(),
+        checked_at: r.finished_at,
+        served: None,
+    });
+    r
+}
+
+/// An invalid chain with two reasons and a SHA-1 signature, probed on every address: the
+/// second address refused the connection.
+fn invalid_chain() -> Vec<ProbeResult> {
+    let mut first = finished();
+    first.instance = Some(Instance::Address("192.0.2.20:443".into()));
+    first.peer = Some("192.0.2.20:443".parse().unwrap());
+    first.phases = vec![(Phase::Total, Duration::from_millis(40))];
+    first.tls = Some(TlsSession {
+        version: TlsVersion::Tls12,
+        cipher: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into(),
+        group: String::new(),
+    });
+    first.chain = Some(chain(
+        vec![cert(
+            "CN=broken.example",
+            "CN=Old CA",
+            GONE,
+            "sha1WithRSAEncryption",
+        )],
+        &[ChainError::Expired, ChainError::UnknownIssuer],
+        true,
+    ));
+    let mut second = finished();
+    second.instance = Some(Instance::Address("192.0.2.21:443".into()));
+    second.phases = vec![(Phase::Connect, Duration::from_millis(1))];
+    second.failure = Some(ProbeFailure::new(ProbeReason::ConnectRefused, "refused"));
+    vec![first, second]
+}
+
+/// A certificate file holding a bundle: one certificate still valid, one lapsed.
+fn file_bundle() -> ProbeResult {
+    let mut r = finished();
+    r.instance = Some(Instance::File("/etc/ssl/bundle.pem".into()));
+    r.phases = vec![(Phase::Read, Duration::from_micros(300))];
+    r.chain = Some(chain(
+        vec![
+            cert("CN=Bundle CA 1", "CN=Bundle CA 1", FAR, "ecdsa-with-SHA256"),
+            cert(
+                "CN=Bundle CA 2",
+                "CN=Bundle CA 2",
+                GONE,
+                "ecdsa-with-SHA256",
+            ),
+        ],
+        &[],
+        false,
+    ));
+    r
+}
+
+/// A probe that got nowhere.
+fn probe_failure() -> ProbeResult {
+    let mut r = finished();
+    r.phases = vec![(Phase::Dns, Duration::from_millis(3))];
+    r.failure = Some(ProbeFailure::new(ProbeReason::Dns, "no such host"));
+    r
+}
+
+/// The registry as the exporter builds it, over the fixture.
+fn fixture() -> Registry {
+    let targets = targets();
+    let state = Arc::new(State::new());
+    state.store(targets[0].clone(), vec![valid_endpoint()]);
+    state.store(targets[1].clone(), invalid_chain());
+    state.store(targets[2].clone(), vec![file_bundle()]);
+    state.store(targets[3].clone(), vec![probe_failure()]);
+
+    let exporter = Arc::new(super::ExporterMetrics::default());
+    exporter.targets.set(targets.len() as i64);
+    for snapshot in state.snapshots().iter() {
+        for result in &snapshot.results {
+            exporter.record_probe(&snapshot.target, result);
+        }
+    }
+    exporter.record_reload(true);
+
+    let file_report = Arc::new(FileReport::default());
+    file_report.set([
+        TargetFileLoad {
+            file: "/etc/cert-exporter/targets.d/a.yml".into(),
+            loaded: true,
+            targets: 0,
+        },
+        TargetFileLoad {
+            file: "/etc/cert-exporter/targets.d/b.yml".into(),
+            loaded: false,
+            targets: 0,
+        },
+    ]);
+
+    let revocation = Arc::new(Revocation::new().unwrap());
+    // Requests sent to CA servers (counted by the HTTP client as they go).
+    let fetches = revocation.fetches();
+    fetches
+        .get_or_create(&vec![("source", "ocsp"), ("result", "success")])
+        .inc();
+    fetches
+        .get_or_create(&vec![("source", "crl"), ("result", "not_modified")])
+        .inc();
+    fetches
+        .get_or_create(&vec![("source", "crl"), ("result", "failure")])
+        .inc_by(2);
+    let issuer_fetches = &revocation.http().issuer_fetches;
+    issuer_fetches
+        .get_or_create(&vec![("result", "success")])
+        .inc();
+    super::registry(state, exporter, revocation, file_report)
+}
+
+/// The page with what changes from run to run replaced: the value of series computed from the
+/// clock, the build's version and revision, and the order of a counter's samples (a
+/// `Family` keeps them in a hash map, so each process lists them in an order of its own).
+fn normalize(page: &str) -> String {
+    let mut out = String::with_capacity(page.len());
+    let mut counter = false;
+    let mut samples: Vec<String> = Vec::new();
+    for line in page.lines() {
+        let line = line.replace(env!("CARGO_PKG_VERSION"), "VERSION").replace(
+            option_env!("CERT_EXPORTER_REVISION").unwrap_or("unknown"),
+            "REVISION",
+        );
+        if line.starts_with('#') {
+            flush(&mut out, &mut samples, counter);
+            if line.starts_with("# TYPE ") {
+                counter = line.ends_with(" counter");
+            }
+            out.push_str(&line);
+            out.push('\n');
+            continue;
+        }
+        let clocked = [
+            "cert_days_to_expiry{",
+            "cert_exporter_config_last_reload_success_timestamp_seconds ",
+        ];
+        match line.rsplit_once(' ') {
+            Some((series, _)) if clocked.iter().any(|c| line.starts_with(c)) => {
+                samples.push(format!("{series} NOW"));
+            }
+            _ => samples.push(line),
+        }
+    }
+    flush(&mut out, &mut samples, counter);
+    out
+}
+
+/// Writes the samples of one family, sorted when it is a counter.
+fn flush(out: &mut String, samples: &mut Vec<String>, counter: bool) {
+    if counter {
+        samples.sort();
+    }
+    for sample in samples.drain(..) {
+        out.push_str(&sample);
+        out.push('\n');
+    }
+}
+
+fn check(format: Format, golden: &str, name: &str) {
+    let page = normalize(&render(&fixture(), format));
+    if page != golden {
+        let path = std::env::temp_dir().join(name);
+        let _ = std::fs::write(&path, &page);
+        let first = page
+            .lines()
+            .zip(golden.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(page.lines().count().min(golden.lines().count()));
+        panic!(
+            "/metrics ({format:?}) differs from {name} from line {}: {:?} (golden {:?}); the page \
+             rendered now is in {}",
+            first + 1,
+            page.lines().nth(first),
+            golden.lines().nth(first),
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn text_page_is_byte_identical_to_the_golden_one() {
+    check(
+        Format::Text,
+        include_str!("testdata/golden.prom"),
+        "golden.prom",
+    );
+}
+
+#[test]
+fn openmetrics_page_is_byte_identical_to_the_golden_one() {
+    check(
+        Format::OpenMetrics,
+        include_str!("testdata/golden.openmetrics"),
+        "golden.openmetrics",
+    );
+}
