@@ -52,7 +52,7 @@ fn result(checked: &Checked, now: i64) -> Value {
     });
     json!({
         "target": target.name,
-        "address": target.address.as_ref().map(|a| a.to_string()),
+        "address": target.address().map(|a| a.to_string()),
         "server_name": (!target.server_name.is_empty()).then_some(&target.server_name),
         "instance": r.instance.as_ref().map(|i| json!({ "label": instance_label(i), "value": i.value() })),
         "peer": r.peer.map(|p| p.to_string()),

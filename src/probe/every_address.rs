@@ -9,24 +9,16 @@
 
 use tokio::time::Instant;
 
-use super::{finish, timed, Instance, Phase, ProbeFailure, ProbeReason, ProbeResult, Prober};
-use crate::config::Target;
+use super::{finish, timed, Instance, Phase, ProbeReason, ProbeResult, Prober};
+use crate::config::{Address, Target};
 
-/// Probes every address of `target`. When resolution itself fails there is no address to label
-/// a result with: one result without the label carries the failure.
-pub async fn probe(prober: &Prober, target: &Target) -> Vec<ProbeResult> {
+/// Probes every address `address` (the endpoint of `target`) resolves to. When resolution
+/// itself fails there is no address to label a result with: one result without the label
+/// carries the failure.
+pub async fn probe(prober: &Prober, target: &Target, address: &Address) -> Vec<ProbeResult> {
     let started = Instant::now();
     let deadline = started + target.timeout;
     let mut resolution = ProbeResult::new();
-    let Some(address) = &target.address else {
-        // Only endpoints reach here; the configuration gives each an address.
-        resolution.failure = Some(ProbeFailure::new(
-            ProbeReason::Dns,
-            "the target has no address to probe",
-        ));
-        finish(&mut resolution, started);
-        return vec![resolution];
-    };
     let resolved = timed(
         &mut resolution,
         Phase::Dns,

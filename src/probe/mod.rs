@@ -35,7 +35,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::clock::Clock;
-use crate::config::{ProxyUrl, ResolveMode, Target};
+use crate::config::{ProxyUrl, ResolveMode, Target, TargetKind};
 use crate::revocation::Revocation;
 use crate::x509::TrustStores;
 pub use reason::{ProbeFailure, ProbeReason};
@@ -99,14 +99,16 @@ impl Prober {
     /// Probes `target` and returns one result per endpoint probed or file read: one, one per
     /// resolved address with `resolve: all`, or one per file of a file target.
     pub async fn probe_all(&self, target: &Target) -> Vec<ProbeResult> {
-        if let Some(source) = &target.files {
-            let trust = self.trust.get(target.ca_file.as_deref());
-            return files::probe(target, source, trust).await;
+        match &target.kind {
+            TargetKind::CertFiles(source) => {
+                let trust = self.trust.get(target.ca_file.as_deref());
+                files::probe(target, source, trust).await
+            }
+            TargetKind::Endpoint(address) if target.reach.resolve == ResolveMode::All => {
+                every_address::probe(self, target, address).await
+            }
+            TargetKind::Endpoint(_) => vec![self.probe(target).await],
         }
-        if target.reach.resolve == ResolveMode::All {
-            return every_address::probe(self, target).await;
-        }
-        vec![self.probe(target).await]
     }
 
     /// Probes `target` once, within its timeout. Never fails: failures are in the result.
@@ -127,8 +129,8 @@ impl Prober {
         deadline: Instant,
         result: &mut ProbeResult,
     ) -> Result<(), ProbeFailure> {
-        let Some(address) = &target.address else {
-            // The configuration gives every target an address or a path, never neither.
+        let TargetKind::Endpoint(address) = &target.kind else {
+            // Certificate files are read by `probe_all`, never connected to.
             return Err(ProbeFailure::new(
                 ProbeReason::Dns,
                 "the target has no address to probe",

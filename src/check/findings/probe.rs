@@ -14,8 +14,7 @@ pub(super) fn finding(
     use ProbeReason::*;
     use Severity::*;
     let endpoint = target
-        .address
-        .as_ref()
+        .address()
         .map(|a| a.to_string())
         .unwrap_or_else(|| target.name.clone());
     let code = reason.as_str();

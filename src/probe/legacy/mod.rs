@@ -278,7 +278,7 @@ async fn open(target: &Target, peer: SocketAddr, deadline: Instant) -> Result<Tc
     let (mut stream, _) = connect::connect(&[peer], deadline)
         .await
         .map_err(|f| f.detail)?;
-    if let (Some(proxy_url), Some(address)) = (&target.reach.proxy, &target.address) {
+    if let (Some(proxy_url), Some(address)) = (&target.reach.proxy, target.address()) {
         proxy::open_tunnel(&mut stream, proxy_url, address)
             .await
             .map_err(|f| f.detail)?;
