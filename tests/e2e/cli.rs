@@ -3,7 +3,7 @@
 use std::process::Command;
 
 fn exporter() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_cert-expiry-exporter"))
+    Command::new(crate::support::binary::path())
 }
 
 #[test]

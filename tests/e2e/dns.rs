@@ -5,18 +5,20 @@
 //! only in DNS is asked once per TTL, shared by every probe and every reload; a negative answer
 //! is cached for its TTL too.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cert_expiry_exporter::app::{self, Exporter, WebSettings};
 use cert_expiry_exporter::config::Address;
 use cert_expiry_exporter::probe::Resolver;
 
 use crate::support::pki::{Ca, LeafSpec};
-use crate::support::tls_server::{self, TlsOptions};
-use crate::support::{write, Harness, Metrics};
+use crate::support::ports::free_udp_and_tcp_port;
+use crate::support::process::{require, KillOnDrop};
+use crate::support::tls_server;
+use crate::support::wait::probed_again;
+use crate::support::{write, Harness};
 
 /// The zone unbound serves. Its SOA's minimum (60 s) is the negative TTL of its NXDOMAIN and
 /// no-record answers.
@@ -27,15 +29,8 @@ const ZONE: &str = "dns.test.";
 struct Unbound {
     addr: SocketAddr,
     log: PathBuf,
-    child: Child,
+    child: KillOnDrop,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Unbound {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Unbound {
@@ -51,7 +46,7 @@ impl Unbound {
         for _ in 0..5 {
             let dir = tempfile::tempdir().unwrap();
             let log = dir.path().join("unbound.log");
-            let port = free_port();
+            let port = free_udp_and_tcp_port();
             let config = write(
                 dir.path(),
                 "unbound.conf",
@@ -64,18 +59,18 @@ impl Unbound {
                     log = log.display(),
                 ),
             );
-            let child = Command::new("unbound")
+            let child = Command::new(require("unbound", "unbound"))
                 .arg("-c")
                 .arg(&config)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("unbound (Debian package `unbound`; scripts/test.sh installs it)");
+                .expect("start unbound");
             let mut server = Unbound {
                 addr: SocketAddr::from(([127, 0, 0, 1], port)),
                 log,
-                child,
+                child: KillOnDrop(child),
                 _dir: dir,
             };
             if server.wait_ready() {
@@ -92,7 +87,7 @@ impl Unbound {
             if self.log_text().contains("start of service") {
                 return true;
             }
-            if self.child.try_wait().unwrap().is_some() {
+            if self.child.0.try_wait().unwrap().is_some() {
                 return false;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -120,16 +115,6 @@ impl Unbound {
             .lines()
             .filter(|line| line.contains("info: 127.0.0.1 "))
             .count()
-    }
-}
-
-fn free_port() -> u16 {
-    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = udp.local_addr().unwrap().port();
-    // unbound listens on TCP too.
-    match std::net::TcpListener::bind(("127.0.0.1", port)) {
-        Ok(_) => port,
-        Err(_) => free_port(),
     }
 }
 
@@ -241,14 +226,8 @@ async fn probes_and_reloads_share_the_cache() {
     let dns = Unbound::start(&["served.dns.test. 300 IN A 127.0.0.1"]);
     let root = Ca::root("DNS Cache Root");
     let leaf = root.leaf(&LeafSpec::new("served.dns.test", 90));
-    let server = tls_server::tls(
-        vec![leaf.der.clone()],
-        leaf.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &root.pem());
+    let server = tls_server::serve_leaf(&leaf).await;
+    let dir = root.in_temp_dir();
     let hosts = hosts_file(dir.path(), "127.0.0.1 localhost\n");
     let target = |name: &str| {
         format!(
@@ -263,27 +242,13 @@ async fn probes_and_reloads_share_the_cache() {
             ca = ca_file.display(),
         )
     };
-    let config_path = dir.path().join("config.yaml");
-    std::fs::write(&config_path, yaml(&target("first"))).unwrap();
-    let loaded = app::load(&config_path).unwrap();
-    let web = WebSettings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        config_file: None,
-    };
     let resolver = Resolver::with_hosts_file_and_name_servers(&hosts, &[dns.addr]);
-    let exporter = Exporter::start_with_resolver(&config_path, loaded, web, resolver)
-        .await
-        .expect("start");
-    let h = Harness {
-        exporter: Some(exporter),
-        dir,
-        config_path,
-    };
+    let h = Harness::start_with_resolver(dir, &yaml(&target("first")), resolver).await;
 
-    probed(&h, "first", 3).await;
+    probed_again(&h, "first", 3, Duration::from_secs(30)).await;
     std::fs::write(&h.config_path, yaml(&(target("first") + &target("second")))).unwrap();
     h.exporter.as_ref().unwrap().reload().expect("reload");
-    let m = probed(&h, "second", 3).await;
+    let m = probed_again(&h, "second", 3, Duration::from_secs(30)).await;
     assert_eq!(
         m.value("cert_probe_success", &[("target", "second")]),
         1.0,
@@ -298,16 +263,4 @@ async fn probes_and_reloads_share_the_cache() {
     );
     assert_eq!(dns.queries("served.dns.test"), 2, "{}", dns.log_text());
     h.stop().await;
-}
-
-/// Scrapes until `target` has a result, then until it has been probed `n` more times.
-async fn probed(h: &Harness, target: &str, n: usize) -> Metrics {
-    let wait = Duration::from_secs(30);
-    let ts = |m: &Metrics| m.get("cert_probe_timestamp_seconds", &[("target", target)]);
-    let mut m = h.wait_until(wait, |m| ts(m).is_some()).await;
-    for _ in 0..n {
-        let before = ts(&m);
-        m = h.wait_until(wait, |m| ts(m) > before).await;
-    }
-    m
 }

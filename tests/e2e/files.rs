@@ -3,12 +3,12 @@
 //! operators make them.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use time::OffsetDateTime;
 
+use crate::support::openssl;
 use crate::support::pki::{self, Ca, LeafSpec};
 use crate::support::{write, Harness, Metrics};
 
@@ -36,22 +36,6 @@ fn unix_now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")
         .as_secs_f64()
-}
-
-/// Runs `openssl` with `args` in `dir`; fails the test clearly when it is not installed.
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run `openssl` ({e}): install Debian's openssl package (scripts/test.sh does)")
-        });
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn mkfifo(path: &Path) {
@@ -130,7 +114,7 @@ impl Tree {
         write(dir.path(), "inter.pem", &inter.pem());
         write(dir.path(), "p12-password", "correct horse\n");
         write(dir.path(), "wrong-password", "battery staple\n");
-        openssl(
+        openssl::run_blocking(
             dir.path(),
             &[
                 "pkcs12",
@@ -369,7 +353,7 @@ async fn wrong_pkcs12_password_is_its_own_reason() {
     write(dir.path(), "key.pem", &leaf.key.serialize_pem());
     write(dir.path(), "right", "right\n");
     write(dir.path(), "wrong", "wrong\n");
-    openssl(
+    openssl::run_blocking(
         dir.path(),
         &[
             "pkcs12",
@@ -385,7 +369,7 @@ async fn wrong_pkcs12_password_is_its_own_reason() {
         ],
     );
     // openssl's legacy encryption (RC2, 3DES, SHA-1 MAC), still common in older keystores.
-    openssl(
+    openssl::run_blocking(
         dir.path(),
         &[
             "pkcs12",

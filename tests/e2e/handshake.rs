@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use rcgen::{CertificateParams, CustomExtension, DnType, ExtendedKeyUsagePurpose, KeyPair};
+use rcgen::{CertificateParams, CustomExtension, DnType, ExtendedKeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::diagnose::tools::{check_text, openssl};
+use crate::support::binary::check_text;
+use crate::support::openssl;
 use crate::support::pki::{Ca, Leaf};
 use crate::support::tls_server::{self, TlsOptions};
 use crate::support::{write, Harness, Metrics};
@@ -22,19 +23,12 @@ fn leaf_with(ca: &Ca, edit: impl FnOnce(&mut CertificateParams)) -> Leaf {
         .push(DnType::CommonName, "shop.test");
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     edit(&mut params);
-    let key = KeyPair::generate().expect("key");
-    let der = params
-        .signed_by(&key, &ca.issuer())
-        .expect("leaf")
-        .der()
-        .clone();
-    Leaf { der, key }
+    ca.sign_leaf(&params)
 }
 
 /// Probes every `(target, server)` with SNI `shop.test` and `ca` as `ca_file`, once each.
 async fn probe_all(ca: &Ca, servers: &[(&str, std::net::SocketAddr)]) -> (Harness, Metrics) {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &ca.pem());
+    let dir = ca.in_temp_dir();
     let mut yaml = "defaults:\n  interval: 1s\n  timeout: 5s\n  ca_file: {dir}/ca.pem\n  revocation: {ocsp: false, crl: false}\n  legacy_protocols: false\ntargets:\n".to_string();
     for (name, addr) in servers {
         yaml.push_str(&format!(
@@ -69,7 +63,7 @@ async fn openssl_v1_leaf(dir: &std::path::Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
         "-subj",
         "/CN=V1 Root",
     ]);
-    openssl(dir, &root).await;
+    openssl::run(dir, &root).await;
     let mut csr = vec!["req"];
     csr.extend(ec);
     csr.extend([
@@ -80,8 +74,8 @@ async fn openssl_v1_leaf(dir: &std::path::Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
         "-subj",
         "/CN=shop.test",
     ]);
-    openssl(dir, &csr).await;
-    openssl(
+    openssl::run(dir, &csr).await;
+    openssl::run(
         dir,
         &[
             "x509", "-req", "-in", "v1.csr", "-CA", "root.pem", "-CAkey", "root.key", "-days",
@@ -89,14 +83,14 @@ async fn openssl_v1_leaf(dir: &std::path::Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
         ],
     )
     .await;
-    openssl(
+    openssl::run(
         dir,
         &[
             "x509", "-in", "root.pem", "-outform", "DER", "-out", "root.der",
         ],
     )
     .await;
-    openssl(
+    openssl::run(
         dir,
         &[
             "pkcs8", "-topk8", "-nocrypt", "-in", "v1.key", "-outform", "DER", "-out", "v1.p8",
@@ -253,12 +247,7 @@ async fn certificate_messages_over_64_kib_are_named() {
     let s13 = tls_server::tls(large.clone(), leaf.private_key(), tls13).await;
     let s12 = tls_server::tls(large, leaf.private_key(), tls12).await;
     // The leaf alone fits: the limit is the message's, not a number of names.
-    let fits = tls_server::tls(
-        vec![leaf.der.clone()],
-        leaf.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
+    let fits = tls_server::serve_leaf(&leaf).await;
     let (h, m) = probe_all(
         &ca,
         &[

@@ -2,12 +2,11 @@
 
 use std::time::Duration;
 
-use crate::support::tls_server;
 use crate::support::{get, request, Harness, Metrics};
 
 #[tokio::test]
 async fn endpoints_answer() {
-    let addr = tls_server::closed_port().await;
+    let addr = crate::support::ports::closed_port().await;
     let h = Harness::start(&format!(
         "defaults: {{interval: 1s, timeout: 1s}}\ntargets:\n  - name: a\n    address: {addr}\n"
     ))
@@ -25,7 +24,7 @@ async fn endpoints_answer() {
 
 #[tokio::test]
 async fn text_openmetrics_and_gzip() {
-    let addr = tls_server::closed_port().await;
+    let addr = crate::support::ports::closed_port().await;
     let h = Harness::start(&format!(
         "defaults: {{interval: 1s, timeout: 1s}}\ntargets:\n  - name: a\n    address: {addr}\n"
     ))
@@ -72,7 +71,7 @@ async fn text_openmetrics_and_gzip() {
 
 #[tokio::test]
 async fn reload_adds_removes_and_keeps_the_old_config_on_error() {
-    let addr = tls_server::closed_port().await;
+    let addr = crate::support::ports::closed_port().await;
     let h = Harness::start(&format!(
         "defaults: {{interval: 1s, timeout: 1s}}\ntargets:\n  - name: a\n    address: {addr}\n  - name: b\n    address: {addr}\n"
     ))

@@ -24,10 +24,9 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 use serde_json::Value;
-use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::diagnose::tools::{s_server, SServer};
+use crate::support::openssl::{s_server, SServer};
 use crate::support::tls_server::Server;
 
 /// The test data, copied from `../shared/limbo` with its licence.
@@ -179,21 +178,14 @@ async fn serve(case: &Case) -> Result<Server, String> {
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(Fixed(certified)));
     let acceptor = TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                // The handshake may fail on purpose (the client refuses the leaf): nothing to do.
-                let _ = acceptor.accept(stream).await;
-            });
+    Ok(Server::raw(move |stream| {
+        let acceptor = acceptor.clone();
+        // The handshake may fail on purpose (the client refuses the leaf): nothing to do.
+        async move {
+            let _ = acceptor.accept(stream).await;
         }
-    });
-    Ok(Server::from_task(addr, task))
+    })
+    .await)
 }
 
 /// The server of one case: rustls where it can sign with the case's key, else OpenSSL.

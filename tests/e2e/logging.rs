@@ -33,7 +33,7 @@ impl Exporter {
     fn start(dir: tempfile::TempDir, config: &str, flags: &[&str]) -> Exporter {
         let config = config.replace("{dir}", &dir.path().display().to_string());
         let path = write(dir.path(), "config.yaml", &config);
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cert-expiry-exporter"))
+        let mut child = tokio::process::Command::new(crate::support::binary::path())
             .arg("--config.file")
             .arg(&path)
             .args(["--web.listen-address", "127.0.0.1:0"])
@@ -106,16 +106,10 @@ impl Exporter {
 /// directory), and a port where nothing listens.
 async fn working_and_failing() -> (Server, SocketAddr, tempfile::TempDir) {
     let root = Ca::root("Logging Root");
-    let dir = tempfile::tempdir().expect("tempdir");
-    write(dir.path(), "ca.pem", &root.pem());
+    let dir = root.in_temp_dir();
     let leaf = root.leaf(&LeafSpec::new("ok.test", 30));
-    let server = tls_server::tls(
-        vec![leaf.der.clone()],
-        leaf.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
-    (server, tls_server::closed_port().await, dir)
+    let server = tls_server::serve_leaf(&leaf).await;
+    (server, crate::support::ports::closed_port().await, dir)
 }
 
 /// A password that must never appear in a log line.
@@ -292,8 +286,7 @@ async fn a_chain_judged_invalid_logs_webpkis_words() {
     // Eight intermediates: webpki builds paths of at most six, so the verdict is `invalid`,
     // and only the log line can say why.
     let root = Ca::root("Deep Root");
-    let dir = tempfile::tempdir().expect("tempdir");
-    write(dir.path(), "ca.pem", &root.pem());
+    let dir = root.in_temp_dir();
     let mut cas = vec![root];
     for i in 0..8 {
         let next = cas

@@ -5,15 +5,14 @@ use std::time::{Duration, Instant};
 
 use crate::support::pki::{Ca, LeafSpec};
 use crate::support::tls_server::{self, TlsOptions};
-use crate::support::{get, request, write, Harness, Metrics};
+use crate::support::{get, request, Harness, Metrics};
 
 /// A server for `shop.test` behind a private root, which is written to `{dir}/ca.pem`.
 async fn shop_server() -> (tls_server::Server, tempfile::TempDir) {
     let root = Ca::root("Probe Root");
     let inter = root.intermediate("Probe Intermediate");
     let leaf = inter.leaf(&LeafSpec::new("shop.test", 30));
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &root.pem());
+    let dir = root.in_temp_dir();
     let server = tls_server::tls(
         vec![leaf.der.clone(), inter.der.clone()],
         leaf.private_key(),

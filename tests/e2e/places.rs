@@ -3,7 +3,6 @@
 //! and mutual TLS. Assertions are on the scraped `/metrics`.
 
 mod addresses;
-mod daemons;
 mod dialogue_servers;
 mod mail;
 mod mtls;
@@ -32,8 +31,7 @@ impl Certs {
     pub fn new() -> Certs {
         let root = Ca::root("Places Root");
         let inter = root.intermediate("Places Intermediate");
-        let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "ca.pem", &root.pem());
+        let dir = root.in_temp_dir();
         Certs { inter, dir }
     }
 

@@ -8,8 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::pki::{Ca, LeafSpec};
-use crate::support::tls_server::{self, TlsOptions};
+use crate::support::tls_server;
 use crate::support::{get, request, write, Harness, Metrics};
 
 /// Far more than a few loopback probes need, far less than the ten-minute interval.
@@ -17,22 +16,6 @@ const WAIT: Duration = Duration::from_secs(60);
 
 /// Healthy targets (one TLS server, several names) in each test.
 const WEB: [&str; 5] = ["web0", "web1", "web2", "web3", "web4"];
-
-/// A TLS server for `shop.test` and a directory holding its root as `ca.pem`.
-async fn shop_server() -> (tls_server::Server, tempfile::TempDir) {
-    let root = Ca::root("Startup Root");
-    let leaf = root.leaf(&LeafSpec::new("shop.test", 30));
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &root.pem());
-    std::fs::create_dir(dir.path().join("targets")).unwrap();
-    let server = tls_server::tls(
-        vec![leaf.der.clone()],
-        leaf.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
-    (server, dir)
-}
 
 fn web_targets(addr: &str, names: &[&str]) -> String {
     names
@@ -76,9 +59,9 @@ fn healthy(m: &Metrics, names: &[&str]) {
 
 #[tokio::test]
 async fn every_target_is_probed_at_start_and_ready_waits_for_the_last() {
-    let (server, dir) = shop_server().await;
+    let (server, dir) = tls_server::shop_server("Startup Root").await;
     let silent = tls_server::silent().await;
-    let closed = tls_server::closed_port().await;
+    let closed = crate::support::ports::closed_port().await;
     // `dead` accepts and never answers: its first probe holds readiness for its 10 s timeout,
     // then counts as done (with reason `timeout`). `closed` is refused at once.
     let yaml = format!(
@@ -132,7 +115,7 @@ async fn the_body_counts_the_pending_targets() {
 
 #[tokio::test]
 async fn targets_added_by_a_reload_are_probed_at_once_and_ready_stays_200() {
-    let (server, dir) = shop_server().await;
+    let (server, dir) = tls_server::shop_server("Startup Root").await;
     let silent = tls_server::silent().await;
     let addr = server.addr.to_string();
     let h = Harness::start_in(
@@ -167,7 +150,7 @@ async fn targets_added_by_a_reload_are_probed_at_once_and_ready_stays_200() {
 
 #[tokio::test]
 async fn targets_from_a_target_file_are_probed_at_once() {
-    let (server, dir) = shop_server().await;
+    let (server, dir) = tls_server::shop_server("Startup Root").await;
     let addr = server.addr.to_string();
     let yaml = format!(
         "{DEFAULTS}target_files: [targets/*.yaml]\ntarget_files_refresh_interval: 200ms\ntargets:\n{}",

@@ -6,26 +6,10 @@ use std::time::Duration;
 use cert_expiry_exporter::app::{self, Exporter, WebSettings};
 use cert_expiry_exporter::shard::Shard;
 
-use crate::support::pki::{Ca, LeafSpec};
-use crate::support::tls_server::{self, TlsOptions};
+use crate::support::tls_server;
 use crate::support::{get, write, Harness, Metrics};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-async fn shop_server() -> (tls_server::Server, tempfile::TempDir) {
-    let root = Ca::root("Files Root");
-    let leaf = root.leaf(&LeafSpec::new("shop.test", 30));
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &root.pem());
-    std::fs::create_dir(dir.path().join("targets")).unwrap();
-    let server = tls_server::tls(
-        vec![leaf.der.clone()],
-        leaf.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
-    (server, dir)
-}
 
 fn targets_yaml(addr: &str, names: &[&str]) -> String {
     let mut yaml = String::from("targets:\n");
@@ -50,7 +34,7 @@ fn file_ok(m: &Metrics, file: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn files_appear_change_break_and_vanish() {
-    let (server, dir) = shop_server().await;
+    let (server, dir) = tls_server::shop_server("Files Root").await;
     let addr = server.addr.to_string();
     let yaml = format!(
         "defaults:\n  interval: 300ms\n  timeout: 2s\n  ca_file: {{dir}}/ca.pem\ntarget_files: [targets/*.yaml]\ntarget_files_refresh_interval: 200ms\ntargets:\n  - name: main\n    address: {addr}\n    server_name: shop.test\n"
@@ -159,7 +143,7 @@ fn check_config_names_the_file_and_line_of_a_duplicate() {
 
 #[tokio::test]
 async fn shards_split_the_targets_between_replicas() {
-    let (server, dir) = shop_server().await;
+    let (server, dir) = tls_server::shop_server("Files Root").await;
     let names: Vec<String> = (0..24).map(|i| format!("t{i:02}")).collect();
     let mut yaml = String::from(
         "defaults:\n  interval: 300ms\n  timeout: 2s\n  ca_file: {dir}/ca.pem\ntargets:\n",
@@ -223,7 +207,7 @@ async fn shards_split_the_targets_between_replicas() {
 
 #[test]
 fn a_bad_shard_flag_is_refused_with_the_reason() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cert-expiry-exporter"))
+    let out = std::process::Command::new(crate::support::binary::path())
         .args(["--shard", "exporter-3/3", "--check-config"])
         .output()
         .unwrap();

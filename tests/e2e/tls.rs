@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use crate::support::pki::{self, Ca, LeafSpec};
 use crate::support::tls_server::{self, TlsOptions};
-use crate::support::{write, Harness, Metrics};
+use crate::support::{Harness, Metrics};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -21,8 +21,7 @@ impl Pki {
     fn new() -> Pki {
         let root = Ca::root("Test Root");
         let inter = root.intermediate("Test Intermediate");
-        let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "ca.pem", &root.pem());
+        let dir = root.in_temp_dir();
         Pki { inter, dir }
     }
 
@@ -340,7 +339,7 @@ async fn silent_listener_times_out_within_its_budget() {
 #[tokio::test]
 async fn closed_port_is_refused() {
     let pki = Pki::new();
-    let addr = tls_server::closed_port().await;
+    let addr = crate::support::ports::closed_port().await;
     let (h, m) = probe_one(pki, &format!("    address: {addr}\n")).await;
     assert_eq!(m.reasons("cert_probe_error_info", "t"), ["connect_refused"]);
     assert_eq!(m.value("cert_probe_success", &[("target", "t")]), 0.0);

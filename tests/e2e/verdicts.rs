@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CustomExtension, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
+    KeyUsagePurpose,
 };
 use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
 
-use crate::diagnose::tools::{check_text, openssl, s_server};
+use crate::support::binary::check_text;
+use crate::support::openssl::{self, s_server};
 use crate::support::pki::{pem_of, Ca, Leaf, LeafSpec};
 use crate::support::tls_server::{self, TlsOptions};
 use crate::support::{write, Harness, Metrics};
@@ -36,20 +37,12 @@ fn ca_params(cn: &str, is_ca: IsCa, from: i64, to: i64) -> CertificateParams {
 
 /// A self-signed root made from `params`.
 fn root_from(params: CertificateParams) -> Ca {
-    let key = KeyPair::generate().expect("key");
-    let der = params.self_signed(&key).expect("root").der().clone();
-    Ca { params, key, der }
+    Ca::self_signed(params)
 }
 
 /// A CA signed by `issuer`, with its own key.
 fn signed_ca(params: CertificateParams, issuer: &Ca) -> Ca {
-    let key = KeyPair::generate().expect("key");
-    let der = params
-        .signed_by(&key, &issuer.issuer())
-        .expect("ca")
-        .der()
-        .clone();
-    Ca { params, key, der }
+    issuer.sign_ca(params)
 }
 
 /// Serves `chain` (leaf first) with `key` in-process.
@@ -83,7 +76,7 @@ fn ca_file(dir: &tempfile::TempDir, file: &str, ca: &Ca) -> String {
 async fn openssl_self_signed_certificate_is_self_signed() {
     // What `openssl req -x509` makes: a CA:TRUE self-signed certificate.
     let dir = tempfile::tempdir().unwrap();
-    openssl(
+    openssl::run(
         dir.path(),
         &[
             "req",
@@ -163,13 +156,7 @@ async fn every_dimension_is_judged_on_its_own() {
         .distinguished_name
         .push(DnType::CommonName, "shop.test");
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let key = KeyPair::generate().unwrap();
-    let der = params
-        .signed_by(&key, &stranger.issuer())
-        .unwrap()
-        .der()
-        .clone();
-    let leaf = Leaf { der, key };
+    let leaf = stranger.sign_leaf(&params);
     let server = serve(vec![leaf.der.clone()], &leaf).await;
     let (h, m) = probe(&[("t", server.addr.to_string(), None)]).await;
     assert_eq!(
@@ -306,12 +293,7 @@ async fn unparseable_leaf_is_malformed_certificate() {
         CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 55738, 666, 2], vec![0x05, 0x00]);
     unknown.set_criticality(true);
     params.custom_extensions.push(unknown);
-    let key = KeyPair::generate().unwrap();
-    let der = params
-        .signed_by(&key, &root.issuer())
-        .unwrap()
-        .der()
-        .clone();
+    let Leaf { der, key } = root.sign_leaf(&params);
     let cert = write(dir.path(), "leaf.pem", &pem_of(&der));
     let key_path = write(dir.path(), "leaf.key", &key.serialize_pem());
     let server = s_server(dir.path(), &cert, &key_path, &[]).await;

@@ -10,7 +10,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::pki::{Ca, LeafSpec};
-use crate::support::{tls_server, write};
+use crate::support::write;
 
 /// An exporter serving HTTPS with user `prom` / password `s3cret`.
 struct Secured {
@@ -38,7 +38,7 @@ async fn secured(min_version: &str) -> Secured {
             d = dir.path().display()
         ),
     );
-    let closed = tls_server::closed_port().await;
+    let closed = crate::support::ports::closed_port().await;
     let config = write(
         dir.path(),
         "config.yaml",
@@ -146,7 +146,7 @@ async fn plain_http_to_a_tls_listener_gets_no_metrics() {
 /// Runs `openssl s_client` offering only `version`; true when a session was established.
 /// Async, because the exporter under test runs on this same runtime.
 async fn openssl_handshake(addr: SocketAddr, version_flag: &str) -> (bool, String) {
-    let child = tokio::process::Command::new("openssl")
+    let child = crate::support::openssl::tokio_command()
         .args([
             "s_client",
             "-connect",
@@ -159,7 +159,6 @@ async fn openssl_handshake(addr: SocketAddr, version_flag: &str) -> (bool, Strin
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .expect("the openssl binary is needed (Debian package openssl)");
     let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())

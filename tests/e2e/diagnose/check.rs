@@ -4,28 +4,18 @@
 use std::time::{Duration, Instant};
 
 use crate::support::pki::{Ca, LeafSpec};
-use crate::support::tls_server::{self, TlsOptions};
+use crate::support::tls_server;
 use crate::support::{get, write};
 
-use super::tools::{check_json, check_text, exporter};
+use crate::support::binary::{check_json, check_text, exporter};
 
 #[tokio::test]
 async fn config_file_targets_are_all_checked_and_the_worst_decides() {
     let root = Ca::root("Check Root");
     let fine = root.leaf(&LeafSpec::new("fine.test", 90));
     let soon = root.leaf(&LeafSpec::new("soon.test", 5));
-    let fine_server = tls_server::tls(
-        vec![fine.der.clone()],
-        fine.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
-    let soon_server = tls_server::tls(
-        vec![soon.der.clone()],
-        soon.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
+    let fine_server = tls_server::serve_leaf(&fine).await;
+    let soon_server = tls_server::serve_leaf(&soon).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = write(dir.path(), "ca.pem", &root.pem());
     let config = write(
@@ -74,7 +64,7 @@ async fn config_file_targets_are_all_checked_and_the_worst_decides() {
 
 #[tokio::test]
 async fn unreachable_is_broken_and_bad_invocations_exit_3() {
-    let closed = crate::support::tls_server::closed_port().await.to_string();
+    let closed = crate::support::ports::closed_port().await.to_string();
     let run = check_text(&["--timeout", "3s", &closed]).await;
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     assert!(
@@ -110,12 +100,9 @@ async fn without_a_subcommand_the_exporter_runs() {
         "config.yaml",
         "targets:\n  - name: files\n    path: /nonexistent/*.pem\n",
     );
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = crate::support::ports::free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cert-expiry-exporter"))
+    let mut child = tokio::process::Command::new(crate::support::binary::path())
         .arg("--config.file")
         .arg(&config)
         .args(["--web.listen-address", &listen])
@@ -151,18 +138,7 @@ async fn profile_rules_no_client_enforces_are_findings_not_failures() {
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, "Lint Test Server");
-    let key = rcgen::KeyPair::generate().unwrap();
-    let der = params
-        .signed_by(&key, &root.issuer())
-        .unwrap()
-        .der()
-        .clone();
-    let server = tls_server::tls(
-        vec![der],
-        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        TlsOptions::default(),
-    )
-    .await;
+    let server = tls_server::serve_leaf(&root.sign_leaf(&params)).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = write(dir.path(), "ca.pem", &root.pem())
         .display()

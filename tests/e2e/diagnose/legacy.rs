@@ -4,10 +4,13 @@
 use std::time::Duration;
 
 use crate::support::pki::{self, Ca, LeafSpec};
-use crate::support::tls_server::{self, TlsOptions};
+use crate::support::tls_server;
 use crate::support::{write, Harness, Metrics};
 
-use super::tools::{check_json, check_text, s_server, write_key, SServer};
+use crate::support::binary::{check_json, check_text};
+use crate::support::openssl::{s_server, SServer};
+use crate::support::pki::write_key;
+use crate::support::server::Task;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -167,14 +170,8 @@ async fn tls12_server_still_accepting_tls11_needs_attention() {
 async fn modern_server_refuses_both_and_the_check_can_be_switched_off() {
     let root = Ca::root("Modern Root");
     let leaf = root.leaf(&LeafSpec::new("modern.test", 60));
-    let server = tls_server::tls(
-        vec![leaf.der.clone()],
-        leaf.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &root.pem());
+    let server = tls_server::serve_leaf(&leaf).await;
+    let dir = root.in_temp_dir();
     let yaml = format!(
         "defaults:\n  interval: 1s\n  timeout: 5s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  - name: t\n    address: {addr}\n    server_name: modern.test\n  - name: off\n    address: {addr}\n    server_name: modern.test\n    legacy_protocols: false\n",
         addr = server.addr
@@ -219,7 +216,7 @@ async fn smtp_front(
 ) -> (
     std::net::SocketAddr,
     std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    tokio::task::JoinHandle<()>,
+    Task,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     async fn line(stream: &mut tokio::net::TcpStream) -> Option<String> {
@@ -237,7 +234,7 @@ async fn smtp_front(
     let addr = listener.local_addr().unwrap();
     let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = accepted.clone();
-    let task = tokio::spawn(async move {
+    let task = Task::spawn(async move {
         while let Ok((mut client, _)) = listener.accept().await {
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             tokio::spawn(async move {
@@ -281,7 +278,7 @@ async fn legacy_check_speaks_starttls_first() {
         ["protocol_version"]
     );
     h.stop().await;
-    task.abort();
+    drop(task);
 }
 
 #[tokio::test]
@@ -311,5 +308,5 @@ async fn answers_are_kept_between_probes() {
     assert_eq!(legacy(&m, "TLS 1.0"), Some(1.0), "{}", m.text);
     assert_eq!(legacy(&m, "TLS 1.1"), Some(1.0));
     h.stop().await;
-    task.abort();
+    drop(task);
 }

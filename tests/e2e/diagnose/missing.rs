@@ -6,10 +6,11 @@
 use std::time::Duration;
 
 use crate::support::pki::{self, Ca, LeafSpec};
-use crate::support::tls_server::{self, TlsOptions};
-use crate::support::{write, Harness};
+use crate::support::tls_server;
+use crate::support::Harness;
 
-use super::tools::{check_json, check_text, IssuerServer};
+use crate::support::binary::{check_json, check_text};
+use crate::support::issuer::IssuerServer;
 
 const WAIT: Duration = Duration::from_secs(20);
 const HOUR: Duration = Duration::from_secs(3600);
@@ -32,14 +33,8 @@ async fn setup(path: &str, publish: impl FnOnce(&IssuerServer, &Ca)) -> Setup {
     spec.ca_issuers_url = Some(url.clone());
     let leaf = inter.leaf(&spec);
     publish(&issuers, &inter);
-    let server = tls_server::tls(
-        vec![leaf.der.clone()],
-        leaf.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &root.pem());
+    let server = tls_server::serve_leaf(&leaf).await;
+    let dir = root.in_temp_dir();
     Setup {
         dir,
         issuers,

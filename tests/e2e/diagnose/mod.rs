@@ -6,5 +6,4 @@
 mod check;
 mod legacy;
 mod missing;
-pub mod tools;
 mod weak;

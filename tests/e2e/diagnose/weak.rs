@@ -6,10 +6,11 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::support::pki::{Ca, LeafSpec};
-use crate::support::tls_server::{self, TlsOptions};
+use crate::support::tls_server;
 use crate::support::{write, Harness, Metrics};
 
-use super::tools::{check_json, check_text, s_server, OpensslCa};
+use crate::support::binary::{check_json, check_text};
+use crate::support::openssl::{s_server, OpensslCa};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -139,12 +140,7 @@ async fn long_lived_leaf_from_a_private_ca_is_not_flagged() {
         now + time::Duration::days(799),
     );
     let leaf = root.leaf(&spec);
-    let server = tls_server::tls(
-        vec![leaf.der.clone()],
-        leaf.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
+    let server = tls_server::serve_leaf(&leaf).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = write(dir.path(), "ca.pem", &root.pem())
         .display()

@@ -7,9 +7,10 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 
-use super::dialogue_servers::{serve_on, DialogueServer};
+use super::dialogue_servers::serve_on;
 use super::{Certs, WAIT};
 use crate::support::pki::LeafSpec;
+use crate::support::server::Server;
 
 /// A name no other test or system uses.
 const NAME: &str = "places-resolve-all.cert-exporter.test";
@@ -87,7 +88,7 @@ async fn every_address_is_probed_and_labelled() {
     let certs = Certs::new();
     let listeners = same_port_on(&ips).await;
     let port = listeners[0].local_addr().unwrap().port();
-    let mut servers: Vec<DialogueServer> = Vec::new();
+    let mut servers: Vec<Server> = Vec::new();
     for (i, listener) in listeners.into_iter().enumerate() {
         let mut spec = LeafSpec::new(NAME, 20 + 10 * i as i64);
         spec.serial = Some(1001 + i as u64);

@@ -4,28 +4,15 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-use crate::support::tls_server::{server_config, TlsOptions};
-
-/// A running dialogue server; stops when dropped.
-pub struct DialogueServer {
-    pub addr: SocketAddr,
-    task: JoinHandle<()>,
-}
-
-impl Drop for DialogueServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+use crate::support::server::Server;
+use crate::support::tls_server::{greet, server_config, TlsOptions};
 
 /// The plain-text side of a connection: buffered reads, writes. The client only sends its TLS
 /// ClientHello after the server's last plain-text word, so nothing is lost in the buffer when the
@@ -38,7 +25,7 @@ pub async fn serve<F, Fut>(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     script: F,
-) -> DialogueServer
+) -> Server
 where
     F: Fn(Plain) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = io::Result<(Plain, bool)>> + Send + 'static,
@@ -53,7 +40,7 @@ pub fn serve_on<F, Fut>(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     script: F,
-) -> DialogueServer
+) -> Server
 where
     F: Fn(Plain) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = io::Result<(Plain, bool)>> + Send + 'static,
@@ -74,17 +61,11 @@ where
                     return;
                 }
                 assert!(plain.buffer().is_empty(), "client sent data before TLS");
-                if let Ok(mut tls) = acceptor.accept(plain.into_inner()).await {
-                    let _ = tls.write_all(b"hello\n").await;
-                    let mut buf = [0u8; 64];
-                    let _ =
-                        tokio::time::timeout(std::time::Duration::from_secs(5), tls.read(&mut buf))
-                            .await;
-                }
+                greet(&acceptor, plain.into_inner()).await;
             });
         }
     });
-    DialogueServer { addr, task }
+    Server::from_task(addr, task)
 }
 
 /// Reads one line, without its line end.
@@ -106,7 +87,7 @@ pub async fn smtp(
     key: PrivateKeyDer<'static>,
     offer: bool,
     answer: &'static str,
-) -> DialogueServer {
+) -> Server {
     serve(chain, key, move |mut p| async move {
         say(
             &mut p,
@@ -133,10 +114,7 @@ pub async fn smtp(
 }
 
 /// FTP with a multi-line greeting and `AUTH TLS` answered by 234.
-pub async fn ftp(
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-) -> DialogueServer {
+pub async fn ftp(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Server {
     serve(chain, key, |mut p| async move {
         say(
             &mut p,
@@ -160,7 +138,7 @@ pub async fn ldap(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     result_code: u8,
-) -> DialogueServer {
+) -> Server {
     serve(chain, key, move |mut p| async move {
         let mut head = [0u8; 2];
         p.read_exact(&mut head).await?;
@@ -208,7 +186,7 @@ pub async fn mysql(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     offer_ssl: bool,
-) -> DialogueServer {
+) -> Server {
     serve(chain, key, move |mut p| async move {
         let capabilities: u32 = 0x0000_a20f | if offer_ssl { 0x0800 } else { 0 } | 0x0008_0000;
         let mut payload = vec![10];
@@ -251,7 +229,7 @@ pub async fn xmpp(
     key: PrivateKeyDer<'static>,
     domain: &'static str,
     offer: bool,
-) -> DialogueServer {
+) -> Server {
     serve(chain, key, move |mut p| async move {
         let header = read_to(&mut p, b"'http://etherx.jabber.org/streams'>").await?;
         assert!(header.contains(&format!("to='{domain}'")), "{header}");
@@ -290,7 +268,7 @@ pub async fn xmpp(
 pub async fn postgres_without_ssl(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
-) -> DialogueServer {
+) -> Server {
     serve(chain, key, |mut p| async move {
         let mut request = [0u8; 8];
         p.read_exact(&mut request).await?;
@@ -307,7 +285,7 @@ pub async fn postgres_without_ssl(
 pub async fn endless_line(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
-) -> DialogueServer {
+) -> Server {
     serve(chain, key, |mut p| async move {
         let chunk = vec![b'a'; 8192];
         say(&mut p, "220-").await?;

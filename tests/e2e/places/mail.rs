@@ -5,8 +5,9 @@
 use std::net::SocketAddr;
 use std::process::Command;
 
-use super::daemons::{free_port, require, Daemon};
 use super::{assert_probed_cleanly, exporter, Certs, WAIT};
+use crate::support::ports::free_port;
+use crate::support::process::{require, Daemon};
 
 /// Where Debian's `libnginx-mod-mail` installs the module.
 const MAIL_MODULE: &str = "/usr/lib/nginx/modules/ngx_mail_module.so";

@@ -10,11 +10,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair};
+use crate::support::server::Task;
+use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose};
 use rustls::SupportedProtocolVersion;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
 
 use super::{assert_probed_cleanly, exporter, Certs, WAIT};
 use crate::support::pki::{pem_of, Ca, LeafSpec};
@@ -26,18 +26,17 @@ fn client_identity(ca: &Ca, dir: &std::path::Path, name: &str) {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.distinguished_name.push(DnType::CommonName, name);
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca.issuer()).unwrap();
-    write(dir, &format!("{name}.crt"), &pem_of(cert.der()));
-    write(dir, &format!("{name}.key"), &key.serialize_pem());
+    let client = ca.sign_leaf(&params);
+    write(dir, &format!("{name}.crt"), &pem_of(&client.der));
+    write(dir, &format!("{name}.key"), &client.key.serialize_pem());
 }
 
 /// Relays connections to `upstream`, holding each chunk the server sends for `lag` (a link with
-/// latency, one way). Stops when the handle is aborted.
-async fn laggy_relay(upstream: SocketAddr, lag: Duration) -> (SocketAddr, JoinHandle<()>) {
+/// latency, one way). Stops when the handle is dropped.
+async fn laggy_relay(upstream: SocketAddr, lag: Duration) -> (SocketAddr, Task) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
+    let task = Task::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
             tokio::spawn(async move {
                 let Ok(server) = TcpStream::connect(upstream).await else {
@@ -168,6 +167,6 @@ async fn servers_requiring_a_client_certificate() {
         1.0
     );
     h.stop().await;
-    relay.abort();
+    drop(relay);
     drop(servers);
 }

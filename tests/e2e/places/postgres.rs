@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::daemons::{free_port, is_root, read_log};
 use super::{assert_probed_cleanly, exporter, Certs, WAIT};
+use crate::support::ports::free_port;
+use crate::support::process::{is_root, read_log};
 
 const PACKAGES: &str = "postgresql";
 

@@ -5,10 +5,11 @@
 use std::net::SocketAddr;
 use std::process::Command;
 
-use super::daemons::{free_port, require, Daemon};
 use super::dialogue_servers as servers;
 use super::{assert_probed_cleanly, exporter, Certs, WAIT};
 use crate::support::pki::LeafSpec;
+use crate::support::ports::free_port;
+use crate::support::process::{require, Daemon};
 use crate::support::tls_server::{self, TlsOptions};
 
 #[tokio::test]
@@ -19,7 +20,7 @@ async fn probes_through_tinyproxy_and_its_refusals() {
     let tls = tls_server::tls(chain, key, TlsOptions::default()).await;
     let (chain, key) = certs.chain(&LeafSpec::new("svc.test", 50));
     let smtp = servers::smtp(chain, key, true, "220 Ready to start TLS\r\n").await;
-    let forbidden = tls_server::closed_port().await;
+    let forbidden = crate::support::ports::closed_port().await;
 
     let run = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -38,7 +39,7 @@ async fn probes_through_tinyproxy_and_its_refusals() {
 
     let good = format!("http://prober:s3cret@127.0.0.1:{port}");
     let bad = format!("http://prober:wrong@127.0.0.1:{port}");
-    let absent = tls_server::closed_port().await;
+    let absent = crate::support::ports::closed_port().await;
     let targets = format!(
         "  - name: through\n    address: {tls}\n    server_name: svc.test\n    proxy_url: {good}\n\
          \x20 - name: starttls_through\n    address: {smtp}\n    server_name: svc.test\n    starttls: smtp\n    proxy_url: {good}\n\

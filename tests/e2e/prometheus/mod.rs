@@ -10,7 +10,6 @@
 
 mod api;
 mod lint;
-mod processes;
 mod webhook;
 
 use std::collections::BTreeSet;
@@ -19,10 +18,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::support::pki::{self, Ca, Leaf, LeafSpec};
-use crate::support::tls_server::{self, Server, TlsOptions};
+use crate::support::ports::free_loopback_addr;
+use crate::support::process::{require, Service};
+use crate::support::tls_server::{self, Server};
 use crate::support::{get, write, Harness};
 use api::QueryResult;
-use processes::{free_loopback_addr, require, Service};
 use webhook::{Delivered, Webhook};
 
 /// The scrape job's name; the exporter-health alerts match `job=~".*cert.*exporter.*"`.
@@ -152,14 +152,13 @@ impl TestServers {
     /// Starts the servers; the directory returned holds `ca.pem`, the root the exporter trusts.
     async fn start() -> (TestServers, tempfile::TempDir) {
         let root = Ca::root("E2E Prometheus Root");
-        let dir = tempfile::tempdir().expect("tempdir");
-        write(dir.path(), "ca.pem", &root.pem());
+        let dir = root.in_temp_dir();
         let servers = TestServers {
             healthy: serve(root.leaf(&LeafSpec::new("healthy.test", 90))).await,
             expiring: serve(root.leaf(&LeafSpec::new("expiring.test", 3))).await,
             // Self-signed, and for another name than the one asked for: two chain reasons.
             invalid: serve(pki::self_signed_leaf("other.test")).await,
-            unreachable: tls_server::closed_port().await,
+            unreachable: crate::support::ports::closed_port().await,
         };
         (servers, dir)
     }
@@ -179,12 +178,7 @@ impl TestServers {
 
 /// Serves `leaf` alone (its issuer, if any, is the trusted root).
 async fn serve(leaf: Leaf) -> Server {
-    tls_server::tls(
-        vec![leaf.der.clone()],
-        leaf.private_key(),
-        TlsOptions::default(),
-    )
-    .await
+    tls_server::serve_leaf(&leaf).await
 }
 
 /// `deploy/prometheus/alerts.yml` with every alert's `for:` set to [`SHORT_FOR`], so the test

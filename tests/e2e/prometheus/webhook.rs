@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use crate::support::server::Task;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -12,7 +13,6 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 /// The largest notification accepted; Alertmanager's payloads here are a few KiB.
 const MAX_BODY: usize = 1024 * 1024;
@@ -49,13 +49,7 @@ pub struct Webhook {
     alerts: Arc<Mutex<Vec<Delivered>>>,
     /// Bodies that were not a webhook payload, so a format surprise fails loudly.
     malformed: Arc<Mutex<Vec<String>>>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Webhook {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _task: Task,
 }
 
 impl Webhook {
@@ -72,7 +66,7 @@ impl Webhook {
             addr,
             alerts,
             malformed,
-            task,
+            _task: task.into(),
         }
     }
 

@@ -12,24 +12,20 @@ use tokio::net::TcpStream;
 use super::http::{HttpServer, Route};
 use super::responder::{Entry, OcspFiles};
 use super::{crl, leaf, serve, World, GOOD};
-use crate::robust::{assert_healthy_stays_fresh, healthy_server, healthy_target, RawServer};
-use crate::support::tls_server::{self, TlsOptions};
+use crate::robust::{assert_healthy_stays_fresh, healthy_server, healthy_target};
+use crate::support::server::Server;
+use crate::support::tls_server::TlsOptions;
+use crate::support::wait::{probed_again, probed_twice};
 use crate::support::{Harness, Metrics};
 
 const WAIT: Duration = Duration::from_secs(30);
 
 /// The `reason`s of `cert_revocation_error_info` of `target` for `source`, sorted.
 fn errors_of(m: &Metrics, target: &str, source: &str) -> Vec<String> {
-    let mut r: Vec<String> = m
-        .find(
-            "cert_revocation_error_info",
-            &[("target", target), ("source", source)],
-        )
-        .iter()
-        .map(|s| s.labels["reason"].clone())
-        .collect();
-    r.sort();
-    r
+    m.reasons_where(
+        "cert_revocation_error_info",
+        &[("target", target), ("source", source)],
+    )
 }
 
 /// Reads one HTTP request (head and `Content-Length` body); false when the client went away.
@@ -96,17 +92,9 @@ async fn trickle_body(mut stream: TcpStream) {
 async fn hostile_revocation_answers_cost_only_their_source() {
     let world = World::new();
     let http = HttpServer::start().await;
-    let redirect = RawServer::start(redirect_to_self).await;
-    let slow = RawServer::start(trickle_body).await;
-    let files = OcspFiles::new(
-        &world.root.der,
-        &world.root.der,
-        &world.root.key,
-        &[Entry {
-            serial: GOOD,
-            revoked: false,
-        }],
-    );
+    let redirect = Server::raw(redirect_to_self).await;
+    let slow = Server::raw(trickle_body).await;
+    let files = OcspFiles::by_ca(&world.root, &[Entry::good(GOOD)]);
     let good_crl = crl(&world.root, &[], -1, 7);
     let slow_url = |path: &str| format!("http://{}{path}", slow.addr);
     let loop_url = |path: &str| format!("http://{}{path}", redirect.addr);
@@ -168,7 +156,7 @@ async fn hostile_revocation_answers_cost_only_their_source() {
 
     let h = Harness::start_in(world.dir, &yaml).await;
     let names: Vec<&str> = cases.iter().map(|(n, ..)| *n).collect();
-    let m = crate::robust::wait_probed_twice(&h, &names).await;
+    let m = probed_twice(&h, &names, WAIT).await;
 
     let expected = [
         ("ocsp_truncated", "ocsp", "malformed"),
@@ -209,32 +197,13 @@ async fn hostile_revocation_answers_cost_only_their_source() {
     h.stop().await;
 }
 
-/// Scrapes until `target`'s probe timestamp has moved on `n` times from now.
-async fn probes_go_on(h: &Harness, target: &str, n: usize) -> Metrics {
-    let ts = |m: &Metrics| m.get("cert_probe_timestamp_seconds", &[("target", target)]);
-    let mut m = h.wait_until(WAIT, |m| ts(m).is_some()).await;
-    for _ in 0..n {
-        let before = ts(&m);
-        m = h.wait_until(WAIT, |m| ts(m) > before).await;
-    }
-    m
-}
-
 #[tokio::test]
 async fn responder_and_crl_host_down_then_back_then_down_again() {
     let world = World::new();
     // A port with nothing on it now, where the server will come back.
-    let port: SocketAddr = tls_server::closed_port().await;
+    let port: SocketAddr = crate::support::ports::closed_port().await;
     let url = |path: &str| format!("http://{port}{path}");
-    let files = OcspFiles::new(
-        &world.root.der,
-        &world.root.der,
-        &world.root.key,
-        &[Entry {
-            serial: GOOD,
-            revoked: false,
-        }],
-    );
+    let files = OcspFiles::by_ca(&world.root, &[Entry::good(GOOD)]);
     let ocsp_leaf = leaf(&world.root, GOOD, Some(url("/ocsp")), None);
     let crl_leaf = leaf(&world.root, GOOD, None, Some(url("/root.crl")));
     let ocsp_server = serve(&ocsp_leaf, &[], TlsOptions::default()).await;
@@ -247,7 +216,7 @@ async fn responder_and_crl_host_down_then_back_then_down_again() {
 
     // Down: every probe reports it, on schedule, and the chain is still valid.
     for target in ["ocsp", "crl"] {
-        let m = probes_go_on(&h, target, 2).await;
+        let m = probed_again(&h, target, 2, WAIT).await;
         assert_eq!(errors_of(&m, target, target), ["unreachable"], "{}", m.text);
         assert_eq!(m.value("cert_chain_valid", &[("target", target)]), 1.0);
     }
@@ -270,7 +239,7 @@ async fn responder_and_crl_host_down_then_back_then_down_again() {
     let asked = http.total();
     drop(http);
     for target in ["ocsp", "crl"] {
-        let m = probes_go_on(&h, target, 2).await;
+        let m = probed_again(&h, target, 2, WAIT).await;
         assert_eq!(revoked(&m, target), Some(0.0), "{}", m.text);
         assert!(errors_of(&m, target, target).is_empty(), "{}", m.text);
     }

@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::support::server::Task;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
 
 /// What one path answers.
 #[derive(Clone)]
@@ -58,13 +58,7 @@ pub struct HttpServer {
     routes: Routes,
     counters: Arc<Mutex<Counters>>,
     total: Arc<AtomicUsize>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _task: Task,
 }
 
 impl HttpServer {
@@ -100,7 +94,7 @@ impl HttpServer {
             routes,
             counters,
             total,
-            task,
+            _task: task.into(),
         }
     }
 

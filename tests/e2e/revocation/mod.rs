@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 
 use crate::support::pki::{Ca, Leaf, LeafSpec};
 use crate::support::tls_server::{self, TlsOptions};
-use crate::support::{write, Harness, Metrics};
+use crate::support::{Harness, Metrics};
 use http::{HttpServer, Route};
 use responder::{Entry, OcspFiles};
 
@@ -34,8 +34,7 @@ struct World {
 impl World {
     fn new() -> World {
         let root = Ca::root("Revocation Root");
-        let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "ca.pem", &root.pem());
+        let dir = root.in_temp_dir();
         World { root, dir }
     }
 }
@@ -66,13 +65,7 @@ fn intermediate_with_crl(parent: &Ca, cn: &str, serial: u64, crl_url: &str) -> C
     let now = OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::days(10);
     params.not_after = now + time::Duration::days(1000);
-    let key = KeyPair::generate().unwrap();
-    let der = params
-        .signed_by(&key, &parent.issuer())
-        .unwrap()
-        .der()
-        .clone();
-    Ca { params, key, der }
+    parent.sign_ca(params)
 }
 
 /// A delegated OCSP responder certificate of `ca` (OCSPSigning extended key usage).
@@ -137,16 +130,10 @@ fn revoked(m: &Metrics, source: &str) -> Option<f64> {
 
 /// The `reason`s of `cert_revocation_error_info` for one source.
 fn errors(m: &Metrics, source: &str) -> Vec<String> {
-    let mut r: Vec<String> = m
-        .find(
-            "cert_revocation_error_info",
-            &[("target", "t"), ("source", source)],
-        )
-        .iter()
-        .map(|s| s.labels["reason"].clone())
-        .collect();
-    r.sort();
-    r
+    m.reasons_where(
+        "cert_revocation_error_info",
+        &[("target", "t"), ("source", source)],
+    )
 }
 
 fn fetches(m: &Metrics, source: &str, result: &str) -> f64 {
@@ -175,15 +162,7 @@ async fn good_everywhere_with_delegated_responder_and_intermediate_crl() {
         &crls.url("/root.crl"),
     );
     let (signer, signer_key) = responder_cert(&inter);
-    let files = OcspFiles::new(
-        &inter.der,
-        &signer,
-        &signer_key,
-        &[Entry {
-            serial: GOOD,
-            revoked: false,
-        }],
-    );
+    let files = OcspFiles::new(&inter.der, &signer, &signer_key, &[Entry::good(GOOD)]);
     let responder = files.serve().await;
     let leaf = leaf(
         &inter,
@@ -242,10 +221,8 @@ async fn good_everywhere_with_delegated_responder_and_intermediate_crl() {
 async fn revoked_in_ocsp_and_crl_with_the_ca_as_responder_and_anchor_as_issuer() {
     let world = World::new();
     let crls = HttpServer::start().await;
-    let mut files = OcspFiles::new(
-        &world.root.der,
-        &world.root.der,
-        &world.root.key,
+    let mut files = OcspFiles::by_ca(
+        &world.root,
         &[Entry {
             serial: REVOKED,
             revoked: true,
@@ -304,15 +281,10 @@ async fn an_intermediate_revoked_by_its_root_revokes_the_chain() {
 #[tokio::test]
 async fn stapled_good_and_stapled_revoked() {
     let world = World::new();
-    let files = OcspFiles::new(
-        &world.root.der,
-        &world.root.der,
-        &world.root.key,
+    let files = OcspFiles::by_ca(
+        &world.root,
         &[
-            Entry {
-                serial: GOOD,
-                revoked: false,
-            },
+            Entry::good(GOOD),
             Entry {
                 serial: REVOKED,
                 revoked: true,
@@ -375,7 +347,7 @@ async fn stapled_good_and_stapled_revoked() {
 #[tokio::test]
 async fn responder_down() {
     let world = World::new();
-    let closed = tls_server::closed_port().await;
+    let closed = crate::support::ports::closed_port().await;
     let leaf = leaf(&world.root, GOOD, Some(format!("http://{closed}/")), None);
     let server = serve(&leaf, &[], TlsOptions::default()).await;
     let (h, m) = probe(world, server.addr, "").await;
@@ -464,15 +436,7 @@ async fn responder_error_status_is_not_an_answer() {
 async fn response_signed_by_the_wrong_key() {
     let world = World::new();
     let answering = |signer: &CertificateDer<'_>, key: &KeyPair| {
-        OcspFiles::new(
-            &world.root.der,
-            signer,
-            key,
-            &[Entry {
-                serial: GOOD,
-                revoked: false,
-            }],
-        )
+        OcspFiles::new(&world.root.der, signer, key, &[Entry::good(GOOD)])
     };
     // Signed under the issuer's very name, with another key: only the signature tells.
     let impostor = Ca::root("Revocation Root");
@@ -664,15 +628,7 @@ async fn switched_off_sources_are_not_asked() {
 #[tokio::test]
 async fn answers_are_cached_between_probes() {
     let world = World::new();
-    let files = OcspFiles::new(
-        &world.root.der,
-        &world.root.der,
-        &world.root.key,
-        &[Entry {
-            serial: GOOD,
-            revoked: false,
-        }],
-    );
+    let files = OcspFiles::by_ca(&world.root, &[Entry::good(GOOD)]);
     let http = HttpServer::start().await;
     let leaf = leaf(
         &world.root,

@@ -3,12 +3,13 @@
 //! DER responses to staple (`openssl ocsp -respout`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
 
 use rustls::pki_types::CertificateDer;
 
-use crate::support::pki::pem_of;
+use crate::support::openssl;
+use crate::support::pki::{pem_of, Ca};
+use crate::support::process::KillOnDrop;
 
 /// One line of the responder's index.
 pub struct Entry {
@@ -27,7 +28,22 @@ pub struct OcspFiles {
     pub by_key: bool,
 }
 
+impl Entry {
+    /// A serial the responder says is good.
+    pub fn good(serial: u64) -> Entry {
+        Entry {
+            serial,
+            revoked: false,
+        }
+    }
+}
+
 impl OcspFiles {
+    /// An index of `entries` for certificates of `ca`, answered by `ca` itself.
+    pub fn by_ca(ca: &Ca, entries: &[Entry]) -> OcspFiles {
+        OcspFiles::new(&ca.der, &ca.der, &ca.key, entries)
+    }
+
     /// Writes an index of `entries` for certificates of `ca_der`, answered by `signer` (the CA
     /// itself, a delegated responder, or — for the negative cases — anyone).
     pub fn new(
@@ -92,7 +108,7 @@ impl OcspFiles {
         let leaf_path = self.dir.path().join("leaf.pem");
         std::fs::write(&leaf_path, pem_of(leaf)).expect("write leaf");
         let out = self.dir.path().join("response.der");
-        let output = openssl()
+        let output = openssl::command()
             .args(self.responder_args())
             .args(["-issuer", path(&self.ca), "-cert", path(&leaf_path)])
             .args(["-no_nonce", "-respout", path(&out)])
@@ -109,71 +125,31 @@ impl OcspFiles {
     /// Starts `openssl ocsp` as a responder on a free port.
     pub async fn serve(&self) -> Responder {
         let log = self.dir.path().join("responder.log");
-        let child = openssl()
+        let child = openssl::command()
             .args(self.responder_args())
             .args(["-port", "0", "-ignore_err"])
             .stdout(Stdio::from(std::fs::File::create(&log).expect("log")))
             .stderr(Stdio::null())
             .spawn()
             .expect("start openssl ocsp");
-        let mut responder = Responder {
-            child,
-            url: String::new(),
-        };
+        let mut child = KillOnDrop(child);
         // openssl prints `ACCEPT [::]:PORT PID=...` once it listens.
-        let started = Instant::now();
-        loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if let Some(port) = accepted_port(&text) {
-                responder.url = format!("http://127.0.0.1:{port}/");
-                return responder;
-            }
-            if let Ok(Some(status)) = responder.child.try_wait() {
-                panic!("openssl ocsp exited with {status} before listening:\n{text}");
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "openssl ocsp did not listen within 10 s:\n{text}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        let port =
+            openssl::wait_accepting("ocsp", &log, || child.0.try_wait().ok().flatten()).await;
+        Responder {
+            _child: child,
+            url: format!("http://127.0.0.1:{port}/"),
         }
     }
 }
 
 /// A running `openssl ocsp` responder.
 pub struct Responder {
-    child: Child,
+    _child: KillOnDrop,
     /// `http://127.0.0.1:PORT/`
     pub url: String,
 }
 
-impl Drop for Responder {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn accepted_port(log: &str) -> Option<u16> {
-    let line = log.lines().find(|l| l.starts_with("ACCEPT "))?;
-    let addr = line.split_whitespace().nth(1)?;
-    addr.rsplit(':').next()?.parse().ok()
-}
-
 fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
-}
-
-/// `openssl`, which must be installed (scripts/test.sh installs it).
-fn openssl() -> Command {
-    let found = Command::new("openssl")
-        .arg("version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        found,
-        "the `openssl` binary is missing: install the Debian package `openssl` (bash scripts/test.sh does)"
-    );
-    Command::new("openssl")
 }

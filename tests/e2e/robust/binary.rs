@@ -13,8 +13,10 @@ use base64::Engine as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
-use super::{healthy_server, healthy_target, RawServer};
+use super::{healthy_server, healthy_target};
+use crate::support::binary;
 use crate::support::pki::{self, Ca, LeafSpec};
+use crate::support::server::Server;
 use crate::support::tls_server::{self, TlsOptions};
 use crate::support::{get, write, Metrics};
 
@@ -32,11 +34,7 @@ impl Running {
     /// Starts `binary` (after `prefix`, e.g. `setpriv ...`) on `config`, listening on a free
     /// loopback port, with `extra` flags.
     async fn start(prefix: &[&str], binary: &Path, config: &Path, extra: &[&str]) -> Running {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let addr: SocketAddr = crate::support::ports::free_loopback_addr();
         let (program, args) = match prefix.split_first() {
             Some((program, rest)) => (PathBuf::from(program), rest.to_vec()),
             None => (binary.to_path_buf(), Vec::new()),
@@ -151,15 +149,10 @@ impl Running {
     }
 }
 
-fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_cert-expiry-exporter"))
-}
-
 #[tokio::test]
 async fn sigterm_with_a_probe_in_flight_exits_zero_promptly() {
     let root = Ca::root("Shutdown Root");
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &root.pem());
+    let dir = root.in_temp_dir();
     let healthy = healthy_server(&root).await;
     let silent = tls_server::silent().await;
     let config = write(
@@ -172,7 +165,7 @@ async fn sigterm_with_a_probe_in_flight_exits_zero_promptly() {
             healthy_target(&healthy)
         ),
     );
-    let exporter = Running::start(&[], &binary(), &config, &[]).await;
+    let exporter = Running::start(&[], &binary::path(), &config, &[]).await;
     // The healthy target reported; the silent one is in the middle of its one-minute probe.
     exporter
         .wait_until(&[], |m| {
@@ -194,8 +187,8 @@ async fn sigterm_with_a_probe_in_flight_exits_zero_promptly() {
 }
 
 /// A proxy that records what it is sent and refuses every CONNECT with 407.
-async fn refusing_proxy(seen: Arc<Mutex<Vec<u8>>>) -> RawServer {
-    RawServer::start(move |mut stream| {
+async fn refusing_proxy(seen: Arc<Mutex<Vec<u8>>>) -> Server {
+    Server::raw(move |mut stream| {
         let seen = seen.clone();
         async move {
             let mut buf = [0u8; 4096];
@@ -269,7 +262,7 @@ async fn no_secret_reaches_the_logs_at_debug_level() {
     let web = d.join("web.yaml");
     let exporter = Running::start(
         &[],
-        &binary(),
+        &binary::path(),
         &config,
         &[
             "--log.level",
@@ -385,7 +378,7 @@ async fn runs_as_nobody_without_capabilities() {
     std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
     // The binary and everything it reads where `nobody` may read them.
     let exe = d.join("cert-expiry-exporter");
-    std::fs::copy(binary(), &exe).unwrap();
+    std::fs::copy(binary::path(), &exe).unwrap();
     std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
     write(d, "ca.pem", &ca.pem());
     std::fs::create_dir(d.join("certs")).unwrap();

@@ -340,7 +340,7 @@ fn a_configuration_of_100k_targets_loads() {
     }
     std::fs::write(&path, &yaml).unwrap();
     let started = Instant::now();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cert-expiry-exporter"))
+    let out = std::process::Command::new(crate::support::binary::path())
         .arg("--config.file")
         .arg(&path)
         .arg("--check-config")

@@ -6,27 +6,21 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use cert_expiry_exporter::app::{self, Exporter, WebSettings};
 use cert_expiry_exporter::probe::Resolver;
 use tokio::net::UdpSocket;
-use tokio::task::JoinHandle;
 
-use super::{assert_healthy_stays_fresh, healthy_server, healthy_target, WAIT};
+use super::{assert_healthy_stays_fresh, healthy_server, healthy_target, reasons, WAIT};
 use crate::support::pki::Ca;
-use crate::support::{write, Harness, Metrics};
+use crate::support::server::Task;
+use crate::support::wait::probed_again;
+use crate::support::Harness;
 
 /// A UDP name server on loopback that answers every A query with 127.0.0.1 (TTL 1 s) and every
 /// other query with no records — while `answering`; otherwise it reads queries and says nothing.
 struct NameServer {
     addr: SocketAddr,
     answering: Arc<AtomicBool>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for NameServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _task: Task,
 }
 
 impl NameServer {
@@ -51,7 +45,7 @@ impl NameServer {
         NameServer {
             addr,
             answering,
-            task,
+            _task: task.into(),
         }
     }
 
@@ -86,27 +80,10 @@ fn answer(query: &[u8]) -> Option<Vec<u8>> {
     Some(reply)
 }
 
-/// The `reason`s of `cert_probe_error_info` of `target`.
-fn reasons(m: &Metrics, target: &str) -> Vec<String> {
-    m.reasons("cert_probe_error_info", target)
-}
-
-/// Scrapes until `target` has been probed `n` more times.
-async fn probed(h: &Harness, target: &str, n: usize) -> Metrics {
-    let ts = |m: &Metrics| m.get("cert_probe_timestamp_seconds", &[("target", target)]);
-    let mut m = h.wait_until(WAIT, |m| ts(m).is_some()).await;
-    for _ in 0..n {
-        let before = ts(&m);
-        m = h.wait_until(WAIT, |m| ts(m) > before).await;
-    }
-    m
-}
-
 #[tokio::test]
 async fn a_silent_name_server_costs_its_targets_their_timeout_and_no_more() {
     let root = Ca::root("DNS Root");
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &root.pem());
+    let dir = root.in_temp_dir();
     let server = healthy_server(&root).await;
     let dns = NameServer::start().await;
 
@@ -116,25 +93,11 @@ async fn a_silent_name_server_costs_its_targets_their_timeout_and_no_more() {
         port = server.addr.port(),
         healthy = healthy_target(&server),
     );
-    let config_path = dir.path().join("config.yaml");
-    std::fs::write(&config_path, yaml).unwrap();
-    let loaded = app::load(&config_path).unwrap();
-    let web = WebSettings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        config_file: None,
-    };
     let resolver = Resolver::with_name_servers(&[dns.addr]);
-    let exporter = Exporter::start_with_resolver(&config_path, loaded, web, resolver)
-        .await
-        .expect("start");
-    let h = Harness {
-        exporter: Some(exporter),
-        dir,
-        config_path,
-    };
+    let h = Harness::start_with_resolver(dir, &yaml, resolver).await;
 
     // Silent: a timeout per probe, within the 1 s budget, on schedule.
-    let m = probed(&h, "by-name", 2).await;
+    let m = probed_again(&h, "by-name", 2, WAIT).await;
     assert_eq!(reasons(&m, "by-name"), ["dns_timeout"], "{}", m.text);
     let total = m.value(
         "cert_probe_duration_seconds",

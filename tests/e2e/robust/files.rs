@@ -5,27 +5,20 @@
 
 use super::{assert_healthy_stays_fresh, healthy_server, healthy_target, WAIT};
 use crate::support::pki::{self, Ca, LeafSpec};
-use crate::support::{write, Harness, Metrics};
+use crate::support::{Harness, Metrics};
 
 /// The `reason`s of the series of one file.
 fn file_reasons(m: &Metrics, file: &str) -> Vec<String> {
-    let mut r: Vec<String> = m
-        .find(
-            "cert_probe_error_info",
-            &[("target", "junk"), ("file", file)],
-        )
-        .iter()
-        .map(|s| s.labels["reason"].clone())
-        .collect();
-    r.sort();
-    r
+    m.reasons_where(
+        "cert_probe_error_info",
+        &[("target", "junk"), ("file", file)],
+    )
 }
 
 #[tokio::test]
 async fn binary_junk_files_each_report_a_reason() {
     let root = Ca::root("Junk Root");
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &root.pem());
+    let dir = root.in_temp_dir();
     let certs = dir.path().join("certs");
     std::fs::create_dir(&certs).unwrap();
     let leaf = root.leaf(&LeafSpec::new("good.test", 30));

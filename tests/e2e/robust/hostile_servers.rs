@@ -9,10 +9,12 @@ use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{assert_healthy_stays_fresh, healthy_server, healthy_target, RawServer};
+use super::{assert_healthy_stays_fresh, healthy_server, healthy_target, reasons, WAIT};
 use crate::support::pki::{Ca, LeafSpec};
+use crate::support::server::Server;
 use crate::support::tls_server::{self, TlsOptions};
-use crate::support::{write, Harness, Metrics};
+use crate::support::wait::probed_twice;
+use crate::support::Harness;
 
 /// The probe timeout of every hostile target.
 const TIMEOUT_SECONDS: f64 = 2.0;
@@ -112,12 +114,7 @@ async fn trickle(mut stream: TcpStream) {
 async fn serve_dated(root: &Ca, name: &str, from: i64, to: i64) -> tls_server::Server {
     let at = |t| OffsetDateTime::from_unix_timestamp(t).expect("a representable date");
     let leaf = root.leaf(&LeafSpec::new(name, 1).valid(at(from), at(to)));
-    tls_server::tls(
-        vec![leaf.der.clone()],
-        leaf.private_key(),
-        TlsOptions::default(),
-    )
-    .await
+    tls_server::serve_leaf(&leaf).await
 }
 
 /// A leaf under a chain of `depth` intermediates, all sent.
@@ -136,16 +133,10 @@ async fn serve_long_chain(root: &Ca, depth: usize) -> tls_server::Server {
     tls_server::tls(chain, leaf.private_key(), TlsOptions::default()).await
 }
 
-/// The `reason`s of `cert_probe_error_info` of `target`, sorted.
-fn reasons(m: &Metrics, target: &str) -> Vec<String> {
-    m.reasons("cert_probe_error_info", target)
-}
-
 #[tokio::test]
 async fn hostile_servers_cost_only_themselves() {
     let root = Ca::root("Hostile Root");
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &root.pem());
+    let dir = root.in_temp_dir();
 
     // 9999-12-31T23:59:59Z, the last moment X.509 can say; 1950 to the last second of 1969.
     let far_future = serve_dated(&root, "future.test", 0, 253_402_300_799).await;
@@ -153,18 +144,13 @@ async fn hostile_servers_cost_only_themselves() {
     let names: Vec<String> = (0..2000).map(|i| format!("host-{i}.many.test")).collect();
     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let many = root.leaf(&LeafSpec::new("x", 30).names(&name_refs));
-    let many_sans = tls_server::tls(
-        vec![many.der.clone()],
-        many.private_key(),
-        TlsOptions::default(),
-    )
-    .await;
+    let many_sans = tls_server::serve_leaf(&many).await;
     let long_chain = serve_long_chain(&root, 49).await;
-    let huge = RawServer::start(huge_certificate_message).await;
-    let ssh = RawServer::start(ssh_banner).await;
-    let garbage = RawServer::start(random_garbage).await;
-    let cut = RawServer::start(close_mid_handshake).await;
-    let slow = RawServer::start(trickle).await;
+    let huge = Server::raw(huge_certificate_message).await;
+    let ssh = Server::raw(ssh_banner).await;
+    let garbage = Server::raw(random_garbage).await;
+    let cut = Server::raw(close_mid_handshake).await;
+    let slow = Server::raw(trickle).await;
     let healthy = healthy_server(&root).await;
 
     let mut yaml = format!(
@@ -189,7 +175,7 @@ async fn hostile_servers_cost_only_themselves() {
     yaml.push_str(&healthy_target(&healthy));
     let h = Harness::start_in(dir, &yaml).await;
     let names: Vec<&str> = targets.iter().map(|(n, ..)| *n).collect();
-    let m = super::wait_probed_twice(&h, &names).await;
+    let m = probed_twice(&h, &names, WAIT).await;
 
     // Absurd dates are facts like any other: exported as they are.
     assert!(reasons(&m, "far_future").is_empty(), "{}", m.text);

@@ -13,7 +13,7 @@ use cert_expiry_exporter::server::MAX_CONNECTIONS;
 
 use super::{assert_healthy_stays_fresh, healthy_server, healthy_target};
 use crate::support::pki::Ca;
-use crate::support::{get, write, Harness};
+use crate::support::{get, Harness};
 
 /// The server's header read timeout (src/server/mod.rs), and the slack allowed over it.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -22,8 +22,7 @@ const SLACK: Duration = Duration::from_secs(3);
 /// An exporter with one healthy target.
 async fn exporter() -> (Harness, crate::support::tls_server::Server) {
     let root = Ca::root("Limits Root");
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ca.pem", &root.pem());
+    let dir = root.in_temp_dir();
     let server = healthy_server(&root).await;
     let yaml = format!(
         "defaults:\n  interval: 1s\n  timeout: 2s\n  ca_file: {{dir}}/ca.pem\ntargets:\n{}",

@@ -5,6 +5,8 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, SignatureAlgorithm,
 };
+use std::path::{Path, PathBuf};
+
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::{Duration, OffsetDateTime};
 
@@ -89,22 +91,49 @@ fn ca_params(cn: &str) -> CertificateParams {
 impl Ca {
     /// A self-signed root.
     pub fn root(cn: &str) -> Ca {
-        let params = ca_params(cn);
+        Ca::self_signed(ca_params(cn))
+    }
+
+    /// A self-signed CA made from `params` (validity, constraints, names as the test wants).
+    pub fn self_signed(params: CertificateParams) -> Ca {
         let key = KeyPair::generate().expect("key");
-        let der = params.self_signed(&key).expect("root").der().clone();
+        let der = params
+            .self_signed(&key)
+            .expect("self-signed CA")
+            .der()
+            .clone();
         Ca { params, key, der }
     }
 
     /// An intermediate signed by this CA.
     pub fn intermediate(&self, cn: &str) -> Ca {
-        let params = ca_params(cn);
+        self.sign_ca(ca_params(cn))
+    }
+
+    /// A CA made from `params` with a key of its own, signed by this CA.
+    pub fn sign_ca(&self, params: CertificateParams) -> Ca {
         let key = KeyPair::generate().expect("key");
-        let der = params
-            .signed_by(&key, &self.issuer())
-            .expect("intermediate")
-            .der()
-            .clone();
+        let der = self.sign(&params, &key);
         Ca { params, key, der }
+    }
+
+    /// A certificate made from `params` with a new key, signed by this CA: for leaves a
+    /// [`LeafSpec`] cannot describe.
+    pub fn sign_leaf(&self, params: &CertificateParams) -> Leaf {
+        let key = KeyPair::generate().expect("key");
+        Leaf {
+            der: self.sign(params, &key),
+            key,
+        }
+    }
+
+    /// `params` for `key`, signed by this CA.
+    fn sign(&self, params: &CertificateParams, key: &KeyPair) -> CertificateDer<'static> {
+        params
+            .signed_by(key, &self.issuer())
+            .expect("certificate signed by a test CA")
+            .der()
+            .clone()
     }
 
     pub fn issuer(&self) -> Issuer<'_, &KeyPair> {
@@ -137,16 +166,21 @@ impl Ca {
             ));
         }
         let key = KeyPair::generate_for(spec.alg).expect("leaf key");
-        let der = params
-            .signed_by(&key, &self.issuer())
-            .expect("leaf")
-            .der()
-            .clone();
-        Leaf { der, key }
+        Leaf {
+            der: self.sign(&params, &key),
+            key,
+        }
     }
 
     pub fn pem(&self) -> String {
         pem_of(&self.der)
+    }
+
+    /// A new temp dir holding this CA's certificate as `ca.pem`, for the exporter's `ca_file`.
+    pub fn in_temp_dir(&self) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        super::write(dir.path(), "ca.pem", &self.pem());
+        dir
     }
 }
 
@@ -196,4 +230,11 @@ fn aia_extension(ocsp: Option<&str>, ca_issuers: Option<&str>) -> rcgen::CustomE
     let value = tlv(0x30, &descriptions);
     // 1.3.6.1.5.5.7.1.1
     rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], value)
+}
+
+/// Writes the PEM of an rcgen private key to `dir/name` and returns the path.
+pub fn write_key(dir: &Path, name: &str, key: &rcgen::KeyPair) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, key.serialize_pem()).expect("write key");
+    path
 }

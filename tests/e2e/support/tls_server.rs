@@ -1,35 +1,18 @@
 //! Real TLS servers for the probe to talk to: tokio-rustls in-process, one per test case, plus
-//! listeners that misbehave (silent, closed).
+//! a listener that never speaks ([`silent`]). Closed ports are in [`super::ports`].
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-/// A server that stops when dropped.
-pub struct Server {
-    pub addr: SocketAddr,
-    task: JoinHandle<()>,
-}
+use super::pki::{Ca, Leaf, LeafSpec};
 
-impl Server {
-    /// A server whose accept loop the caller wrote (served on `addr`, stopped with `task`).
-    pub fn from_task(addr: SocketAddr, task: JoinHandle<()>) -> Server {
-        Server { addr, task }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+pub use super::server::Server;
 
 /// How a TLS server should behave.
 pub struct TlsOptions {
@@ -95,6 +78,28 @@ pub fn server_config(
     }
 }
 
+/// A TLS server for `shop.test` signed by a new root named `root_cn`, and a temp dir holding
+/// that root as `ca.pem` and an empty `targets/` (the start of the startup and target-file
+/// tests).
+pub async fn shop_server(root_cn: &str) -> (Server, tempfile::TempDir) {
+    let root = Ca::root(root_cn);
+    let leaf = root.leaf(&LeafSpec::new("shop.test", 30));
+    let dir = tempfile::tempdir().unwrap();
+    super::write(dir.path(), "ca.pem", &root.pem());
+    std::fs::create_dir(dir.path().join("targets")).unwrap();
+    (serve_leaf(&leaf).await, dir)
+}
+
+/// Serves `leaf` alone (no intermediates) with the default options.
+pub async fn serve_leaf(leaf: &Leaf) -> Server {
+    tls(
+        vec![leaf.der.clone()],
+        leaf.private_key(),
+        TlsOptions::default(),
+    )
+    .await
+}
+
 /// Serves TLS with `chain` and `key`: completes handshakes, answers one line, closes.
 pub async fn tls(
     chain: Vec<CertificateDer<'static>>,
@@ -135,6 +140,16 @@ pub async fn tls_as_is(
     serve(Arc::new(config), opts.bind).await
 }
 
+/// Completes the TLS handshake on `stream`, says one line, and waits up to 5 s for the client
+/// to close: what every in-test TLS server does once a connection is TLS.
+pub async fn greet(acceptor: &TlsAcceptor, stream: TcpStream) {
+    if let Ok(mut tls) = acceptor.accept(stream).await {
+        let _ = tls.write_all(b"hello\n").await;
+        let mut buf = [0u8; 64];
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), tls.read(&mut buf)).await;
+    }
+}
+
 /// Accepts TLS with `config` on `bind`: completes handshakes, answers one line, closes.
 async fn serve(config: Arc<ServerConfig>, bind: &str) -> Server {
     let listener = TcpListener::bind(bind).await.expect("bind");
@@ -146,18 +161,10 @@ async fn serve(config: Arc<ServerConfig>, bind: &str) -> Server {
                 continue;
             };
             let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                if let Ok(mut tls) = acceptor.accept(stream).await {
-                    let _ = tls.write_all(b"hello\n").await;
-                    let mut buf = [0u8; 64];
-                    let _ =
-                        tokio::time::timeout(std::time::Duration::from_secs(5), tls.read(&mut buf))
-                            .await;
-                }
-            });
+            tokio::spawn(async move { greet(&acceptor, stream).await });
         }
     });
-    Server { addr, task }
+    Server::from_task(addr, task)
 }
 
 /// Accepts connections and never says a word (holds them open).
@@ -170,12 +177,5 @@ pub async fn silent() -> Server {
             held.push(stream);
         }
     });
-    Server { addr, task }
-}
-
-/// An address on which nothing listens.
-pub async fn closed_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    listener.local_addr().expect("addr")
-    // dropped here: the port is closed again
+    Server::from_task(addr, task)
 }
