@@ -193,11 +193,7 @@ fn log_probe(target: &Target, result: &crate::probe::ProbeResult) {
         .find(|(p, _)| *p == crate::probe::Phase::Total)
         .map(|(_, d)| d.as_secs_f64())
         .unwrap_or_default();
-    let instance = result
-        .instance
-        .as_ref()
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("");
+    let instance = result.instance.as_ref().map(|i| i.value()).unwrap_or("");
     let chain_errors: Vec<&str> = result
         .chain
         .as_ref()
@@ -214,7 +210,7 @@ fn log_probe(target: &Target, result: &crate::probe::ProbeResult) {
         Some(failure) => tracing::warn!(
             target_name = %target.name,
             instance,
-            reason = failure.reason,
+            reason = failure.reason.as_str(),
             error = %failure.detail,
             duration_seconds = total,
             "probe failed"

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use super::findings::{self, Finding};
 use super::{format_utc, Checked, Outcome};
+use crate::metrics::instance_label;
 use crate::probe::legacy::LegacyVersion;
 
 /// Seconds in a day.
@@ -51,13 +52,13 @@ fn result(checked: &Checked, now: i64) -> Value {
     });
     json!({
         "target": target.name,
-        "address": target.address.as_ref().map(|a| a.to_string()),
+        "address": target.address().map(|a| a.to_string()),
         "server_name": (!target.server_name.is_empty()).then_some(&target.server_name),
-        "instance": r.instance.as_ref().map(|(k, v)| json!({ "label": k, "value": v })),
+        "instance": r.instance.as_ref().map(|i| json!({ "label": instance_label(i), "value": i.value() })),
         "peer": r.peer.map(|p| p.to_string()),
         "status": worst.as_str(),
-        "probe_error": r.failure.as_ref().map(|f| json!({ "reason": f.reason, "detail": f.detail })),
-        "tls": r.tls.as_ref().map(|t| json!({ "version": t.version, "cipher": t.cipher, "group": t.group })),
+        "probe_error": r.failure.as_ref().map(|f| json!({ "reason": f.reason.as_str(), "detail": f.detail })),
+        "tls": r.tls.as_ref().map(|t| json!({ "version": t.version.as_str(), "cipher": t.cipher, "group": t.group })),
         "legacy_protocols": legacy,
         "chain_valid": chain.filter(|c| c.judged).map(|c| c.is_valid()),
         "chain_errors": chain.map(|c| c.errors.iter().map(|e| e.as_str()).collect::<Vec<_>>()).unwrap_or_default(),
@@ -91,7 +92,7 @@ fn result(checked: &Checked, now: i64) -> Value {
             "sources": rev.sources.iter().map(|s| json!({
                 "source": s.source.as_str(),
                 "revoked": s.revoked,
-                "errors": s.errors.iter().map(|e| json!({ "reason": e.reason, "detail": e.detail })).collect::<Vec<_>>(),
+                "errors": s.errors.iter().map(|e| json!({ "reason": e.reason.as_str(), "detail": e.detail })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         })),
         "missing_intermediate_from": r.aia.as_ref().map(|a| a.completed_from.clone()).unwrap_or_default(),
@@ -104,7 +105,7 @@ mod tests {
     use super::*;
     use crate::check::findings::Severity;
     use crate::config::Config;
-    use crate::probe::{ProbeFailure, ProbeResult};
+    use crate::probe::{ProbeFailure, ProbeReason, ProbeResult};
 
     #[test]
     fn failures_and_findings_are_in_the_document() {
@@ -113,7 +114,7 @@ mod tests {
             .targets[0]
             .clone();
         let mut result = ProbeResult::new();
-        result.failure = Some(ProbeFailure::new("connect_refused", "refused"));
+        result.failure = Some(ProbeFailure::new(ProbeReason::ConnectRefused, "refused"));
         let outcome = Outcome {
             checked: vec![Checked {
                 findings: findings::assess(&target, &result, 0, 28.0),

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::findings::{Finding, Severity};
 use super::{format_utc, Checked, Outcome};
+use crate::metrics::instance_label;
 use crate::probe::legacy::LegacyVersion;
 
 /// ANSI styling, or none.
@@ -81,7 +82,8 @@ fn result(out: &mut String, checked: &Checked, style: Style) {
     let target = &checked.target;
     let r = &checked.result;
     let mut head = style.bold(&target.name);
-    if let Some((key, value)) = &r.instance {
+    if let Some(instance) = &r.instance {
+        let (key, value) = (instance_label(instance), instance.value());
         let _ = write!(head, "  {key} {value}");
     }
     if let Some(peer) = r.peer {
@@ -172,7 +174,8 @@ fn result(out: &mut String, checked: &Checked, style: Style) {
                     Some(true) => "revoked".to_string(),
                     Some(false) => "not revoked".to_string(),
                     None => {
-                        let reasons: Vec<&str> = s.errors.iter().map(|e| e.reason).collect();
+                        let reasons: Vec<&str> =
+                            s.errors.iter().map(|e| e.reason.as_str()).collect();
                         format!("no answer ({})", reasons.join(", "))
                     }
                 };

@@ -72,9 +72,9 @@ mod tests {
         .unwrap();
         let t = &config.targets[0];
         assert_eq!(t.name, "/etc/ssl/certs/*.pem");
-        assert_eq!(t.address, None);
+        assert_eq!(t.address(), None);
         assert_eq!(t.server_name, "");
-        let files = t.files.as_ref().expect("a file target");
+        let files = t.cert_files().expect("a file target");
         assert_eq!(files.pattern, "/etc/ssl/certs/*.pem");
         assert_eq!(files.password_file, None);
         assert_eq!(config.targets[1].name, "bundle");
@@ -115,7 +115,7 @@ mod tests {
             pw.display()
         ))
         .unwrap();
-        let files = config.targets[0].files.as_ref().unwrap();
+        let files = config.targets[0].cert_files().unwrap();
         assert_eq!(files.password_file.as_deref(), Some(pw.as_path()));
     }
 

@@ -82,13 +82,22 @@ pub struct Config {
     pub on_demand: OnDemandSpec,
 }
 
-/// One endpoint to probe, with every setting resolved.
+/// What a target is: a server to connect to, or certificate files to read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TargetKind {
+    /// A TLS endpoint (`address:`): where to connect.
+    Endpoint(Address),
+    /// Certificate files read instead of connecting (`path:`).
+    CertFiles(CertFileSource),
+}
+
+/// One endpoint or set of certificate files to probe, with every setting resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
     /// Value of the `target` label; unique in the config.
     pub name: String,
-    /// Where to connect; `None` for a file target (see `files`).
-    pub address: Option<Address>,
+    /// An endpoint or certificate files.
+    pub kind: TargetKind,
     /// SNI and the name the certificate must cover; empty for a file target, which has no
     /// server and whose certificates are not checked against a name.
     pub server_name: String,
@@ -100,8 +109,6 @@ pub struct Target {
     pub ca_file: Option<PathBuf>,
     /// Constant labels added to every series of this target, sorted by name.
     pub labels: BTreeMap<String, String>,
-    /// The certificate files to read instead of connecting (`path:`); `None` for an endpoint.
-    pub files: Option<CertFileSource>,
     /// STARTTLS, which addresses, proxy and client certificate.
     pub reach: Reach,
     /// Which revocation sources are consulted, and the CRL size cap.
@@ -112,10 +119,27 @@ pub struct Target {
 }
 
 impl Target {
+    /// Where to connect, for an endpoint.
+    pub fn address(&self) -> Option<&Address> {
+        match &self.kind {
+            TargetKind::Endpoint(address) => Some(address),
+            TargetKind::CertFiles(_) => None,
+        }
+    }
+
+    /// The certificate files to read, for a file target.
+    pub fn cert_files(&self) -> Option<&CertFileSource> {
+        match &self.kind {
+            TargetKind::Endpoint(_) => None,
+            TargetKind::CertFiles(files) => Some(files),
+        }
+    }
+
     /// The longest one probe of this target can take: its timeout, plus a second budget of the
     /// same length for revocation checks on endpoints (see `crate::revocation`).
     pub fn longest_probe(&self) -> Duration {
-        let revocation = self.files.is_none() && (self.revocation.ocsp || self.revocation.crl);
+        let endpoint = matches!(self.kind, TargetKind::Endpoint(_));
+        let revocation = endpoint && (self.revocation.ocsp || self.revocation.crl);
         if revocation {
             self.timeout * 2
         } else {
@@ -294,7 +318,7 @@ fn resolve_target(
     let here = spanned.referenced;
     let raw = spanned.value;
     let reach = reach::resolve_reach(reach_defaults, raw.reach(), here)?;
-    let (address, files, default_name) = match (&raw.address, &raw.path) {
+    let (kind, default_name) = match (&raw.address, &raw.path) {
         (Some(address), None) => {
             let parsed = Address::parse(&address.value)
                 .map_err(|e| (address.referenced, format!("address: {e}")))?;
@@ -304,7 +328,7 @@ fn resolve_target(
                     "password_file: only a file target (`path:`) reads PKCS#12 files".into(),
                 ));
             }
-            (Some(parsed), None, address.value.clone())
+            (TargetKind::Endpoint(parsed), address.value.clone())
         }
         (None, Some(path)) => {
             let files = cert_files::resolve(path, raw.password_file.as_ref())?;
@@ -320,7 +344,7 @@ fn resolve_target(
                     "legacy_protocols: a file target has no server to ask for TLS 1.0 or 1.1".into(),
                 ));
             }
-            (None, Some(files), path.value.clone())
+            (TargetKind::CertFiles(files), path.value.clone())
         }
         (Some(_), Some(path)) => {
             return Err((
@@ -336,19 +360,27 @@ fn resolve_target(
         }
     };
     // The name rustls will be given: checked here, where its location is known.
-    if let Some(address) = &address {
-        match &raw.server_name {
-            Some(name) => check_server_name(&name.value)
-                .map_err(|e| (name.referenced, format!("server_name: {e}")))?,
-            None => check_server_name(&address.host.to_string()).map_err(|e| {
-                let loc = raw.address.as_ref().map_or(here, |a| a.referenced);
-                (
-                    loc,
-                    format!("server_name: {e} (it is taken from the address; set server_name)"),
-                )
-            })?,
+    let server_name = match &kind {
+        TargetKind::Endpoint(address) => {
+            match &raw.server_name {
+                Some(name) => check_server_name(&name.value)
+                    .map_err(|e| (name.referenced, format!("server_name: {e}")))?,
+                None => check_server_name(&address.host.to_string()).map_err(|e| {
+                    let loc = raw.address.as_ref().map_or(here, |a| a.referenced);
+                    (
+                        loc,
+                        format!("server_name: {e} (it is taken from the address; set server_name)"),
+                    )
+                })?,
+            }
+            raw.server_name
+                .as_ref()
+                .map(|name| name.value.clone())
+                .unwrap_or_else(|| address.host.to_string())
         }
-    }
+        // A file target has no server; its certificates are not checked against a name.
+        TargetKind::CertFiles(_) => String::new(),
+    };
     let name = match raw.name.clone() {
         Some(name) if name.value.is_empty() => {
             return Err((name.referenced, "name: must not be empty".into()))
@@ -356,31 +388,50 @@ fn resolve_target(
         Some(name) => name.value,
         None => default_name,
     };
-    let mut target =
-        resolve_settings(defaults, raw, name, address, reach).map_err(|e| (here, e))?;
-    if files.is_some() {
-        target.legacy_protocols = false;
+    let mut settings = resolve_settings(defaults, raw, reach).map_err(|e| (here, e))?;
+    if let TargetKind::CertFiles(_) = kind {
+        settings.legacy_protocols = false;
     }
-    target.files = files;
-    Ok(target)
+    Ok(settings.into_target(name, kind, server_name))
+}
+
+/// The settings of a target that come from its block and the defaults, before it is told what
+/// it probes: what a `/probe` module holds until a request names the endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TargetSettings {
+    interval: Duration,
+    timeout: Duration,
+    ca_file: Option<PathBuf>,
+    labels: BTreeMap<String, String>,
+    reach: Reach,
+    revocation: RevocationSettings,
+    legacy_protocols: bool,
+}
+
+impl TargetSettings {
+    /// The target `name` probing `kind`, with SNI `server_name` (empty for certificate files).
+    fn into_target(self, name: String, kind: TargetKind, server_name: String) -> Target {
+        Target {
+            name,
+            kind,
+            server_name,
+            interval: self.interval,
+            timeout: self.timeout,
+            ca_file: self.ca_file,
+            labels: self.labels,
+            reach: self.reach,
+            revocation: self.revocation,
+            legacy_protocols: self.legacy_protocols,
+        }
+    }
 }
 
 /// The settings of a target that have defaults; errors start with the field name.
 fn resolve_settings(
     defaults: &RawDefaults,
     raw: RawTarget,
-    name: String,
-    address: Option<Address>,
     reach: Reach,
-) -> Result<Target, String> {
-    // Checked by the callers, which know where it is written (`check_server_name`).
-    let server_name = match &address {
-        Some(address) => raw
-            .server_name
-            .map(|name| name.value)
-            .unwrap_or_else(|| address.host.to_string()),
-        None => String::new(),
-    };
+) -> Result<TargetSettings, String> {
     let interval = raw
         .interval
         .or(defaults.interval)
@@ -397,15 +448,11 @@ fn resolve_settings(
     for key in labels.keys() {
         check_label_name(key).map_err(|e| format!("labels.{key}: {e}"))?;
     }
-    Ok(Target {
-        name,
-        address,
-        server_name,
+    Ok(TargetSettings {
         interval,
         timeout,
         ca_file: raw.ca_file.or_else(|| defaults.ca_file.clone()),
         labels,
-        files: None,
         reach,
         revocation: revocation::resolve(defaults.revocation.as_ref(), raw.revocation.as_ref()),
         legacy_protocols: raw

@@ -14,7 +14,7 @@ use super::address::{check_server_name, Address};
 use super::probe_allow::AllowList;
 use super::raw::{RawDefaults, RawTarget};
 use super::reach::{self, ReachDefaults, Starttls};
-use super::{at, resolve_settings, Target};
+use super::{at, resolve_settings, Target, TargetKind, TargetSettings};
 
 /// Every `starttls:` value, for parsing the `starttls` query parameter.
 const STARTTLS: [Starttls; 8] = [
@@ -39,10 +39,10 @@ pub struct OnDemandSpec {
     pub default_module: Module,
 }
 
-/// One module: a target without an address.
+/// One module: the settings of a target, without an address.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Module {
-    template: Arc<Target>,
+    template: Arc<TargetSettings>,
     /// The module's own `server_name`, used when the request gives none.
     server_name: Option<String>,
 }
@@ -122,10 +122,11 @@ impl OnDemandSpec {
                 request.target
             )));
         }
-        let mut target = module.template.as_ref().clone();
-        target.name = request.target.to_string();
-        target.address = Some(address);
-        target.server_name = server_name;
+        let mut target = module.template.as_ref().clone().into_target(
+            request.target.to_string(),
+            TargetKind::Endpoint(address),
+            server_name,
+        );
         target.reach.starttls = starttls;
         Ok(target)
     }
@@ -153,11 +154,11 @@ pub(super) fn resolve(
         })
         .transpose()?;
     let blank = Spanned::new(empty_target(), Location::UNKNOWN, Location::UNKNOWN);
-    let default_module = module(defaults, reach_defaults, "defaults".into(), &blank)
+    let default_module = module(defaults, reach_defaults, &blank)
         .map_err(|(loc, e)| format!("{}: defaults.{e}", at(&loc)))?;
     let mut resolved = BTreeMap::new();
     for (name, raw) in modules.into_iter().flatten() {
-        let module = module(defaults, reach_defaults, format!("module {name}"), raw)
+        let module = module(defaults, reach_defaults, raw)
             .map_err(|(loc, e)| format!("{}: modules.{name}.{e}", at(&loc)))?;
         resolved.insert(name.clone(), module);
     }
@@ -172,7 +173,6 @@ pub(super) fn resolve(
 fn module(
     defaults: &RawDefaults,
     reach_defaults: &ReachDefaults,
-    name: String,
     raw: &Spanned<RawTarget>,
 ) -> Result<Module, (Location, String)> {
     let here = raw.referenced;
@@ -194,8 +194,7 @@ fn module(
         ));
     }
     let reach = reach::resolve_reach(reach_defaults, r.reach(), here)?;
-    let template =
-        resolve_settings(defaults, r.clone(), name, None, reach).map_err(|e| (here, e))?;
+    let template = resolve_settings(defaults, r.clone(), reach).map_err(|e| (here, e))?;
     if let Some(name) = &r.server_name {
         check_server_name(&name.value)
             .map_err(|e| (name.referenced, format!("server_name: {e}")))?;

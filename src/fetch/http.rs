@@ -21,6 +21,8 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::StatusCode;
 use tokio::time::Instant;
 
+use crate::failure::{Failure, Reason};
+
 /// The most bytes an OCSP response may have. Real ones are a few KiB (a signature, perhaps a
 /// responder certificate); anything near this is not an OCSP response.
 pub const OCSP_MAX_BYTES: u64 = 256 * 1024;
@@ -28,20 +30,44 @@ pub const OCSP_MAX_BYTES: u64 = 256 * 1024;
 /// Redirects followed for one request: CDNs in front of CRLs redirect once, rarely twice.
 const MAX_REDIRECTS: usize = 5;
 
-/// Why a fetch got no usable body. `reason` is the `reason` label of
-/// `cert_revocation_error_info`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchError {
-    pub reason: &'static str,
-    pub detail: String,
+/// Why a fetch got no usable body.
+pub type FetchError = Failure<FetchReason>;
+
+/// The fixed reason of a [`FetchError`]: the `reason` label of `cert_revocation_error_info`
+/// when the fetch was for revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FetchReason {
+    /// An HTTP status other than success (or a 304 to an unconditional request).
+    HttpStatus,
+    /// No complete answer before the deadline.
+    Timeout,
+    /// The body is over its cap.
+    TooLarge,
+    /// More redirects than are followed.
+    RedirectLoop,
+    /// No URL that can be fetched (not http or https).
+    UnsupportedUrl,
+    /// The server could not be reached, or the connection broke.
+    Unreachable,
 }
 
-impl FetchError {
-    fn new(reason: &'static str, detail: impl Into<String>) -> FetchError {
-        FetchError {
-            reason,
-            detail: detail.into(),
+impl FetchReason {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FetchReason::HttpStatus => "http_status",
+            FetchReason::Timeout => "timeout",
+            FetchReason::TooLarge => "too_large",
+            FetchReason::RedirectLoop => "redirect_loop",
+            FetchReason::UnsupportedUrl => "unsupported_url",
+            FetchReason::Unreachable => "unreachable",
         }
+    }
+}
+
+impl Reason for FetchReason {
+    fn as_str(self) -> &'static str {
+        FetchReason::as_str(self)
     }
 }
 
@@ -155,7 +181,7 @@ impl Fetcher {
         match outcome? {
             Got::Body(body, _) => Ok(body),
             Got::NotModified => Err(FetchError::new(
-                "http_status",
+                FetchReason::HttpStatus,
                 format!("{url}: 304 Not Modified to a POST"),
             )),
         }
@@ -184,7 +210,7 @@ impl Fetcher {
         match outcome? {
             Got::Body(body, _) => Ok(body),
             Got::NotModified => Err(FetchError::new(
-                "http_status",
+                FetchReason::HttpStatus,
                 format!("{url}: 304 Not Modified to an unconditional GET"),
             )),
         }
@@ -208,7 +234,7 @@ impl Fetcher {
             }
             if !status.is_success() {
                 return Err(FetchError::new(
-                    "http_status",
+                    FetchReason::HttpStatus,
                     format!("{url}: HTTP status {status}"),
                 ));
             }
@@ -234,7 +260,7 @@ impl Fetcher {
         match tokio::time::timeout_at(deadline, work).await {
             Ok(outcome) => outcome,
             Err(_) => Err(FetchError::new(
-                "timeout",
+                FetchReason::Timeout,
                 format!("{url}: no complete answer within the revocation budget"),
             )),
         }
@@ -255,7 +281,7 @@ impl Fetcher {
 
 fn too_large(url: &str, max_bytes: u64, how: &str) -> FetchError {
     FetchError::new(
-        "too_large",
+        FetchReason::TooLarge,
         format!("{url}: larger than the {max_bytes}-byte cap ({how})"),
     )
 }
@@ -271,14 +297,14 @@ fn transport_error(url: &str, e: &reqwest::Error) -> FetchError {
         source = cause.source();
     }
     let reason = if e.is_timeout() {
-        "timeout"
+        FetchReason::Timeout
     } else if e.is_redirect() {
         // More than MAX_REDIRECTS hops: a loop, or a chain no CA would set up.
-        "redirect_loop"
+        FetchReason::RedirectLoop
     } else if e.is_builder() {
-        "unsupported_url"
+        FetchReason::UnsupportedUrl
     } else {
-        "unreachable"
+        FetchReason::Unreachable
     };
     FetchError::new(reason, detail)
 }

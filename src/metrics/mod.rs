@@ -32,7 +32,7 @@ mod tests;
 
 pub use exporter::ExporterMetrics;
 
-use crate::probe::ProbeResult;
+use crate::probe::{Instance, ProbeResult};
 use crate::revocation::Revocation;
 use crate::state::{Snapshot, State};
 use target_files::FileReport;
@@ -160,13 +160,21 @@ pub(crate) type Labels<'a> = Vec<(&'a str, &'a str)>;
 pub(crate) fn base_labels<'a>(snapshot: &'a Snapshot, result: &'a ProbeResult) -> Labels<'a> {
     let mut labels = Vec::with_capacity(4 + snapshot.target.labels.len());
     labels.push(("target", snapshot.target.name.as_str()));
-    if let Some((key, value)) = &result.instance {
-        labels.push((key, value.as_str()));
+    if let Some(instance) = &result.instance {
+        labels.push((instance_label(instance), instance.value()));
     }
     for (k, v) in &snapshot.target.labels {
         labels.push((k.as_str(), v.as_str()));
     }
     labels
+}
+
+/// The name of the label that tells the results of one target apart.
+pub fn instance_label(instance: &Instance) -> &'static str {
+    match instance {
+        Instance::Address(_) => "address",
+        Instance::File(_) => "file",
+    }
 }
 
 /// Writes one metric family: its descriptor, then one sample per `(labels, value)` the closure

@@ -30,7 +30,7 @@ pub fn encode_target_series(
         |snap, r, out| {
             if let Some(f) = &r.failure {
                 let mut l = base_labels(snap, r);
-                l.push(("reason", f.reason));
+                l.push(("reason", f.reason.as_str()));
                 out.push((l, 1.0));
             }
         },

@@ -64,7 +64,7 @@ pub fn encode_target_series(
         "1 while a revocation source failed, by source and reason",
         |snap, r, out| {
             for source in r.revocation.iter().flat_map(|rev| &rev.sources) {
-                let mut seen: Vec<&str> = Vec::new();
+                let mut seen = Vec::new();
                 for error in &source.errors {
                     if seen.contains(&error.reason) {
                         continue;
@@ -72,7 +72,7 @@ pub fn encode_target_series(
                     seen.push(error.reason);
                     let mut l = base_labels(snap, r);
                     l.push(("source", source.source.as_str()));
-                    l.push(("reason", error.reason));
+                    l.push(("reason", error.reason.as_str()));
                     out.push((l, 1.0));
                 }
             }

@@ -12,10 +12,13 @@ use prometheus_client::registry::Registry;
 use super::target_files::{FileReport, TargetFileLoad};
 use super::{render, Format};
 use crate::config::{Config, Target};
+use crate::fetch::FetchReason;
 use crate::probe::legacy::{LegacyReport, LegacyVersion};
 use crate::probe::result::{Phase, TlsSession};
-use crate::probe::{ProbeFailure, ProbeResult};
-use crate::revocation::{Revocation, RevocationError, RevocationReport, Source, SourceReport};
+use crate::probe::{Instance, ProbeFailure, ProbeReason, ProbeResult, TlsVersion};
+use crate::revocation::{
+    Revocation, RevocationError, RevocationReason, RevocationReport, Source, SourceReport,
+};
 use crate::state::State;
 use crate::x509::{CertFacts, ChainError, ChainReport};
 
@@ -100,7 +103,7 @@ fn valid_endpoint() -> ProbeResult {
         (Phase::Total, Duration::from_millis(250)),
     ];
     r.tls = Some(TlsSession {
-        version: "TLS 1.3",
+        version: TlsVersion::Tls13,
         cipher: "TLS13_AES_128_GCM_SHA256".into(),
         group: "X25519".into(),
     });
@@ -139,9 +142,9 @@ fn valid_endpoint() -> ProbeResult {
                 revoked: None,
                 next_update: None,
                 errors: vec![
-                    RevocationError::new("http_status", "503"),
-                    RevocationError::new("http_status", "502"),
-                    RevocationError::new("timeout", "slow"),
+                    RevocationError::new(RevocationReason::Fetch(FetchReason::HttpStatus), "503"),
+                    RevocationError::new(RevocationReason::Fetch(FetchReason::HttpStatus), "502"),
+                    RevocationError::new(RevocationReason::Fetch(FetchReason::Timeout), "slow"),
                 ],
             },
             SourceReport {
@@ -165,11 +168,11 @@ fn valid_endpoint() -> ProbeResult {
 /// second address refused the connection.
 fn invalid_chain() -> Vec<ProbeResult> {
     let mut first = finished();
-    first.instance = Some(("address", "192.0.2.20:443".into()));
+    first.instance = Some(Instance::Address("192.0.2.20:443".into()));
     first.peer = Some("192.0.2.20:443".parse().unwrap());
     first.phases = vec![(Phase::Total, Duration::from_millis(40))];
     first.tls = Some(TlsSession {
-        version: "TLS 1.2",
+        version: TlsVersion::Tls12,
         cipher: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into(),
         group: String::new(),
     });
@@ -184,16 +187,16 @@ fn invalid_chain() -> Vec<ProbeResult> {
         true,
     ));
     let mut second = finished();
-    second.instance = Some(("address", "192.0.2.21:443".into()));
+    second.instance = Some(Instance::Address("192.0.2.21:443".into()));
     second.phases = vec![(Phase::Connect, Duration::from_millis(1))];
-    second.failure = Some(ProbeFailure::new("connection_refused", "refused"));
+    second.failure = Some(ProbeFailure::new(ProbeReason::ConnectRefused, "refused"));
     vec![first, second]
 }
 
 /// A certificate file holding a bundle: one certificate still valid, one lapsed.
 fn file_bundle() -> ProbeResult {
     let mut r = finished();
-    r.instance = Some(("file", "/etc/ssl/bundle.pem".into()));
+    r.instance = Some(Instance::File("/etc/ssl/bundle.pem".into()));
     r.phases = vec![(Phase::Read, Duration::from_micros(300))];
     r.chain = Some(chain(
         vec![
@@ -215,7 +218,7 @@ fn file_bundle() -> ProbeResult {
 fn probe_failure() -> ProbeResult {
     let mut r = finished();
     r.phases = vec![(Phase::Dns, Duration::from_millis(3))];
-    r.failure = Some(ProbeFailure::new("dns_error", "no such host"));
+    r.failure = Some(ProbeFailure::new(ProbeReason::Dns, "no such host"));
     r
 }
 

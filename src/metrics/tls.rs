@@ -21,7 +21,7 @@ pub fn encode_target_series(
         |snap, r, out| {
             if let Some(tls) = &r.tls {
                 let mut l = base_labels(snap, r);
-                l.push(("version", tls.version));
+                l.push(("version", tls.version.as_str()));
                 out.push((l, 1.0));
             }
         },

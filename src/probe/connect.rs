@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::result::ProbeFailure;
+use super::reason::{ProbeFailure, ProbeReason};
 
 /// Connects to the first address that answers, in order, all within `deadline`.
 /// Returns the stream and the address used; on failure, the last address's reason.
@@ -14,7 +14,7 @@ pub async fn connect(
     addrs: &[SocketAddr],
     deadline: Instant,
 ) -> Result<(TcpStream, SocketAddr), ProbeFailure> {
-    let mut last = ProbeFailure::new("connect", "no address to connect to");
+    let mut last = ProbeFailure::new(ProbeReason::Connect, "no address to connect to");
     for &addr in addrs {
         match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => {
@@ -25,7 +25,7 @@ pub async fn connect(
             Ok(Err(e)) => last = classify(addr, &e),
             Err(_) => {
                 return Err(ProbeFailure::new(
-                    "connect_timeout",
+                    ProbeReason::ConnectTimeout,
                     format!("connecting to {addr}: no answer before the timeout"),
                 ))
             }
@@ -36,12 +36,12 @@ pub async fn connect(
 
 fn classify(addr: SocketAddr, e: &std::io::Error) -> ProbeFailure {
     let reason = match e.kind() {
-        ErrorKind::ConnectionRefused => "connect_refused",
-        ErrorKind::TimedOut => "connect_timeout",
+        ErrorKind::ConnectionRefused => ProbeReason::ConnectRefused,
+        ErrorKind::TimedOut => ProbeReason::ConnectTimeout,
         ErrorKind::HostUnreachable
         | ErrorKind::NetworkUnreachable
-        | ErrorKind::AddrNotAvailable => "connect_unreachable",
-        _ => "connect",
+        | ErrorKind::AddrNotAvailable => ProbeReason::ConnectUnreachable,
+        _ => ProbeReason::Connect,
     };
     ProbeFailure::new(reason, format!("connecting to {addr}: {e}"))
 }

@@ -9,29 +9,21 @@
 
 use tokio::time::Instant;
 
-use super::{finish, timed, Phase, ProbeFailure, ProbeResult, Prober};
-use crate::config::Target;
+use super::{finish, timed, Instance, Phase, ProbeReason, ProbeResult, Prober};
+use crate::config::{Address, Target};
 
-/// Probes every address of `target`. When resolution itself fails there is no address to label
-/// a result with: one result without the label carries the failure.
-pub async fn probe(prober: &Prober, target: &Target) -> Vec<ProbeResult> {
+/// Probes every address `address` (the endpoint of `target`) resolves to. When resolution
+/// itself fails there is no address to label a result with: one result without the label
+/// carries the failure.
+pub async fn probe(prober: &Prober, target: &Target, address: &Address) -> Vec<ProbeResult> {
     let started = Instant::now();
     let deadline = started + target.timeout;
     let mut resolution = ProbeResult::new();
-    let Some(address) = &target.address else {
-        // Only endpoints reach here; the configuration gives each an address.
-        resolution.failure = Some(ProbeFailure::new(
-            "dns",
-            "the target has no address to probe",
-        ));
-        finish(&mut resolution, started);
-        return vec![resolution];
-    };
     let resolved = timed(
         &mut resolution,
         Phase::Dns,
         deadline,
-        "dns_timeout",
+        ProbeReason::DnsTimeout,
         async { prober.resolver.resolve(address).await },
     )
     .await;
@@ -48,7 +40,7 @@ pub async fn probe(prober: &Prober, target: &Target) -> Vec<ProbeResult> {
     addrs.dedup();
     let probes = addrs.into_iter().map(|addr| {
         let mut result = ProbeResult::new();
-        result.instance = Some(("address", addr.to_string()));
+        result.instance = Some(Instance::Address(addr.to_string()));
         result.phases = resolution.phases.clone();
         async move {
             if let Err(failure) = prober

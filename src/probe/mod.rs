@@ -22,6 +22,7 @@ pub mod files;
 mod judge;
 pub mod legacy;
 pub mod proxy;
+pub mod reason;
 pub mod resolve;
 pub mod result;
 pub mod starttls;
@@ -34,11 +35,12 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::clock::Clock;
-use crate::config::{ProxyUrl, ResolveMode, Target};
+use crate::config::{ProxyUrl, ResolveMode, Target, TargetKind};
 use crate::revocation::Revocation;
 use crate::x509::TrustStores;
+pub use reason::{ProbeFailure, ProbeReason};
 pub use resolve::Resolver;
-pub use result::{Phase, ProbeFailure, ProbeResult, TlsSession};
+pub use result::{Instance, Phase, ProbeResult, TlsSession, TlsVersion};
 
 /// What every probe needs that outlives one probe: the resolver and the trust anchors.
 #[derive(Debug, Clone)]
@@ -97,14 +99,16 @@ impl Prober {
     /// Probes `target` and returns one result per endpoint probed or file read: one, one per
     /// resolved address with `resolve: all`, or one per file of a file target.
     pub async fn probe_all(&self, target: &Target) -> Vec<ProbeResult> {
-        if let Some(source) = &target.files {
-            let trust = self.trust.get(target.ca_file.as_deref());
-            return files::probe(target, source, trust).await;
+        match &target.kind {
+            TargetKind::CertFiles(source) => {
+                let trust = self.trust.get(target.ca_file.as_deref());
+                files::probe(target, source, trust).await
+            }
+            TargetKind::Endpoint(address) if target.reach.resolve == ResolveMode::All => {
+                every_address::probe(self, target, address).await
+            }
+            TargetKind::Endpoint(_) => vec![self.probe(target).await],
         }
-        if target.reach.resolve == ResolveMode::All {
-            return every_address::probe(self, target).await;
-        }
-        vec![self.probe(target).await]
     }
 
     /// Probes `target` once, within its timeout. Never fails: failures are in the result.
@@ -125,10 +129,10 @@ impl Prober {
         deadline: Instant,
         result: &mut ProbeResult,
     ) -> Result<(), ProbeFailure> {
-        let Some(address) = &target.address else {
-            // The configuration gives every target an address or a path, never neither.
+        let TargetKind::Endpoint(address) = &target.kind else {
+            // Certificate files are read by `probe_all`, never connected to.
             return Err(ProbeFailure::new(
-                "dns",
+                ProbeReason::Dns,
                 "the target has no address to probe",
             ));
         };
@@ -136,9 +140,13 @@ impl Prober {
             let stream = self.tunnel(address, proxy, deadline, result).await?;
             return self.secure(target, stream, deadline, result).await;
         }
-        let addrs = timed(result, Phase::Dns, deadline, "dns_timeout", async {
-            self.resolver.resolve(address).await
-        })
+        let addrs = timed(
+            result,
+            Phase::Dns,
+            deadline,
+            ProbeReason::DnsTimeout,
+            async { self.resolver.resolve(address).await },
+        )
         .await?;
         self.connect_and_secure(target, &addrs, deadline, result)
             .await
@@ -152,9 +160,13 @@ impl Prober {
         deadline: Instant,
         result: &mut ProbeResult,
     ) -> Result<(), ProbeFailure> {
-        let (stream, peer) = timed(result, Phase::Connect, deadline, "connect_timeout", async {
-            connect::connect(addrs, deadline).await
-        })
+        let (stream, peer) = timed(
+            result,
+            Phase::Connect,
+            deadline,
+            ProbeReason::ConnectTimeout,
+            async { connect::connect(addrs, deadline).await },
+        )
         .await?;
         result.peer = Some(peer);
         self.secure(target, stream, deadline, result).await
@@ -169,31 +181,44 @@ impl Prober {
         deadline: Instant,
         result: &mut ProbeResult,
     ) -> Result<TcpStream, ProbeFailure> {
-        let unreachable =
-            |f: ProbeFailure| ProbeFailure::new("proxy_connect", format!("proxy: {}", f.detail));
-        let addrs = timed(result, Phase::Dns, deadline, "proxy_connect", async {
-            self.resolver
-                .resolve(&proxy.address)
-                .await
-                .map_err(unreachable)
-        })
+        let unreachable = |f: ProbeFailure| {
+            ProbeFailure::new(ProbeReason::ProxyConnect, format!("proxy: {}", f.detail))
+        };
+        let addrs = timed(
+            result,
+            Phase::Dns,
+            deadline,
+            ProbeReason::ProxyConnect,
+            async {
+                self.resolver
+                    .resolve(&proxy.address)
+                    .await
+                    .map_err(unreachable)
+            },
+        )
         .await?;
-        let (stream, peer) = timed(result, Phase::Connect, deadline, "proxy_connect", async {
-            let (mut stream, peer) = connect::connect(&addrs, deadline)
-                .await
-                .map_err(unreachable)?;
-            let tunnel = proxy::open_tunnel(&mut stream, proxy, address);
-            match tokio::time::timeout_at(deadline, tunnel).await {
-                Ok(opened) => opened.map(|()| (stream, peer)),
-                Err(_) => Err(ProbeFailure::new(
-                    "connect_timeout",
-                    format!(
-                        "proxy {} did not open the tunnel to {} before the timeout",
-                        proxy.address, address
-                    ),
-                )),
-            }
-        })
+        let (stream, peer) = timed(
+            result,
+            Phase::Connect,
+            deadline,
+            ProbeReason::ProxyConnect,
+            async {
+                let (mut stream, peer) = connect::connect(&addrs, deadline)
+                    .await
+                    .map_err(unreachable)?;
+                let tunnel = proxy::open_tunnel(&mut stream, proxy, address);
+                match tokio::time::timeout_at(deadline, tunnel).await {
+                    Ok(opened) => opened.map(|()| (stream, peer)),
+                    Err(_) => Err(ProbeFailure::new(
+                        ProbeReason::ConnectTimeout,
+                        format!(
+                            "proxy {} did not open the tunnel to {} before the timeout",
+                            proxy.address, address
+                        ),
+                    )),
+                }
+            },
+        )
         .await?;
         result.peer = Some(peer);
         Ok(stream)
@@ -215,7 +240,7 @@ impl Prober {
                     result,
                     Phase::Starttls,
                     deadline,
-                    "starttls_timeout",
+                    ProbeReason::StarttlsTimeout,
                     upgrade,
                 )
                 .await?
@@ -242,15 +267,16 @@ impl Prober {
                         let session = tls::session(stream);
                         // In TLS 1.3 the server judges the client certificate after the client
                         // is done: wait for its word (an alert, if it refuses).
-                        let verdict =
-                            if h.captured.client_cert_requested && session.version == "TLS 1.3" {
-                                client_auth::await_verdict(stream, deadline)
-                                    .await
-                                    .err()
-                                    .map(|e| tls::classify(&e, &h.captured))
-                            } else {
-                                None
-                            };
+                        let verdict = if h.captured.client_cert_requested
+                            && session.version == TlsVersion::Tls13
+                        {
+                            client_auth::await_verdict(stream, deadline)
+                                .await
+                                .err()
+                                .map(|e| tls::classify(&e, &h.captured))
+                        } else {
+                            None
+                        };
                         result.tls = Some(session);
                         verdict
                     }
@@ -260,7 +286,7 @@ impl Prober {
             }
             Err(_) => (
                 Some(ProbeFailure::new(
-                    "timeout",
+                    ProbeReason::Timeout,
                     format!(
                         "no complete TLS handshake within the {} timeout",
                         humantime::format_duration(target.timeout)
@@ -305,7 +331,7 @@ async fn timed<T>(
     result: &mut ProbeResult,
     phase: Phase,
     deadline: Instant,
-    timeout_reason: &'static str,
+    timeout_reason: ProbeReason,
     work: impl std::future::Future<Output = Result<T, ProbeFailure>>,
 ) -> Result<T, ProbeFailure> {
     let start = Instant::now();

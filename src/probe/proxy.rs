@@ -8,7 +8,7 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::result::ProbeFailure;
+use super::reason::{ProbeFailure, ProbeReason};
 use crate::config::{Address, ProxyUrl};
 
 /// The most bytes of the proxy's answer (status line and headers) that are read.
@@ -32,7 +32,7 @@ where
     request.push_str("\r\n");
     let unreachable = |e: std::io::Error| {
         ProbeFailure::new(
-            "proxy_connect",
+            ProbeReason::ProxyConnect,
             format!("talking to proxy {}: {e}", proxy.address),
         )
     };
@@ -45,7 +45,7 @@ where
     let answer = read_answer(stream).await.map_err(|e| match e {
         AnswerError::Io(e) => unreachable(e),
         AnswerError::Closed(got) => ProbeFailure::new(
-            "proxy_refused",
+            ProbeReason::ProxyRefused,
             format!(
                 "proxy {} closed the connection without answering CONNECT {target} ({} bytes)",
                 proxy.address,
@@ -53,7 +53,7 @@ where
             ),
         ),
         AnswerError::TooLong => ProbeFailure::new(
-            "proxy_refused",
+            ProbeReason::ProxyRefused,
             format!(
                 "proxy {}: answer to CONNECT longer than {MAX_ANSWER} bytes",
                 proxy.address
@@ -68,7 +68,7 @@ where
     match status {
         Some(200..=299) => Ok(()),
         _ => Err(ProbeFailure::new(
-            "proxy_refused",
+            ProbeReason::ProxyRefused,
             format!(
                 "proxy {} answered CONNECT {target} with {:?}",
                 proxy.address,

@@ -21,7 +21,7 @@ use hickory_resolver::config::{
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::{ResolverBuilder, TokioResolver};
 
-use super::result::ProbeFailure;
+use super::reason::{ProbeFailure, ProbeReason};
 use crate::config::{Address, Host};
 use hosts::HostsFile;
 
@@ -129,18 +129,17 @@ impl Resolver {
                 .map(|ip| SocketAddr::new(ip, address.port))
                 .collect());
         }
-        let lookup = self
-            .inner
-            .lookup_ip(name.as_str())
-            .await
-            .map_err(|e| ProbeFailure::new("dns", format!("resolving {name}: {e}")))?;
+        let lookup =
+            self.inner.lookup_ip(name.as_str()).await.map_err(|e| {
+                ProbeFailure::new(ProbeReason::Dns, format!("resolving {name}: {e}"))
+            })?;
         let addrs: Vec<SocketAddr> = lookup
             .iter()
             .map(|ip: IpAddr| SocketAddr::new(ip, address.port))
             .collect();
         if addrs.is_empty() {
             return Err(ProbeFailure::new(
-                "dns",
+                ProbeReason::Dns,
                 format!("{name} has no A or AAAA record"),
             ));
         }

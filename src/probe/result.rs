@@ -4,6 +4,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::x509::ChainReport;
 
+use super::reason::ProbeFailure;
+
 /// A stage of a probe, the `phase` label of `cert_probe_duration_seconds`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Phase {
@@ -39,19 +41,67 @@ impl Phase {
     }
 }
 
-/// Why a probe did not complete. `reason` is a short, fixed label value; `detail` is the
-/// human sentence for logs and the `check` command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProbeFailure {
-    pub reason: &'static str,
-    pub detail: String,
+/// A TLS protocol version; `as_str` is the `version` label of `cert_tls_version_info`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TlsVersion {
+    /// TLS 1.0 (only over the legacy check's own handshake).
+    Tls10,
+    /// TLS 1.1 (only over the legacy check's own handshake).
+    Tls11,
+    /// TLS 1.2.
+    Tls12,
+    /// TLS 1.3.
+    Tls13,
+    /// A version rustls negotiated but does not name (none today).
+    Unknown,
 }
 
-impl ProbeFailure {
-    pub fn new(reason: &'static str, detail: impl Into<String>) -> ProbeFailure {
-        ProbeFailure {
-            reason,
-            detail: detail.into(),
+impl TlsVersion {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::Tls10 => "TLS 1.0",
+            TlsVersion::Tls11 => "TLS 1.1",
+            TlsVersion::Tls12 => "TLS 1.2",
+            TlsVersion::Tls13 => "TLS 1.3",
+            TlsVersion::Unknown => "unknown",
+        }
+    }
+
+    /// The version a hello or record carries on the wire (`0x0303` is TLS 1.2).
+    pub fn from_wire(version: u16) -> Option<TlsVersion> {
+        match version {
+            0x0301 => Some(TlsVersion::Tls10),
+            0x0302 => Some(TlsVersion::Tls11),
+            0x0303 => Some(TlsVersion::Tls12),
+            0x0304 => Some(TlsVersion::Tls13),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which of several results of one target this is; metrics give it a label of its own
+/// (`address`, `file`), named there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Instance {
+    /// One of the addresses the target's name resolved to, `ip:port` (targets that probe every
+    /// address).
+    Address(String),
+    /// One certificate file the target's path matched, as displayed.
+    File(String),
+}
+
+impl Instance {
+    /// The address or the path.
+    pub fn value(&self) -> &str {
+        match self {
+            Instance::Address(value) | Instance::File(value) => value,
         }
     }
 }
@@ -59,8 +109,8 @@ impl ProbeFailure {
 /// What was negotiated in the handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsSession {
-    /// `TLS 1.2`, `TLS 1.3`.
-    pub version: &'static str,
+    /// The protocol version.
+    pub version: TlsVersion,
     /// IANA-style suite name, e.g. `TLS13_AES_128_GCM_SHA256`.
     pub cipher: String,
     /// Key-exchange group, e.g. `X25519`; empty when unknown.
@@ -72,9 +122,9 @@ pub struct TlsSession {
 pub struct ProbeResult {
     /// When the probe finished.
     pub finished_at: SystemTime,
-    /// An extra label telling this result apart from others of the same target
-    /// (`address` when every resolved address is probed, `file` for file targets).
-    pub instance: Option<(&'static str, String)>,
+    /// Which result of the target this is, when it has several (every resolved address, every
+    /// matched file).
+    pub instance: Option<Instance>,
     /// The address connected to (`ip:port`), when one was reached.
     pub peer: Option<std::net::SocketAddr>,
     /// Duration of each phase that ran.

@@ -7,8 +7,8 @@
 //! handshake signature is still verified for real: a server that cannot prove it holds the key,
 //! or whose key rustls refuses, fails the handshake, but its chain has been captured by then.
 //! Checking that signature is also where rustls parses the leaf: a leaf it cannot parse fails
-//! as [`MALFORMED_CERTIFICATE`], not as a key problem. A chain over rustls's 64 KiB limit for
-//! one handshake message fails as [`CERTIFICATE_TOO_LARGE`]; over TLS 1.2, where it travels
+//! as [`ProbeReason::MalformedCertificate`], not as a key problem. A chain over rustls's 64 KiB limit for
+//! one handshake message fails as [`ProbeReason::CertificateTooLarge`]; over TLS 1.2, where it travels
 //! unencrypted, a [`Recorder`] under the handshake lets it be read all the same.
 //!
 //! Session resumption is off, so every probe sees the certificates; a fresh [`Capture`] is made
@@ -25,20 +25,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use super::result::{ProbeFailure, TlsSession};
-
-/// `cert_probe_error_info` reason: the server's handshake signature, or its key, was refused
-/// (an RSA key under 2048 bits, a signature that does not verify, an unadvertised scheme).
-pub const TLS_SERVER_SIGNATURE: &str = "tls_server_signature";
-/// `cert_probe_error_info` reason: rustls cannot parse the leaf the server sent (an unknown
-/// critical extension, an extension given twice, a v1 certificate, bad DER), so the
-/// handshake signature cannot be checked against its key. The detail gives webpki's error.
-pub const MALFORMED_CERTIFICATE: &str = "malformed_certificate";
-/// `cert_probe_error_info` reason: a handshake message, in practice the server's Certificate
-/// message (the whole chain), is over [`MAX_HANDSHAKE_MESSAGE`] bytes, and rustls refuses it.
-/// Over TLS 1.2 the chain is still read (see [`Recorder`]); over TLS 1.3 it is encrypted, and
-/// no chain is reported.
-pub const CERTIFICATE_TOO_LARGE: &str = "certificate_too_large";
+use super::reason::{ProbeFailure, ProbeReason};
+use super::result::{TlsSession, TlsVersion};
 
 /// The largest handshake message rustls accepts (its `MAX_HANDSHAKE_SIZE`, 64 KiB - 1). TLS
 /// allows 16 MiB; rustls caps it against denial of service, and it is not configurable.
@@ -182,7 +170,7 @@ where
         Err(_) => {
             return Handshake {
                 stream: Err(ProbeFailure::new(
-                    "tls_handshake",
+                    ProbeReason::TlsHandshake,
                     format!("{server_name:?} is not a valid server name"),
                 )),
                 captured: Captured::default(),
@@ -201,7 +189,7 @@ where
         }
         Err((e, mut io)) => {
             let mut failure = classify(&e, &captured);
-            if failure.reason == CERTIFICATE_TOO_LARGE && captured.chain.is_empty() {
+            if failure.reason == ProbeReason::CertificateTooLarge && captured.chain.is_empty() {
                 if let Some(chain) = oversized::read_tls12_chain(&mut io, deadline).await {
                     captured.chain = chain;
                     failure.detail.push_str(
@@ -220,9 +208,9 @@ where
 pub fn session<S>(stream: &TlsStream<S>) -> TlsSession {
     let (_, conn) = stream.get_ref();
     let version = match conn.protocol_version() {
-        Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3",
-        Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2",
-        _ => "unknown",
+        Some(rustls::ProtocolVersion::TLSv1_3) => TlsVersion::Tls13,
+        Some(rustls::ProtocolVersion::TLSv1_2) => TlsVersion::Tls12,
+        _ => TlsVersion::Unknown,
     };
     TlsSession {
         version,
@@ -243,21 +231,21 @@ pub(super) fn classify(e: &std::io::Error, captured: &Captured) -> ProbeFailure 
     let detail = format!("TLS handshake: {e}");
     // Errors that are not rustls's own (closed or reset connections) are plain handshake failures.
     let Some(tls) = e.get_ref().and_then(|inner| inner.downcast_ref::<E>()) else {
-        return ProbeFailure::new("tls_handshake", detail);
+        return ProbeFailure::new(ProbeReason::TlsHandshake, detail);
     };
     let reason = match tls {
-        E::AlertReceived(A::ProtocolVersion) => "protocol_version",
+        E::AlertReceived(A::ProtocolVersion) => ProbeReason::ProtocolVersion,
         E::PeerIncompatible(
             P::ServerDoesNotSupportTls12Or13 | P::ServerTlsVersionIsDisabledByOurConfig,
-        ) => "protocol_version",
-        E::AlertReceived(A::CertificateRequired) => "client_cert_required",
+        ) => ProbeReason::ProtocolVersion,
+        E::AlertReceived(A::CertificateRequired) => ProbeReason::ClientCertRequired,
         E::AlertReceived(alert)
             if captured.client_cert_requested && refuses_client_cert(*alert) =>
         {
             if captured.client_cert_presented {
-                "client_cert_rejected"
+                ProbeReason::ClientCertRejected
             } else {
-                "client_cert_required"
+                ProbeReason::ClientCertRequired
             }
         }
         E::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge) => return too_large(),
@@ -266,16 +254,16 @@ pub(super) fn classify(e: &std::io::Error, captured: &Captured) -> ProbeFailure 
         E::InvalidCertificate(_) => match unparseable_leaf(captured) {
             Some(why) => {
                 return ProbeFailure::new(
-                    MALFORMED_CERTIFICATE,
+                    ProbeReason::MalformedCertificate,
                     format!("rustls cannot parse the server's certificate: {why}"),
                 )
             }
-            None => TLS_SERVER_SIGNATURE,
+            None => ProbeReason::TlsServerSignature,
         },
         E::PeerMisbehaved(rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme) => {
-            TLS_SERVER_SIGNATURE
+            ProbeReason::TlsServerSignature
         }
-        _ => "tls_handshake",
+        _ => ProbeReason::TlsHandshake,
     };
     ProbeFailure::new(reason, detail)
 }
@@ -495,7 +483,7 @@ mod oversized {
 /// A handshake message over rustls's limit.
 fn too_large() -> ProbeFailure {
     ProbeFailure::new(
-        CERTIFICATE_TOO_LARGE,
+        ProbeReason::CertificateTooLarge,
         format!(
             "the server's certificate message (its whole chain) is over {} bytes (64 KiB), \
              the most rustls accepts in one handshake message; the chain cannot be read",
@@ -576,7 +564,7 @@ mod tests {
             rustls::InvalidMessage::HandshakePayloadTooLarge,
         ));
         let f = classify(&e, &Captured::default());
-        assert_eq!(f.reason, CERTIFICATE_TOO_LARGE);
+        assert_eq!(f.reason, ProbeReason::CertificateTooLarge);
         assert!(f.detail.contains("65,535 bytes"), "{}", f.detail);
     }
 
@@ -585,11 +573,11 @@ mod tests {
         let bad_encoding = || io(rustls::CertificateError::BadEncoding.into());
         // A leaf that is not DER at all: the parser's words, not the key's.
         let f = classify(&bad_encoding(), &with_leaf(&[0x30, 0x03, 0x02, 0x01]));
-        assert_eq!(f.reason, MALFORMED_CERTIFICATE);
+        assert_eq!(f.reason, ProbeReason::MalformedCertificate);
         assert!(f.detail.contains("(not valid DER)"), "{}", f.detail);
         // No leaf captured, or a leaf that parses: the signature or key was refused.
         let f = classify(&bad_encoding(), &Captured::default());
-        assert_eq!(f.reason, TLS_SERVER_SIGNATURE);
+        assert_eq!(f.reason, ProbeReason::TlsServerSignature);
         let key = rcgen::KeyPair::generate().unwrap();
         let leaf = rcgen::CertificateParams::new(vec!["a.test".to_string()])
             .unwrap()
@@ -597,7 +585,7 @@ mod tests {
             .unwrap();
         let bad_signature = io(rustls::CertificateError::BadSignature.into());
         let f = classify(&bad_signature, &with_leaf(leaf.der()));
-        assert_eq!(f.reason, TLS_SERVER_SIGNATURE);
+        assert_eq!(f.reason, ProbeReason::TlsServerSignature);
     }
 
     /// A TLS record of `kind` holding `body`.

@@ -20,26 +20,28 @@ use x509_parser::revocation_list::CertificateRevocationList;
 
 use super::issuer::Issuer;
 use super::ocsp::trim_zeros;
+use super::reason::RevocationReason;
+use crate::failure::{Failure, Reason};
 
-/// Why a CRL is unusable. `reason` is the `reason` label of `cert_revocation_error_info`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CrlError {
-    pub reason: &'static str,
-    pub detail: String,
+/// Why a CRL is unusable; the label is that of the [`RevocationReason`] it widens into.
+pub type CrlError = Failure<CrlReason>;
+
+/// The fixed reason of a [`CrlError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CrlReason {
+    /// Not a CRL, or bad PEM around it.
+    Malformed,
+    /// A delta, indirect or partitioned CRL, or one with an unknown critical extension.
+    Unsupported,
+    /// Not issued by the certificate's issuer.
+    WrongIssuer,
+    /// The signature does not verify with the issuer's key.
+    BadSignature,
 }
 
-impl CrlError {
-    fn new(reason: &'static str, detail: impl Into<String>) -> CrlError {
-        CrlError {
-            reason,
-            detail: detail.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for CrlError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.detail, self.reason)
+impl Reason for CrlReason {
+    fn as_str(self) -> &'static str {
+        RevocationReason::from(self).as_str()
     }
 }
 
@@ -67,10 +69,10 @@ impl Crl {
             body
         };
         let (rest, crl) = CertificateRevocationList::from_der(&der)
-            .map_err(|e| CrlError::new("malformed", format!("not a CRL: {e}")))?;
+            .map_err(|e| CrlError::new(CrlReason::Malformed, format!("not a CRL: {e}")))?;
         if !rest.is_empty() {
             return Err(CrlError::new(
-                "malformed",
+                CrlReason::Malformed,
                 format!("{} bytes after the CRL", rest.len()),
             ));
         }
@@ -79,7 +81,7 @@ impl Crl {
         for entry in crl.iter_revoked_certificates() {
             if entry.extensions().iter().any(|e| e.critical) {
                 return Err(CrlError::new(
-                    "unsupported",
+                    CrlReason::Unsupported,
                     "an entry has a critical extension (an indirect CRL?)",
                 ));
             }
@@ -98,18 +100,18 @@ impl Crl {
     pub fn verify(&self, issuer: &Issuer) -> Result<(), CrlError> {
         if self.issuer_name != issuer.name_der {
             return Err(CrlError::new(
-                "wrong_issuer",
+                CrlReason::WrongIssuer,
                 "the CRL is issued by another name than the certificate's issuer",
             ));
         }
         let spki = issuer
             .spki()
-            .map_err(|e| CrlError::new("bad_signature", e))?;
+            .map_err(|e| CrlError::new(CrlReason::BadSignature, e))?;
         let (_, crl) = CertificateRevocationList::from_der(&self.der)
-            .map_err(|e| CrlError::new("malformed", format!("not a CRL: {e}")))?;
+            .map_err(|e| CrlError::new(CrlReason::Malformed, format!("not a CRL: {e}")))?;
         crl.verify_signature(&spki).map_err(|e| {
             CrlError::new(
-                "bad_signature",
+                CrlReason::BadSignature,
                 format!("the CRL signature does not verify with the issuer's key: {e}"),
             )
         })
@@ -138,8 +140,18 @@ fn pem_crl(body: &[u8]) -> Result<Bytes, CrlError> {
         match rustls_pemfile::read_one(&mut reader) {
             Ok(Some(rustls_pemfile::Item::Crl(der))) => return Ok(Bytes::from(der.to_vec())),
             Ok(Some(_)) => continue,
-            Ok(None) => return Err(CrlError::new("malformed", "PEM without an X509 CRL block")),
-            Err(e) => return Err(CrlError::new("malformed", format!("bad PEM: {e:?}"))),
+            Ok(None) => {
+                return Err(CrlError::new(
+                    CrlReason::Malformed,
+                    "PEM without an X509 CRL block",
+                ))
+            }
+            Err(e) => {
+                return Err(CrlError::new(
+                    CrlReason::Malformed,
+                    format!("bad PEM: {e:?}"),
+                ))
+            }
         }
     }
 }
@@ -151,19 +163,19 @@ fn check_extensions(crl: &CertificateRevocationList<'_>) -> Result<(), CrlError>
         if let ParsedExtension::IssuingDistributionPoint(idp) = ext.parsed_extension() {
             if idp.indirect_crl {
                 return Err(CrlError::new(
-                    "unsupported",
+                    CrlReason::Unsupported,
                     "indirect CRLs are not supported",
                 ));
             }
             if idp.only_some_reasons.is_some() {
                 return Err(CrlError::new(
-                    "unsupported",
+                    CrlReason::Unsupported,
                     "CRLs covering only some revocation reasons are not supported",
                 ));
             }
             if idp.only_contains_attribute_certs {
                 return Err(CrlError::new(
-                    "unsupported",
+                    CrlReason::Unsupported,
                     "the CRL covers attribute certificates only",
                 ));
             }
@@ -174,7 +186,7 @@ fn check_extensions(crl: &CertificateRevocationList<'_>) -> Result<(), CrlError>
             || ext.oid == OID_X509_EXT_ISSUER_DISTRIBUTION_POINT;
         if ext.critical && !known {
             return Err(CrlError::new(
-                "unsupported",
+                CrlReason::Unsupported,
                 format!(
                     "critical extension {} is not supported (a delta CRL?)",
                     ext.oid.to_id_string()
@@ -262,12 +274,12 @@ mod tests {
         let impostor = TestCa::new("CRL Test CA");
         let crl = Crl::parse(impostor.crl(&[1], 7)).expect("parses");
         assert_eq!(
-            crl.verify(&ca.issuer()).unwrap_err().reason,
+            crl.verify(&ca.issuer()).unwrap_err().reason.as_str(),
             "bad_signature"
         );
         let other = TestCa::new("Another CA");
         assert_eq!(
-            crl.verify(&other.issuer()).unwrap_err().reason,
+            crl.verify(&other.issuer()).unwrap_err().reason.as_str(),
             "wrong_issuer"
         );
     }
@@ -302,16 +314,19 @@ mod tests {
             ),
         ] {
             let e = Crl::parse(bad.clone()).expect_err("must be refused");
-            assert_eq!(e.reason, "malformed", "{bad:?}: {e}");
+            assert_eq!(e.reason.as_str(), "malformed", "{bad:?}: {e}");
         }
         for len in 0..der.len() {
             let e = Crl::parse(der.slice(..len)).expect_err("truncated");
-            assert_eq!(e.reason, "malformed", "{len}: {e}");
+            assert_eq!(e.reason.as_str(), "malformed", "{len}: {e}");
         }
         let mut trailing = der.to_vec();
         trailing.push(0);
         assert_eq!(
-            Crl::parse(Bytes::from(trailing)).unwrap_err().reason,
+            Crl::parse(Bytes::from(trailing))
+                .unwrap_err()
+                .reason
+                .as_str(),
             "malformed"
         );
     }

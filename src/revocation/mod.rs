@@ -17,6 +17,7 @@ pub mod crl;
 pub mod issuer;
 pub mod ocsp;
 mod path;
+pub mod reason;
 mod report;
 
 use std::collections::HashMap;
@@ -26,12 +27,13 @@ use rustls_pki_types::{CertificateDer, TrustAnchor};
 use tokio::time::Instant;
 
 use crate::config::RevocationSettings;
-use crate::fetch::{fresh_until, Cache, FetchError, Fetcher, Got, Stored, Validators};
+use crate::fetch::{fresh_until, Cache, FetchReason, Fetcher, Got, Stored, Validators};
 use crate::x509::ChainReport;
 use crl::{Crl, CrlError};
 use issuer::Issuer;
-use ocsp::{CertRef, OcspAnswer, OcspError};
+use ocsp::{CertRef, OcspAnswer};
 use path::{fetchable, issuer_unknown, path_certs, PathCert};
+pub use reason::{RevocationError, RevocationReason};
 pub use report::{apply, RevocationReport, SourceReport};
 use report::{crl_report, ocsp_report, CrlVerdict};
 
@@ -54,41 +56,6 @@ impl Source {
             Source::Ocsp => "ocsp",
             Source::Crl => "crl",
         }
-    }
-}
-
-/// Why a source gave no verdict. `reason` is the `reason` label of
-/// `cert_revocation_error_info`; `detail` is for the log line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevocationError {
-    pub reason: &'static str,
-    pub detail: String,
-}
-
-impl RevocationError {
-    pub fn new(reason: &'static str, detail: impl Into<String>) -> RevocationError {
-        RevocationError {
-            reason,
-            detail: detail.into(),
-        }
-    }
-}
-
-impl From<FetchError> for RevocationError {
-    fn from(e: FetchError) -> Self {
-        RevocationError::new(e.reason, e.detail)
-    }
-}
-
-impl From<OcspError> for RevocationError {
-    fn from(e: OcspError) -> Self {
-        RevocationError::new(e.reason, e.detail)
-    }
-}
-
-impl From<CrlError> for RevocationError {
-    fn from(e: CrlError) -> Self {
-        RevocationError::new(e.reason, e.detail)
     }
 }
 
@@ -216,7 +183,7 @@ impl Revocation {
                 tracing::warn!(
                     target_name = input.target,
                     source = source.source.as_str(),
-                    reason = e.reason,
+                    reason = e.reason.as_str(),
                     error = %e.detail,
                     "revocation check failed"
                 );
@@ -273,7 +240,12 @@ impl Revocation {
                         Err(e) => last = Some(RevocationError::from(e)),
                     }
                 }
-                Err(last.unwrap_or_else(|| RevocationError::new("unsupported_url", "no URL")))
+                Err(last.unwrap_or_else(|| {
+                    RevocationError::new(
+                        RevocationReason::Fetch(FetchReason::UnsupportedUrl),
+                        "no URL",
+                    )
+                }))
             })
             .await
     }
@@ -309,7 +281,7 @@ impl Revocation {
                     };
                     if copy.crl.is_stale(now) {
                         verdict.errors.push(RevocationError::new(
-                            "stale",
+                            RevocationReason::Stale,
                             format!(
                                 "{url}: the CRL's nextUpdate {} has passed",
                                 copy.crl.next_update.unwrap_or_default()
@@ -325,7 +297,12 @@ impl Revocation {
                 Err(e) => last = Some(e),
             }
         }
-        CrlVerdict::error(last.unwrap_or_else(|| RevocationError::new("unsupported_url", "no URL")))
+        CrlVerdict::error(last.unwrap_or_else(|| {
+            RevocationError::new(
+                RevocationReason::Fetch(FetchReason::UnsupportedUrl),
+                "no URL",
+            )
+        }))
     }
 
     /// The CRL at `url`: cached while fresh, else downloaded (conditionally when a copy is held).
@@ -349,7 +326,7 @@ impl Revocation {
                         Some(held) => held.value,
                         None => {
                             return Err(RevocationError::new(
-                                "http_status",
+                                RevocationReason::Fetch(FetchReason::HttpStatus),
                                 format!("{url}: 304 Not Modified to an unconditional GET"),
                             ))
                         }
@@ -371,7 +348,7 @@ impl Revocation {
         // A copy fetched for a target with a larger cap is not used past this target's cap.
         if copy.crl.size() as u64 > max_bytes {
             return Err(RevocationError::new(
-                "too_large",
+                RevocationReason::Fetch(FetchReason::TooLarge),
                 format!(
                     "{url}: {} bytes, over the {max_bytes}-byte cap",
                     copy.crl.size()
@@ -432,7 +409,7 @@ fn stapled(leaf: &PathCert<'_>, response: &[u8], now: i64) -> SourceReport {
 
 fn budget_spent(what: &str) -> RevocationError {
     RevocationError::new(
-        "timeout",
+        RevocationReason::Fetch(FetchReason::Timeout),
         format!("{what} did not answer within the revocation budget"),
     )
 }

@@ -25,6 +25,8 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
 
 use super::issuer::Issuer;
+use super::reason::RevocationReason;
+use crate::failure::{Failure, Reason};
 
 /// How far in the future a thisUpdate may lie before the response is refused: responders'
 /// and our clocks differ by a little.
@@ -66,38 +68,51 @@ pub struct OcspAnswer {
     pub next_update: Option<i64>,
 }
 
-/// Why a response (or a request) is unusable. `reason` is the `reason` label of
-/// `cert_revocation_error_info`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OcspError {
-    pub reason: &'static str,
-    pub detail: String,
+/// Why a response (or a request) is unusable; the label is that of the [`RevocationReason`]
+/// it widens into.
+pub type OcspError = Failure<OcspReason>;
+
+/// The fixed reason of an [`OcspError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OcspReason {
+    /// The response (or the request built) does not parse.
+    Malformed,
+    /// The responder answered with an error status instead of a response.
+    ResponderError,
+    /// None of the answers is about the certificate asked for.
+    NoMatchingResponse,
+    /// thisUpdate lies in the future.
+    NotYetValid,
+    /// nextUpdate has passed.
+    Stale,
+    /// The signature does not verify, or the signer is not authorised.
+    BadSignature,
+}
+
+impl Reason for OcspReason {
+    fn as_str(self) -> &'static str {
+        RevocationReason::from(self).as_str()
+    }
 }
 
 impl OcspError {
-    fn new(reason: &'static str, detail: impl Into<String>) -> OcspError {
-        OcspError {
-            reason,
-            detail: detail.into(),
-        }
-    }
-
     fn malformed(what: impl std::fmt::Display) -> OcspError {
-        OcspError::new("malformed", format!("malformed OCSP response: {what}"))
-    }
-}
-
-impl std::fmt::Display for OcspError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.detail, self.reason)
+        OcspError::new(
+            OcspReason::Malformed,
+            format!("malformed OCSP response: {what}"),
+        )
     }
 }
 
 /// A DER `OCSPRequest` for one certificate, with a SHA-1 CertID (what every responder
 /// accepts) and no nonce (so responders and CDNs may serve pre-signed answers).
 pub fn build_request(cert: &CertRef<'_>) -> Result<Vec<u8>, OcspError> {
-    let fail =
-        |what: String| OcspError::new("malformed", format!("cannot build the request: {what}"));
+    let fail = |what: String| {
+        OcspError::new(
+            OcspReason::Malformed,
+            format!("cannot build the request: {what}"),
+        )
+    };
     let cert_id = CertId {
         hash_algorithm: x509_cert::spki::AlgorithmIdentifierOwned {
             oid: ID_SHA1,
@@ -138,7 +153,7 @@ pub fn verify_response(der: &[u8], cert: &CertRef<'_>, now: i64) -> Result<OcspA
     let response = OcspResponse::from_der(der).map_err(OcspError::malformed)?;
     if response.response_status != OcspResponseStatus::Successful {
         return Err(OcspError::new(
-            "responder_error",
+            OcspReason::ResponderError,
             format!(
                 "the responder answered {:?} instead of a response",
                 response.response_status
@@ -165,7 +180,7 @@ pub fn verify_response(der: &[u8], cert: &CertRef<'_>, now: i64) -> Result<OcspA
         .find(|single| cert_id_matches(&single.cert_id, cert))
         .ok_or_else(|| {
             OcspError::new(
-                "no_matching_response",
+                OcspReason::NoMatchingResponse,
                 format!(
                     "none of the {} answers in the response is about serial {}",
                     basic.tbs_response_data.responses.len(),
@@ -181,14 +196,14 @@ pub fn verify_response(der: &[u8], cert: &CertRef<'_>, now: i64) -> Result<OcspA
     let next_update = single.next_update.as_ref().map(unix);
     if this_update > now + CLOCK_SKEW_SECONDS {
         return Err(OcspError::new(
-            "not_yet_valid",
+            OcspReason::NotYetValid,
             format!("thisUpdate {this_update} lies in the future (now {now})"),
         ));
     }
     if let Some(next) = next_update {
         if next < now {
             return Err(OcspError::new(
-                "stale",
+                OcspReason::Stale,
                 format!("nextUpdate {next} has passed (now {now})"),
             ));
         }
@@ -277,7 +292,7 @@ fn cert_id_matches(id: &CertId, cert: &CertRef<'_>) -> bool {
 fn signer_key(raw: &RawBasic<'_>, issuer: &Issuer, now: i64) -> Result<Vec<u8>, OcspError> {
     let issuer_bits = issuer
         .key_bits()
-        .map_err(|e| OcspError::new("bad_signature", e))?;
+        .map_err(|e| OcspError::new(OcspReason::BadSignature, e))?;
     let names = |subject: &[u8], key_bits: &[u8]| match raw.responder {
         (1, name) => name == subject,
         (2, hash_tlv) => OctetString::from_der(hash_tlv)
@@ -311,7 +326,7 @@ fn signer_key(raw: &RawBasic<'_>, issuer: &Issuer, now: i64) -> Result<Vec<u8>, 
     } else {
         refusals.join("; ")
     };
-    Err(OcspError::new("bad_signature", why))
+    Err(OcspError::new(OcspReason::BadSignature, why))
 }
 
 /// Why `cert` may not sign responses for `issuer`'s certificates, or `None` when it may.
@@ -339,7 +354,7 @@ fn delegation_problem(cert: &X509Certificate<'_>, issuer: &Issuer, now: i64) -> 
 fn verify_signature(spki_der: &[u8], raw: &RawBasic<'_>) -> Result<(), OcspError> {
     use x509_parser::asn1_rs::BitString;
     use x509_parser::x509::{AlgorithmIdentifier, SubjectPublicKeyInfo};
-    let bad = |what: String| OcspError::new("bad_signature", what);
+    let bad = |what: String| OcspError::new(OcspReason::BadSignature, what);
     let (_, spki) = SubjectPublicKeyInfo::from_der(spki_der)
         .map_err(|e| bad(format!("the signer's key does not parse: {e}")))?;
     let (_, algorithm) = AlgorithmIdentifier::from_der(raw.algorithm)
@@ -413,7 +428,7 @@ mod tests {
             &[0x30, 0x80, 0, 0],
             &[0xff; 64],
         ] {
-            assert_eq!(check(der).reason, "malformed", "{der:?}");
+            assert_eq!(check(der).reason.as_str(), "malformed", "{der:?}");
         }
     }
 
@@ -421,18 +436,21 @@ mod tests {
     fn a_non_successful_status_is_a_responder_error() {
         // OCSPResponse { responseStatus tryLater (3) }
         let e = check(&[0x30, 0x03, 0x0a, 0x01, 0x03]);
-        assert_eq!(e.reason, "responder_error");
+        assert_eq!(e.reason.as_str(), "responder_error");
         assert!(e.detail.contains("TryLater"), "{e}");
         // unauthorized (6)
         assert_eq!(
-            check(&[0x30, 0x03, 0x0a, 0x01, 0x06]).reason,
+            check(&[0x30, 0x03, 0x0a, 0x01, 0x06]).reason.as_str(),
             "responder_error"
         );
     }
 
     #[test]
     fn successful_without_bytes_or_of_another_type_is_malformed() {
-        assert_eq!(check(&[0x30, 0x03, 0x0a, 0x01, 0x00]).reason, "malformed");
+        assert_eq!(
+            check(&[0x30, 0x03, 0x0a, 0x01, 0x00]).reason.as_str(),
+            "malformed"
+        );
         // responseBytes with id-pkix-ocsp-nonce (1.3.6.1.5.5.7.48.1.2) instead of basic.
         let bytes = [
             0x30, 0x14, 0x0a, 0x01, 0x00, 0xa0, 0x0f, 0x30, 0x0d, 0x06, 0x09, 0x2b, 0x06, 0x01,
@@ -440,7 +458,7 @@ mod tests {
         ];
         let e = check(&bytes);
         assert!(e.detail.contains("1.3.6.1.5.5.7.48.1.2"), "{e}");
-        assert_eq!(e.reason, "malformed", "{e}");
+        assert_eq!(e.reason.as_str(), "malformed", "{e}");
     }
 
     #[test]
@@ -452,9 +470,9 @@ mod tests {
             issuer: &issuer,
         };
         let request = build_request(&cert).expect("request");
-        assert_eq!(check(&request).reason, "malformed");
+        assert_eq!(check(&request).reason.as_str(), "malformed");
         let leaf = rcgen::generate_simple_self_signed(vec!["a.test".into()]).expect("cert");
-        assert_eq!(check(leaf.cert.der()).reason, "malformed");
+        assert_eq!(check(leaf.cert.der()).reason.as_str(), "malformed");
     }
 
     #[test]
@@ -466,7 +484,7 @@ mod tests {
         };
         let request = build_request(&cert).expect("request");
         for len in 0..request.len() {
-            assert_eq!(check(&request[..len]).reason, "malformed");
+            assert_eq!(check(&request[..len]).reason.as_str(), "malformed");
         }
     }
 

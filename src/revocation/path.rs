@@ -5,7 +5,8 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
 
 use super::issuer::{find_issuer, Issuer};
-use super::{ocsp, Input, RevocationError};
+use super::{ocsp, Input, RevocationError, RevocationReason};
+use crate::fetch::FetchReason;
 
 /// One path certificate with what revocation needs of it.
 pub(super) struct PathCert<'a> {
@@ -53,7 +54,7 @@ pub(super) fn fetchable(urls: &[String]) -> Result<Vec<&str>, RevocationError> {
         .collect();
     if usable.is_empty() {
         Err(RevocationError::new(
-            "unsupported_url",
+            RevocationReason::Fetch(FetchReason::UnsupportedUrl),
             format!("no http(s) URL among {urls:?}"),
         ))
     } else {
@@ -63,7 +64,7 @@ pub(super) fn fetchable(urls: &[String]) -> Result<Vec<&str>, RevocationError> {
 
 pub(super) fn issuer_unknown(cert: &PathCert<'_>) -> RevocationError {
     RevocationError::new(
-        "issuer_unknown",
+        RevocationReason::IssuerUnknown,
         format!(
             "the issuer of {:?} was neither sent nor a trust anchor, so its answers cannot be verified",
             cert.subject
@@ -82,6 +83,9 @@ mod tests {
             "HTTP://crl.example/ca.crl".to_string(),
         ];
         assert_eq!(fetchable(&urls).unwrap(), ["HTTP://crl.example/ca.crl"]);
-        assert_eq!(fetchable(&urls[..1]).unwrap_err().reason, "unsupported_url");
+        assert_eq!(
+            fetchable(&urls[..1]).unwrap_err().reason.as_str(),
+            "unsupported_url"
+        );
     }
 }

@@ -5,7 +5,7 @@
 use crate::x509::{ChainError, ChainReport};
 
 use super::ocsp::{OcspAnswer, OcspStatus};
-use super::{RevocationError, Source};
+use super::{RevocationError, RevocationReason, Source};
 
 /// What one source said.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +106,7 @@ pub(super) fn ocsp_report(
                 OcspStatus::Good => report.revoked = Some(false),
                 OcspStatus::Revoked { .. } => report.revoked = Some(true),
                 OcspStatus::Unknown => report.errors.push(RevocationError::new(
-                    "unknown_status",
+                    RevocationReason::UnknownStatus,
                     "the responder does not know the certificate",
                 )),
             }
@@ -126,12 +126,14 @@ pub fn apply(report: &RevocationReport, chain: &mut ChainReport) {
 mod tests {
     use super::*;
 
-    fn verdict(revoked: Option<bool>, reasons: &[&'static str]) -> CrlVerdict {
+    const TIMEOUT: RevocationReason = RevocationReason::Fetch(crate::fetch::FetchReason::Timeout);
+
+    fn verdict(revoked: Option<bool>, reasons: &[RevocationReason]) -> CrlVerdict {
         CrlVerdict {
             revoked,
             errors: reasons
                 .iter()
-                .map(|r| RevocationError::new(r, "test"))
+                .map(|r| RevocationError::new(*r, "test"))
                 .collect(),
         }
     }
@@ -140,11 +142,11 @@ mod tests {
     fn crl_source_needs_every_certificate_answered_unless_one_is_revoked() {
         let r = crl_report(vec![verdict(Some(false), &[]), verdict(Some(false), &[])]);
         assert_eq!((r.revoked, r.errors.len()), (Some(false), 0));
-        let r = crl_report(vec![verdict(Some(false), &[]), verdict(None, &["timeout"])]);
+        let r = crl_report(vec![verdict(Some(false), &[]), verdict(None, &[TIMEOUT])]);
         assert_eq!((r.revoked, r.errors.len()), (None, 1));
         let r = crl_report(vec![
-            verdict(Some(true), &["stale"]),
-            verdict(None, &["timeout"]),
+            verdict(Some(true), &[RevocationReason::Stale]),
+            verdict(None, &[TIMEOUT]),
         ]);
         assert_eq!((r.revoked, r.errors.len()), (Some(true), 2));
     }
@@ -158,7 +160,7 @@ mod tests {
         };
         let r = ocsp_report(Source::Ocsp, Ok(answer(OcspStatus::Unknown)));
         assert_eq!(r.revoked, None);
-        assert_eq!(r.errors[0].reason, "unknown_status");
+        assert_eq!(r.errors[0].reason.as_str(), "unknown_status");
         assert_eq!(r.next_update, Some(10));
         let r = ocsp_report(Source::Ocsp, Ok(answer(OcspStatus::Revoked { at: 5 })));
         assert_eq!(r.revoked, Some(true));

@@ -208,7 +208,7 @@ async fn a_negative_answer_is_cached_too() {
             .resolve(&address("no-such-name.dns.test:443"))
             .await
             .expect_err("NXDOMAIN");
-        assert_eq!(failure.reason, "dns", "{failure:?}");
+        assert_eq!(failure.reason.as_str(), "dns", "{failure:?}");
     }
     // NXDOMAIN for A and AAAA, each asked once, then believed for the SOA's 60 s.
     assert_eq!(

@@ -16,6 +16,8 @@ use p12_keystore::Pkcs12Archive;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
+use crate::probe::ProbeReason;
+
 /// How a certificate file is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -47,11 +49,11 @@ pub enum DecodeError {
 
 impl DecodeError {
     /// The `reason` label of `cert_probe_error_info`.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> ProbeReason {
         match self {
-            DecodeError::NoCertificate(_) => "file_no_certificate",
-            DecodeError::Malformed(_) => "file_malformed",
-            DecodeError::Pkcs12Password(_) => "pkcs12_password",
+            DecodeError::NoCertificate(_) => ProbeReason::FileNoCertificate,
+            DecodeError::Malformed(_) => ProbeReason::FileMalformed,
+            DecodeError::Pkcs12Password(_) => ProbeReason::Pkcs12Password,
         }
     }
 
@@ -307,7 +309,7 @@ mod tests {
 
     #[test]
     fn nothing_to_find_is_told_apart_from_garbage() {
-        let reason = |bytes: &[u8]| decode_all(bytes, None).unwrap_err().reason();
+        let reason = |bytes: &[u8]| decode_all(bytes, None).unwrap_err().reason().as_str();
         assert_eq!(reason(b""), "file_no_certificate");
         assert_eq!(reason(b" \n\t\n"), "file_no_certificate");
         let key_only = KeyPair::generate().unwrap().serialize_pem();
@@ -361,9 +363,9 @@ mod tests {
     fn pkcs12_with_the_wrong_password_says_so() {
         let (bytes, _, _) = pkcs12("s3cret");
         let e = decode_all(&bytes, Some("guess")).unwrap_err();
-        assert_eq!(e.reason(), "pkcs12_password", "{e:?}");
+        assert_eq!(e.reason().as_str(), "pkcs12_password", "{e:?}");
         let e = decode_all(&bytes, None).unwrap_err();
-        assert_eq!(e.reason(), "pkcs12_password", "{e:?}");
+        assert_eq!(e.reason().as_str(), "pkcs12_password", "{e:?}");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::time::{Instant, SystemTime};
 
 use rustls_pki_types::CertificateDer;
 
-use super::{Phase, ProbeFailure, ProbeResult};
+use super::{Instance, Phase, ProbeFailure, ProbeReason, ProbeResult};
 use crate::clock::unix_now;
 use crate::config::{CertFileSource, Target};
 use crate::x509::{self, bundle, CertFacts, ChainReport, TrustStore};
@@ -47,7 +47,7 @@ pub async fn probe(
     let failure = match outcome {
         Ok(Ok(results)) => return results,
         Ok(Err(join)) => ProbeFailure::new(
-            "file_unreadable",
+            ProbeReason::FileUnreadable,
             format!("listing the files failed: {join}"),
         ),
         Err(_) => timeout_failure(target),
@@ -61,7 +61,7 @@ fn read_all(source: &CertFileSource, trust: &TrustStore, deadline: Instant) -> V
     let listing = match walk::list(&source.pattern, deadline) {
         Ok(listing) => listing,
         Err(e) => {
-            let failure = ProbeFailure::new("file_not_found", format!("invalid glob {e}"));
+            let failure = ProbeFailure::new(ProbeReason::FileNotFound, format!("invalid glob {e}"));
             return vec![target_result(started, failure)];
         }
     };
@@ -81,7 +81,7 @@ fn read_all(source: &CertFileSource, trust: &TrustStore, deadline: Instant) -> V
     // At most one result without a `file` label, so its series stay unique.
     let target_failure = if timed_out {
         Some(ProbeFailure::new(
-            "timeout",
+            ProbeReason::Timeout,
             format!(
                 "read {} of the {} matching files before the timeout",
                 results.len(),
@@ -90,7 +90,7 @@ fn read_all(source: &CertFileSource, trust: &TrustStore, deadline: Instant) -> V
         ))
     } else if listing.truncated {
         Some(ProbeFailure::new(
-            "too_many_files",
+            ProbeReason::TooManyFiles,
             format!(
                 "{:?} matches more than {MAX_FILES} files; only the first {MAX_FILES} are read",
                 source.pattern
@@ -102,7 +102,7 @@ fn read_all(source: &CertFileSource, trust: &TrustStore, deadline: Instant) -> V
             n => format!(" ({n} directories matched and were skipped)"),
         };
         Some(ProbeFailure::new(
-            "file_not_found",
+            ProbeReason::FileNotFound,
             format!("no file matches {:?}{skipped}", source.pattern),
         ))
     } else {
@@ -140,7 +140,7 @@ fn read_one(path: &Path, password: &PasswordFile, trust: &TrustStore) -> ProbeRe
             result.failure = judged.1.or_else(|| {
                 decoded.truncated.then(|| {
                     ProbeFailure::new(
-                        "file_too_many_certificates",
+                        ProbeReason::FileTooManyCertificates,
                         format!(
                             "{}: more than {} certificates; only the first are reported",
                             path.display(),
@@ -151,7 +151,7 @@ fn read_one(path: &Path, password: &PasswordFile, trust: &TrustStore) -> ProbeRe
             });
         }
     }
-    result.instance = Some(("file", path.display().to_string()));
+    result.instance = Some(Instance::File(path.display().to_string()));
     result.phases.push((Phase::Read, read_time));
     result.phases.push((Phase::Total, started.elapsed()));
     result.finished_at = SystemTime::now();
@@ -171,7 +171,7 @@ fn judge(
             Ok(f) => facts.push(f),
             Err(e) => {
                 failure = Some(ProbeFailure::new(
-                    "file_malformed",
+                    ProbeReason::FileMalformed,
                     format!("certificate #{}: {e}", i + 1),
                 ));
                 break;
@@ -194,9 +194,9 @@ fn judge(
 /// a directory that cannot be listed).
 fn unreadable_result(path: &Path, why: &str) -> ProbeResult {
     let mut result = ProbeResult::new();
-    result.instance = Some(("file", path.display().to_string()));
+    result.instance = Some(Instance::File(path.display().to_string()));
     result.failure = Some(ProbeFailure::new(
-        "file_unreadable",
+        ProbeReason::FileUnreadable,
         format!("{}: {why}", path.display()),
     ));
     result.phases.push((Phase::Read, std::time::Duration::ZERO));
@@ -219,7 +219,7 @@ fn target_result(started: Instant, failure: ProbeFailure) -> ProbeResult {
 
 fn timeout_failure(target: &Target) -> ProbeFailure {
     ProbeFailure::new(
-        "timeout",
+        ProbeReason::Timeout,
         format!(
             "reading the files did not finish within the {} timeout",
             humantime::format_duration(target.timeout)
@@ -238,7 +238,7 @@ fn panicked(path: &Path, panic: Box<dyn std::any::Any + Send>) -> ProbeFailure {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_default();
     ProbeFailure::new(
-        "file_malformed",
+        ProbeReason::FileMalformed,
         format!("{}: decoding failed: {message}", path.display()),
     )
 }
@@ -268,7 +268,7 @@ impl<'a> PasswordFile<'a> {
                 let max = crate::capped_read::MAX_PASSWORD_FILE;
                 let text = crate::capped_read::read_text_capped(path, max).map_err(|e| {
                     ProbeFailure::new(
-                        "pkcs12_password",
+                        ProbeReason::Pkcs12Password,
                         format!("cannot read password_file {}: {e}", path.display()),
                     )
                 })?;

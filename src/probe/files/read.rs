@@ -12,7 +12,7 @@ use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
-use crate::probe::ProbeFailure;
+use crate::probe::{ProbeFailure, ProbeReason};
 
 /// The largest certificate file read: 10 MiB holds thousands of certificates; anything bigger
 /// is not a certificate file, and reading it every interval would cost memory and time.
@@ -21,7 +21,10 @@ pub const MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
 /// Reads the whole of a regular file of at most [`MAX_FILE_SIZE`] bytes.
 pub fn read_certificate_file(path: &Path) -> Result<Vec<u8>, ProbeFailure> {
     let unreadable = |e: std::io::Error| {
-        ProbeFailure::new("file_unreadable", format!("{}: {e}", path.display()))
+        ProbeFailure::new(
+            ProbeReason::FileUnreadable,
+            format!("{}: {e}", path.display()),
+        )
     };
     let file: File = OpenOptions::new()
         .read(true)
@@ -43,13 +46,13 @@ pub fn read_certificate_file(path: &Path) -> Result<Vec<u8>, ProbeFailure> {
             "not a regular file"
         };
         return Err(ProbeFailure::new(
-            "file_unreadable",
+            ProbeReason::FileUnreadable,
             format!("{}: {what}, not a certificate file", path.display()),
         ));
     }
     let too_large = || {
         ProbeFailure::new(
-            "file_too_large",
+            ProbeReason::FileTooLarge,
             format!(
                 "{}: larger than the {} MiB a certificate file may have",
                 path.display(),
@@ -86,13 +89,13 @@ mod tests {
         // SAFETY: mkfifo reads a NUL-terminated path that outlives the call.
         assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
         let e = read_certificate_file(&fifo).unwrap_err();
-        assert_eq!(e.reason, "file_unreadable");
+        assert_eq!(e.reason.as_str(), "file_unreadable");
         assert!(e.detail.contains("FIFO"), "{}", e.detail);
 
         let e = read_certificate_file(dir.path()).unwrap_err();
-        assert_eq!(e.reason, "file_unreadable");
+        assert_eq!(e.reason.as_str(), "file_unreadable");
         let e = read_certificate_file(&dir.path().join("missing.pem")).unwrap_err();
-        assert_eq!(e.reason, "file_unreadable");
+        assert_eq!(e.reason.as_str(), "file_unreadable");
     }
 
     #[test]
@@ -102,7 +105,7 @@ mod tests {
         let f = File::create(&big).unwrap();
         f.set_len(MAX_FILE_SIZE + 1).unwrap(); // sparse: no 10 MiB written
         assert_eq!(
-            read_certificate_file(&big).unwrap_err().reason,
+            read_certificate_file(&big).unwrap_err().reason.as_str(),
             "file_too_large"
         );
         f.set_len(MAX_FILE_SIZE).unwrap();

@@ -10,6 +10,7 @@
 use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use crate::probe::TlsVersion;
 use crate::x509::chain::MAX_CHAIN;
 
 /// The most bytes read from one server for one answer. A chain of [`MAX_CHAIN`] ordinary
@@ -179,13 +180,10 @@ fn alert_name(description: u8) -> String {
 
 /// Human name of a wire version.
 pub fn version_name(version: u16) -> String {
-    match version {
-        0x0300 => "SSL 3.0".into(),
-        0x0301 => "TLS 1.0".into(),
-        0x0302 => "TLS 1.1".into(),
-        0x0303 => "TLS 1.2".into(),
-        0x0304 => "TLS 1.3".into(),
-        other => format!("version 0x{other:04x}"),
+    match (version, TlsVersion::from_wire(version)) {
+        (_, Some(known)) => known.as_str().into(),
+        (0x0300, None) => "SSL 3.0".into(),
+        (other, None) => format!("version 0x{other:04x}"),
     }
 }
 

@@ -32,7 +32,8 @@ use rustls_pki_types::CertificateDer;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::result::{Phase, ProbeFailure, ProbeResult, TlsSession};
+use super::reason::{ProbeFailure, ProbeReason};
+use super::result::{Phase, ProbeResult, TlsSession, TlsVersion};
 use super::tls::Captured;
 use super::{connect, proxy, starttls, Prober};
 use crate::config::Target;
@@ -56,10 +57,7 @@ impl LegacyVersion {
 
     /// The label value, as `cert_tls_version_info` writes versions.
     pub fn as_str(self) -> &'static str {
-        match self {
-            LegacyVersion::Tls10 => "TLS 1.0",
-            LegacyVersion::Tls11 => "TLS 1.1",
-        }
+        TlsVersion::from(self).as_str()
     }
 
     /// The version number a hello carries.
@@ -67,6 +65,15 @@ impl LegacyVersion {
         match self {
             LegacyVersion::Tls10 => 0x0301,
             LegacyVersion::Tls11 => 0x0302,
+        }
+    }
+}
+
+impl From<LegacyVersion> for TlsVersion {
+    fn from(version: LegacyVersion) -> TlsVersion {
+        match version {
+            LegacyVersion::Tls10 => TlsVersion::Tls10,
+            LegacyVersion::Tls11 => TlsVersion::Tls11,
         }
     }
 }
@@ -228,8 +235,8 @@ pub(in crate::probe) async fn step(
     if Instant::now() >= deadline {
         return;
     }
-    let need_chain =
-        captured.chain.is_empty() && failure.is_some_and(|f| f.reason == "protocol_version");
+    let need_chain = captured.chain.is_empty()
+        && failure.is_some_and(|f| f.reason == ProbeReason::ProtocolVersion);
     let started = Instant::now();
     let Some(mut report) = check(&prober.caches.legacy, target, peer, deadline, need_chain).await
     else {
@@ -240,7 +247,7 @@ pub(in crate::probe) async fn step(
     if let Some(served) = report.served.take() {
         captured.chain = served.chain;
         result.tls = Some(TlsSession {
-            version: served.version.as_str(),
+            version: served.version.into(),
             cipher: served.cipher,
             group: String::new(),
         });
@@ -271,7 +278,7 @@ async fn open(target: &Target, peer: SocketAddr, deadline: Instant) -> Result<Tc
     let (mut stream, _) = connect::connect(&[peer], deadline)
         .await
         .map_err(|f| f.detail)?;
-    if let (Some(proxy_url), Some(address)) = (&target.reach.proxy, &target.address) {
+    if let (Some(proxy_url), Some(address)) = (&target.reach.proxy, target.address()) {
         proxy::open_tunnel(&mut stream, proxy_url, address)
             .await
             .map_err(|f| f.detail)?;

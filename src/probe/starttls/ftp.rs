@@ -4,7 +4,7 @@
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Dialogue;
-use crate::probe::result::ProbeFailure;
+use crate::probe::reason::ProbeFailure;
 
 /// Runs the FTP dialogue up to the server's `234`.
 pub(super) async fn negotiate<S>(d: &mut Dialogue<S>) -> Result<(), ProbeFailure>

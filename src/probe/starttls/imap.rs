@@ -4,7 +4,7 @@
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{quote, Dialogue};
-use crate::probe::result::ProbeFailure;
+use crate::probe::reason::ProbeFailure;
 
 /// Runs the IMAP dialogue up to the server's tagged `OK` to `STARTTLS`.
 pub(super) async fn negotiate<S>(d: &mut Dialogue<S>) -> Result<(), ProbeFailure>

@@ -5,7 +5,7 @@
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Dialogue, MAX_LINE};
-use crate::probe::result::ProbeFailure;
+use crate::probe::reason::ProbeFailure;
 
 /// The StartTLS OID, as the ExtendedRequest's requestName.
 const STARTTLS_OID: &[u8] = b"1.3.6.1.4.1.1466.20037";

@@ -23,7 +23,7 @@ use std::fmt;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::result::ProbeFailure;
+use super::reason::{ProbeFailure, ProbeReason};
 use crate::config::Starttls;
 
 /// The longest line (or XML tag, or binary message) accepted from the server.
@@ -82,13 +82,16 @@ where
 
     /// A `starttls` failure: the server said something unexpected.
     pub fn failure(&self, detail: impl fmt::Display) -> ProbeFailure {
-        ProbeFailure::new("starttls", format!("{} STARTTLS: {detail}", self.name()))
+        ProbeFailure::new(
+            ProbeReason::Starttls,
+            format!("{} STARTTLS: {detail}", self.name()),
+        )
     }
 
     /// A `starttls_unsupported` failure: the server does not offer TLS.
     pub fn unsupported(&self, detail: impl fmt::Display) -> ProbeFailure {
         ProbeFailure::new(
-            "starttls_unsupported",
+            ProbeReason::StarttlsUnsupported,
             format!("{} STARTTLS: {detail}", self.name()),
         )
     }
@@ -336,7 +339,7 @@ mod tests {
             .await
             .err()
             .unwrap();
-        assert_eq!(e.reason, "starttls");
+        assert_eq!(e.reason.as_str(), "starttls");
         assert!(e.detail.contains("after agreeing"), "{e:?}");
         // Without them, the stream is handed over.
         let (client, mut server) = tokio::io::duplex(1 << 16);
@@ -352,7 +355,7 @@ mod tests {
         let e = reply_from(b"HTTP/1.1 400 Bad Request\r\n")
             .await
             .unwrap_err();
-        assert_eq!(e.reason, "starttls");
+        assert_eq!(e.reason.as_str(), "starttls");
         assert!(e.detail.contains("HTTP/1.1 400"), "{e:?}");
         let e = reply_from(&vec![b'a'; MAX_LINE + 10]).await.unwrap_err();
         assert!(e.detail.contains("longer than"), "{e:?}");

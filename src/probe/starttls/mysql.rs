@@ -6,7 +6,7 @@
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{quote, Dialogue, MAX_LINE};
-use crate::probe::result::ProbeFailure;
+use crate::probe::reason::ProbeFailure;
 
 /// Capability flags (the protocol's CLIENT_* constants) sent in the SSLRequest; CLIENT_SSL is
 /// also what the server's greeting must have.

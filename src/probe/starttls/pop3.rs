@@ -4,7 +4,7 @@
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{quote, Dialogue, MAX_REPLY_LINES};
-use crate::probe::result::ProbeFailure;
+use crate::probe::reason::ProbeFailure;
 
 /// Runs the POP3 dialogue up to the server's `+OK` to `STLS`.
 pub(super) async fn negotiate<S>(d: &mut Dialogue<S>) -> Result<(), ProbeFailure>

@@ -5,7 +5,7 @@
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Dialogue;
-use crate::probe::result::ProbeFailure;
+use crate::probe::reason::ProbeFailure;
 
 /// Int32 length 8, Int32 request code 80877103 (1234 << 16 | 5679).
 const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];

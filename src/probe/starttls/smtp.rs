@@ -4,7 +4,7 @@
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Dialogue;
-use crate::probe::result::ProbeFailure;
+use crate::probe::reason::ProbeFailure;
 
 /// The name the probe gives in `EHLO`: constant, so a mail log shows who connected.
 const EHLO: &[u8] = b"EHLO cert-expiry-exporter\r\n";

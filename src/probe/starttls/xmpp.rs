@@ -9,7 +9,7 @@
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{quote, Dialogue, MAX_LINE};
-use crate::probe::result::ProbeFailure;
+use crate::probe::reason::ProbeFailure;
 
 /// The client's request to start TLS.
 const STARTTLS: &[u8] = b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";

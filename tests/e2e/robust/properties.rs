@@ -115,7 +115,7 @@ proptest! {
         prop_assert_eq!(config.targets.len(), targets.len());
         for (i, (got, want)) in config.targets.iter().zip(&targets).enumerate() {
             prop_assert_eq!(&got.name, &format!("{}#{i}", want.name));
-            prop_assert_eq!(got.address.as_ref(), Some(&want.address));
+            prop_assert_eq!(got.address(), Some(&want.address));
             prop_assert_eq!(&got.server_name, &want.address.host.to_string());
             prop_assert_eq!(got.interval, want.interval);
             prop_assert_eq!(got.timeout, want.timeout);

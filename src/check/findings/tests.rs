@@ -1,0 +1,229 @@
+//! Findings of made-up results, one concern per test.
+
+use super::*;
+use crate::config::Config;
+use crate::probe::legacy::{LegacyReport, LegacyVersion};
+use crate::probe::{ProbeFailure, ProbeReason};
+use crate::x509::{ChainError, ChainReport};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+const NOW: i64 = 1_800_000_000;
+
+fn target() -> Arc<Target> {
+    Config::parse("targets:\n  - address: shop.example:443\n")
+        .unwrap()
+        .targets[0]
+        .clone()
+}
+
+fn cert(subject: &str, issuer: &str, days_left: i64) -> Arc<CertFacts> {
+    Arc::new(CertFacts {
+        subject: subject.into(),
+        issuer: issuer.into(),
+        serial: "01".into(),
+        not_before: NOW - 10 * 86_400,
+        not_after: NOW + days_left * 86_400,
+        sha256_fingerprint: String::new(),
+        key_algorithm: "EC",
+        key_bits: 256,
+        signature_algorithm: "ecdsa-with-SHA256".into(),
+        dns_names: vec!["shop.example".into()],
+        ip_addresses: Vec::new(),
+        is_ca: subject != "CN=shop.example",
+        self_issued: false,
+        ocsp_urls: Vec::new(),
+        ca_issuer_urls: Vec::new(),
+        crl_urls: Vec::new(),
+        lints: Vec::new(),
+        refused_key: None,
+        encoding_problem: None,
+    })
+}
+
+fn result(errors: &[ChainError], leaf_days: i64) -> ProbeResult {
+    let certs = vec![
+        cert("CN=shop.example", "CN=Inter", leaf_days),
+        cert("CN=Inter", "CN=Root", 900),
+    ];
+    let mut r = ProbeResult::new();
+    r.chain = Some(ChainReport {
+        in_path: vec![true; certs.len()],
+        expiry: certs.iter().map(|c| c.not_after).min(),
+        certs,
+        errors: errors.iter().copied().collect::<BTreeSet<_>>(),
+        private_anchor: false,
+        detail: None,
+        judged: true,
+        anchored: errors.is_empty(),
+        anchor: None,
+    });
+    r
+}
+
+fn codes(findings: &[Finding]) -> Vec<(&'static str, Severity)> {
+    findings.iter().map(|f| (f.code, f.severity)).collect()
+}
+
+#[test]
+fn issue_11_reasons_get_their_own_advice() {
+    for (reason, says) in [
+        (ChainError::SelfSigned, "CA:FALSE"),
+        (ChainError::AnchorExpired, "current root"),
+        (ChainError::AnchorNotYetValid, "current root"),
+        (ChainError::AnchorUnusable, "basicConstraints CA:TRUE"),
+        (ChainError::WeakKey, "RSA 2048+"),
+        (ChainError::PathNotBuilt, "without the self-issued"),
+        (ChainError::Malformed, "unknown critical extension"),
+    ] {
+        let f = assess(&target(), &result(&[reason], 90), NOW, 28.0);
+        let finding = f
+            .iter()
+            .find(|f| f.code == reason.as_str())
+            .unwrap_or_else(|| panic!("no finding for {reason:?}: {f:?}"));
+        assert_eq!(finding.severity, Severity::Broken);
+        let advice = finding.advice.as_deref().unwrap_or("");
+        assert!(advice.contains(says), "{reason:?}: {advice}");
+        assert!(
+            !advice.contains("use a key of at least")
+                && !advice.contains("reissue it as a TLS server certificate"),
+            "{reason:?}: {advice}"
+        );
+    }
+}
+
+#[test]
+fn a_healthy_chain_is_all_ok() {
+    let f = assess(&target(), &result(&[], 90), NOW, 28.0);
+    assert_eq!(worst(&f), Severity::Ok);
+    assert_eq!(
+        codes(&f),
+        [("chain_valid", Severity::Ok), ("expiry", Severity::Ok)]
+    );
+    assert!(
+        f[1].message
+            .contains("the leaf (CN=shop.example) is valid for 90 days"),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn expiring_within_warn_days_needs_attention() {
+    let f = assess(&target(), &result(&[], 10), NOW, 28.0);
+    assert_eq!(worst(&f), Severity::Attention);
+    assert_eq!(f[0].code, "expiring_soon");
+    assert!(f[0].message.contains("expires in 10 days, on"), "{f:?}");
+    assert!(f[0].advice.as_deref().unwrap().contains("renew"));
+    // The threshold is the caller's.
+    assert_eq!(
+        worst(&assess(&target(), &result(&[], 10), NOW, 7.0)),
+        Severity::Ok
+    );
+}
+
+#[test]
+fn missing_intermediate_is_broken_with_the_fix() {
+    let mut r = result(&[ChainError::MissingIntermediate], 90);
+    r.aia = Some(crate::probe::aia::AiaOutcome {
+        completed_from: vec!["http://ca.example/inter.der".into()],
+        error: None,
+    });
+    let f = assess(&target(), &r, NOW, 28.0);
+    assert_eq!(worst(&f), Severity::Broken);
+    assert_eq!(f[0].code, "missing_intermediate");
+    assert!(
+        f[0].message.contains("http://ca.example/inter.der"),
+        "{f:?}"
+    );
+    assert!(
+        f[0].advice.as_deref().unwrap().contains("full chain"),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn expired_and_misnamed_are_both_told() {
+    let mut r = result(&[ChainError::Expired, ChainError::HostnameMismatch], -3);
+    let t = Config::parse("targets:\n  - address: other.example:443\n").unwrap();
+    r.failure = None;
+    let f = assess(&t.targets[0], &r, NOW, 28.0);
+    assert_eq!(
+        codes(&f),
+        [
+            ("expired", Severity::Broken),
+            ("hostname_mismatch", Severity::Broken)
+        ]
+    );
+    assert!(
+        f[0].message.contains("expired on") && f[0].message.contains("3 days ago"),
+        "{f:?}"
+    );
+    assert!(f[1]
+        .message
+        .contains("does not cover other.example (it covers shop.example)"));
+}
+
+#[test]
+fn weak_crypto_and_legacy_protocols_need_attention() {
+    let mut r = result(&[], 90);
+    if let Some(chain) = r.chain.as_mut() {
+        let mut leaf = (*chain.certs[0]).clone();
+        leaf.key_algorithm = "RSA";
+        leaf.key_bits = 1024;
+        chain.certs[0] = Arc::new(leaf);
+    }
+    r.legacy = Some(LegacyReport {
+        enabled: vec![(LegacyVersion::Tls10, true), (LegacyVersion::Tls11, false)],
+        inconclusive: Vec::new(),
+        checked_at: std::time::SystemTime::now(),
+        served: None,
+    });
+    let f = assess(&target(), &r, NOW, 28.0);
+    assert_eq!(worst(&f), Severity::Attention);
+    let attention: Vec<_> = f
+        .iter()
+        .filter(|f| f.severity == Severity::Attention)
+        .collect();
+    assert_eq!(attention[0].code, "rsa_key_lt_2048");
+    assert!(attention[0].message.contains("RSA key of 1024 bits"));
+    assert_eq!(attention[1].code, "legacy_protocol");
+    assert_eq!(attention[1].message, "the server still accepts TLS 1.0");
+    assert!(f.iter().any(|f| f.message == "the server refuses TLS 1.1"));
+}
+
+#[test]
+fn unreachable_is_broken_and_legacy_only_says_why() {
+    let mut r = ProbeResult::new();
+    r.failure = Some(ProbeFailure::new(ProbeReason::ConnectRefused, "refused"));
+    let f = assess(&target(), &r, NOW, 28.0);
+    assert_eq!(codes(&f), [("connect_refused", Severity::Broken)]);
+    assert!(f[0].message.contains("shop.example:443"));
+
+    let mut r = result(&[], 90);
+    r.failure = Some(ProbeFailure::new(
+        ProbeReason::ProtocolVersion,
+        "no common version",
+    ));
+    r.tls = Some(crate::probe::TlsSession {
+        version: crate::probe::TlsVersion::Tls10,
+        cipher: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA".into(),
+        group: String::new(),
+    });
+    let f = assess(&target(), &r, NOW, 28.0);
+    assert_eq!(f[0].code, "protocol_version");
+    assert!(f[0].message.contains("speaks only TLS 1.0"), "{f:?}");
+    assert!(f[0].advice.as_deref().unwrap().contains("enable TLS 1.2"));
+}
+
+#[test]
+fn clock_skew_over_five_minutes_needs_attention() {
+    assert_eq!(clock_finding(None), None);
+    assert_eq!(clock_finding(Some(2.4)).unwrap().severity, Severity::Ok);
+    assert!(clock_finding(Some(0.4))
+        .unwrap()
+        .message
+        .contains("to the second"));
+    let f = clock_finding(Some(-3600.0)).unwrap();
+    assert_eq!(f.severity, Severity::Attention);
+    assert!(f.message.contains("1h behind"), "{}", f.message);
+}
