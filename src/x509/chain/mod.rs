@@ -11,11 +11,18 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter, KeyUsage, VerifiedPath};
 
 use super::facts::CertFacts;
 use super::trust::{AnchorCert, TrustStore};
+use anchor::{anchor_problem, Rejected};
+use webpki_errors::{classify, is_date_error, is_eku_error};
+
+mod anchor;
+#[cfg(test)]
+mod tests;
+mod webpki_errors;
 
 /// The most certificates of one chain that are analysed and reported; a server sending more is
 /// misconfigured or hostile, and the rest would only bloat `/metrics`.
@@ -351,15 +358,6 @@ impl Details {
     }
 }
 
-/// A path webpki verified up to an anchor that strict clients refuse.
-struct Rejected {
-    reason: ChainError,
-    detail: String,
-    used: Vec<Vec<u8>>,
-    anchor: Option<Arc<CertFacts>>,
-    private: bool,
-}
-
 fn used_intermediates(path: &VerifiedPath<'_>) -> Vec<Vec<u8>> {
     path.intermediate_certificates()
         .map(|c| c.der().as_ref().to_vec())
@@ -370,110 +368,6 @@ fn used_intermediates(path: &VerifiedPath<'_>) -> Vec<Vec<u8>> {
 fn set_path(report: &mut ChainReport, chain: &[CertificateDer<'_>], used: &[Vec<u8>]) {
     for (i, der) in chain.iter().enumerate().take(report.certs.len()) {
         report.in_path[i] = i == 0 || used.iter().any(|u| u.as_slice() == der.as_ref());
-    }
-}
-
-/// Why strict clients refuse a path ending at this anchor at `now`, if they do. An anchor
-/// that is the leaf itself (a pinned self-signed certificate) needs no CA flag.
-fn anchor_problem(cert: &AnchorCert, is_leaf: bool, now: i64) -> Option<(ChainError, String)> {
-    let name = cert
-        .facts
-        .as_ref()
-        .map(|f| f.subject.clone())
-        .unwrap_or_else(|| "the trust anchor".to_string());
-    if !is_leaf {
-        if let Some(why) = &cert.unusable {
-            return Some((
-                ChainError::AnchorUnusable,
-                format!("trust anchor {name}: {why}"),
-            ));
-        }
-    }
-    let facts = cert.facts.as_ref()?;
-    if now > facts.not_after {
-        return Some((
-            ChainError::AnchorExpired,
-            format!("trust anchor {name} expired on {}", utc(facts.not_after)),
-        ));
-    }
-    if now < facts.not_before {
-        return Some((
-            ChainError::AnchorNotYetValid,
-            format!(
-                "trust anchor {name} is valid only from {}",
-                utc(facts.not_before)
-            ),
-        ));
-    }
-    None
-}
-
-/// A Unix time as RFC 3339 UTC, for details.
-fn utc(t: i64) -> String {
-    match u64::try_from(t) {
-        Ok(secs) => humantime::format_rfc3339_seconds(
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
-        )
-        .to_string(),
-        Err(_) => format!("{t} (Unix seconds)"),
-    }
-}
-
-/// The reason for a path webpki did not build (dates and anchors aside).
-fn classify(
-    e: &webpki::Error,
-    report: &ChainReport,
-    chain: &[CertificateDer<'_>],
-    trust: &TrustStore,
-    leaf_anchor: &Option<TrustAnchor<'_>>,
-    details: &mut Details,
-) -> ChainError {
-    use webpki::Error as E;
-    let self_signed = is_self_signed(&report.certs[0], &chain[0]);
-    details.push(format!("{e:?}"));
-    match webpki_reason(e) {
-        ChainError::UnknownIssuer if self_signed => ChainError::SelfSigned,
-        // A CA certificate as the leaf: webpki refuses it before looking for an issuer. For a
-        // self-signed one (what `openssl req -x509` makes) the trust question is whether it is
-        // itself an anchor: if not, it is self-signed; if so, rustls clients still refuse a
-        // CA certificate as a server's.
-        ChainError::InvalidPurpose if matches!(e, E::CaUsedAsEndEntity) && self_signed => {
-            let pinned = leaf_anchor.as_ref().is_some_and(|a| {
-                trust.has_anchor(a.subject.as_ref(), a.subject_public_key_info.as_ref())
-            });
-            if pinned {
-                ChainError::InvalidPurpose
-            } else {
-                ChainError::SelfSigned
-            }
-        }
-        ChainError::BadSignature | ChainError::UnsupportedSignatureAlgorithm
-            if matches!(
-                e,
-                E::InvalidSignatureForPublicKey
-                    | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
-            ) =>
-        {
-            match super::signatures::walk(chain, &report.certs, trust) {
-                super::signatures::Walk::Verified(n) => {
-                    details.push(format!(
-                        "every signature verifies along {n} certificates to a trust anchor, \
-                         but rustls-webpki cannot build this path"
-                    ));
-                    ChainError::PathNotBuilt
-                }
-                super::signatures::Walk::WeakKey(why) => {
-                    details.push(why);
-                    ChainError::WeakKey
-                }
-                super::signatures::Walk::Bad(why) => {
-                    details.push(why);
-                    ChainError::BadSignature
-                }
-                super::signatures::Walk::NoPath => webpki_reason(e),
-            }
-        }
-        reason => reason,
     }
 }
 
@@ -568,221 +462,4 @@ fn moment_inside(certs: &[Arc<CertFacts>], path: &[usize]) -> Option<i64> {
     let start = path.iter().map(|&i| certs[i].not_before).max()?;
     let end = path.iter().map(|&i| certs[i].not_after).min()?;
     (start <= end).then_some(start + (end - start) / 2)
-}
-
-fn is_date_error(e: &webpki::Error) -> bool {
-    matches!(
-        e,
-        webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }
-    )
-}
-
-fn is_eku_error(e: &webpki::Error) -> bool {
-    matches!(
-        e,
-        webpki::Error::RequiredEkuNotFoundContext(_) | webpki::Error::EmptyEkuExtension
-    )
-}
-
-/// A self-issued leaf whose signature verifies with its own key.
-fn is_self_signed(facts: &CertFacts, der: &CertificateDer<'_>) -> bool {
-    use x509_parser::prelude::FromDer;
-    facts.self_issued
-        && x509_parser::certificate::X509Certificate::from_der(der)
-            .map(|(_, c)| c.verify_signature(None).is_ok())
-            .unwrap_or(false)
-}
-
-/// Maps webpki's path error to our reason.
-fn webpki_reason(e: &webpki::Error) -> ChainError {
-    use webpki::Error as E;
-    match e {
-        E::CertExpired { .. } => ChainError::Expired,
-        E::CertNotValidYet { .. } => ChainError::NotYetValid,
-        E::UnknownIssuer => ChainError::UnknownIssuer,
-        E::InvalidSignatureForPublicKey => ChainError::BadSignature,
-        E::UnsupportedSignatureAlgorithmContext(_)
-        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
-        | E::SignatureAlgorithmMismatch => ChainError::UnsupportedSignatureAlgorithm,
-        E::RequiredEkuNotFoundContext(_)
-        | E::EmptyEkuExtension
-        | E::CaUsedAsEndEntity
-        | E::EndEntityUsedAsCa => ChainError::InvalidPurpose,
-        E::NameConstraintViolation | E::PathLenConstraintViolated => {
-            ChainError::ConstraintViolation
-        }
-        E::CertRevoked => ChainError::Revoked,
-        // Whatever webpki cannot parse, in any certificate of the path: one reason.
-        E::BadDer
-        | E::BadDerTime
-        | E::TrailingData(_)
-        | E::MalformedExtensions
-        | E::UnsupportedCriticalExtension
-        | E::UnsupportedCertVersion
-        | E::ExtensionValueInvalid
-        | E::InvalidSerialNumber
-        | E::InvalidCertValidity
-        | E::MalformedNameConstraint
-        | E::MalformedDnsIdentifier
-        | E::InvalidNetworkMaskConstraint => ChainError::Malformed,
-        _ => ChainError::Invalid,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rcgen::{
-        BasicConstraints, CertificateParams, CustomExtension, DnType, IsCa, Issuer, KeyPair,
-    };
-
-    const DAY: i64 = 86_400;
-
-    fn now() -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-    }
-
-    fn at(days: i64) -> time::OffsetDateTime {
-        time::OffsetDateTime::from_unix_timestamp(now() + days * DAY).unwrap()
-    }
-
-    fn ca(cn: &str, from: i64, to: i64) -> CertificateParams {
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.distinguished_name.push(DnType::CommonName, cn);
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.not_before = at(from);
-        p.not_after = at(to);
-        p
-    }
-
-    fn leaf_params() -> CertificateParams {
-        let mut p = CertificateParams::new(vec!["shop.test".to_string()]).unwrap();
-        p.distinguished_name.push(DnType::CommonName, "shop.test");
-        p.not_before = at(-1);
-        p.not_after = at(30);
-        p
-    }
-
-    fn critical(oid: &[u64], content: Vec<u8>) -> CustomExtension {
-        let mut e = CustomExtension::from_oid_content(oid, content);
-        e.set_criticality(true);
-        e
-    }
-
-    /// root -> intermediate (from `inter`) -> leaf (from `leaf`); returns (chain, root DER).
-    fn chain_with(
-        inter: CertificateParams,
-        leaf: CertificateParams,
-    ) -> (Vec<CertificateDer<'static>>, CertificateDer<'static>) {
-        let root_params = ca("Unit Root", -30, 3650);
-        let root_key = KeyPair::generate().unwrap();
-        let root = root_params.self_signed(&root_key).unwrap();
-        let inter_key = KeyPair::generate().unwrap();
-        let inter_cert = inter
-            .signed_by(&inter_key, &Issuer::from_params(&root_params, &root_key))
-            .unwrap();
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf_cert = leaf
-            .signed_by(&leaf_key, &Issuer::from_params(&inter, &inter_key))
-            .unwrap();
-        (
-            vec![leaf_cert.der().clone(), inter_cert.der().clone()],
-            root.der().clone(),
-        )
-    }
-
-    fn verdict(chain: &[CertificateDer<'static>], root: CertificateDer<'static>) -> ChainReport {
-        let trust = TrustStore::from_certificates(vec![root]).unwrap();
-        analyse(chain, "shop.test", &trust, now())
-    }
-
-    fn reasons(r: &ChainReport) -> Vec<&'static str> {
-        r.errors.iter().map(|e| e.as_str()).collect()
-    }
-
-    #[test]
-    fn a_valid_chain_reports_its_anchor() {
-        let (chain, root) = chain_with(ca("Unit Inter", -30, 3000), leaf_params());
-        let r = verdict(&chain, root);
-        assert!(r.is_valid(), "{:?} {:?}", r.errors, r.detail);
-        assert_eq!(r.anchor.as_ref().unwrap().subject, "CN=Unit Root");
-    }
-
-    #[test]
-    fn an_intermediate_webpki_cannot_parse_is_malformed_not_invalid() {
-        let mut inter = ca("Unit Inter", -30, 3000);
-        inter.custom_extensions.push(critical(
-            &[1, 3, 6, 1, 4, 1, 55738, 666, 3],
-            vec![0x05, 0x00],
-        ));
-        let (chain, root) = chain_with(inter, leaf_params());
-        let r = verdict(&chain, root);
-        assert_eq!(reasons(&r), ["malformed_certificate"]);
-        assert!(r.detail.unwrap().contains("UnsupportedCriticalExtension"));
-    }
-
-    #[test]
-    fn empty_name_constraints_and_empty_aia_are_malformed() {
-        // nameConstraints (2.5.29.30) with no subtrees at all: Go refuses to parse it.
-        let mut inter = ca("Unit Inter", -30, 3000);
-        inter
-            .custom_extensions
-            .push(critical(&[2, 5, 29, 30], vec![0x30, 0x00]));
-        let (chain, root) = chain_with(inter, leaf_params());
-        let r = verdict(&chain, root);
-        assert_eq!(reasons(&r), ["malformed_certificate"], "{:?}", r.detail);
-        assert!(r.detail.unwrap().contains("nameConstraints"));
-
-        // authorityInfoAccess (1.3.6.1.5.5.7.1.1) without an access description.
-        let mut leaf = leaf_params();
-        leaf.custom_extensions
-            .push(CustomExtension::from_oid_content(
-                &[1, 3, 6, 1, 5, 5, 7, 1, 1],
-                vec![0x30, 0x00],
-            ));
-        let (chain, root) = chain_with(ca("Unit Inter", -30, 3000), leaf);
-        let r = verdict(&chain, root);
-        assert_eq!(reasons(&r), ["malformed_certificate"], "{:?}", r.detail);
-        assert!(r.detail.unwrap().contains("authorityInfoAccess"));
-    }
-
-    #[test]
-    fn a_renewed_root_beside_its_expired_self_keeps_the_chain_valid() {
-        // The same root name and key, once expired and once re-issued with new dates: the
-        // expired anchor is turned down, and webpki goes on to the renewed one.
-        let key = KeyPair::generate().unwrap();
-        let old = ca("Renewed Root", -800, -1).self_signed(&key).unwrap();
-        let renewed_params = ca("Renewed Root", -30, 3650);
-        let renewed = renewed_params.self_signed(&key).unwrap();
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf = leaf_params()
-            .signed_by(&leaf_key, &Issuer::from_params(&renewed_params, &key))
-            .unwrap();
-        let chain = vec![leaf.der().clone()];
-        let both =
-            TrustStore::from_certificates(vec![old.der().clone(), renewed.der().clone()]).unwrap();
-        let r = analyse(&chain, "shop.test", &both, now());
-        assert!(r.is_valid(), "{:?} {:?}", r.errors, r.detail);
-        assert!(r.anchor.unwrap().not_after > now());
-
-        let only_old = TrustStore::from_certificates(vec![old.der().clone()]).unwrap();
-        let r = analyse(&chain, "shop.test", &only_old, now());
-        assert_eq!(reasons(&r), ["anchor_expired"]);
-        assert!(r.anchored);
-        assert!(r.anchor.unwrap().not_after < now());
-    }
-
-    #[test]
-    fn from_certificates_refuses_what_is_no_certificate() {
-        assert!(
-            TrustStore::from_certificates(vec![CertificateDer::from(vec![0x30, 0x00])]).is_err()
-        );
-        assert!(TrustStore::from_certificates(Vec::new())
-            .unwrap()
-            .anchors()
-            .is_empty());
-    }
 }
