@@ -1,3 +1,4 @@
+#![deny(missing_docs)]
 //! cert-expiry-exporter: probes TLS endpoints on a schedule and serves certificate expiry, chain
 //! validity and revocation to Prometheus.
 //!
@@ -13,22 +14,22 @@
 //! [`app`] (wiring only).
 
 pub mod app;
-pub mod capped_read;
+mod capped_read;
 pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod failure;
-pub mod fetch;
+mod failure;
+mod fetch;
 pub mod inventory;
 pub mod logging;
-pub mod metrics;
+mod metrics;
 pub mod probe;
 pub mod revocation;
-pub mod scheduler;
+mod scheduler;
 pub mod server;
 pub mod shard;
-pub mod state;
-pub mod systemd;
-pub mod tls_provider;
+mod state;
+mod systemd;
+mod tls_provider;
 pub mod x509;
