@@ -5,18 +5,28 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::prelude::*;
 
 /// `--log.level` values (defined here, re-exported by `cli`, so logging needs nothing above it).
+// The variants' words are `//` comments: clap would print doc comments as per-value help, and
+// `--help` is kept as it was.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogLevel {
+    // As info, plus one line per probe and why HTTP client connections ended.
     Debug,
+    // As warn, plus start-up, reloads, target files loaded and shutdown.
     Info,
+    // As error, plus one line per failed probe and other problems the exporter runs on through.
     Warn,
+    // Only a rejected reload or target file, or a /metrics page that failed to encode.
     Error,
 }
 
-/// `--log.format` values.
+/// `--log.format` values (variants commented with `//`, as for [`LogLevel`]).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    // Pairs of key=value, as Prometheus and its exporters log.
     Logfmt,
+    // One JSON object per line, the event's fields flattened into it.
     Json,
 }
 

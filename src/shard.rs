@@ -14,7 +14,9 @@ use std::fmt;
 /// This exporter's share of the targets: shard `index` of `count` (0-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
+    /// This replica's shard, 0-based and below `count`.
     pub index: u32,
+    /// How many replicas share the list; 1 keeps every target.
     pub count: u32,
 }
 

@@ -25,7 +25,9 @@ impl fmt::Display for Host {
 /// Where to connect: host and TCP port.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Address {
+    /// A name (lowercased) or an IP literal; also the SNI name when `server_name` is not set.
     pub host: Host,
+    /// Always written out and never 0: no default 443 to hide a missing `:993`.
     pub port: u16,
 }
 

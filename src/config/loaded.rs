@@ -10,7 +10,10 @@ use super::{Config, ConfigError};
 /// A configuration with everything loaded that can fail: the config file and its CA files.
 #[derive(Clone)]
 pub struct Loaded {
+    /// The validated configuration file.
     pub config: Config,
+    /// One trust store per `ca_file` of the targets and `/probe` modules, read now so that an
+    /// unreadable CA file fails the load instead of every probe.
     pub trust: TrustStores,
 }
 

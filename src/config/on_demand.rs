@@ -50,9 +50,17 @@ pub struct Module {
 /// What a `/probe` request asks for.
 #[derive(Debug, Clone, Default)]
 pub struct OnDemandRequest<'a> {
+    /// `target=`: the `host:port` to probe, which becomes the `target` label; empty when the
+    /// parameter is missing (a bad request).
     pub target: &'a str,
+    /// `module=`: the configured module whose settings apply; `None` or empty for the
+    /// `defaults:` alone.
     pub module: Option<&'a str>,
+    /// `server_name=`: the SNI and the name to check, over the module's; otherwise the
+    /// target's host.
     pub server_name: Option<&'a str>,
+    /// `starttls=`: a `starttls:` value (`smtp`, …) over the module's; still text, checked
+    /// when the target is built.
     pub starttls: Option<&'a str>,
 }
 

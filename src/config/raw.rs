@@ -36,17 +36,31 @@ pub struct RawConfig {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDefaults {
+    /// Time between two probes of a target (`5m`, humantime); `super::DEFAULT_INTERVAL` when
+    /// unset, and zero is refused.
     #[serde(default, with = "humantime_serde")]
     pub interval: Option<Duration>,
+    /// Budget for one whole probe (DNS, connect, STARTTLS, handshake); `super::DEFAULT_TIMEOUT`
+    /// when unset. Revocation checks get a second budget of the same length.
     #[serde(default, with = "humantime_serde")]
     pub timeout: Option<Duration>,
+    /// A PEM file of extra trust anchors, added to the system store, for targets that name
+    /// none of their own.
     pub ca_file: Option<PathBuf>,
+    /// Probes in flight at once, over all targets and `/probe` requests; set only here, at
+    /// least 1, `super::DEFAULT_CONCURRENCY` when unset.
     pub concurrency: Option<Spanned<usize>>,
+    /// Constant labels on the series of every target; a target's own `labels` win key by key.
     pub labels: Option<BTreeMap<String, String>>,
     // How targets are reached (see `super::reach`); `starttls` is per target only.
+    /// Whether a name's first answering address or every address is probed (default: first).
     pub resolve: Option<ResolveMode>,
+    /// `http://[user:pass@]host:port` of the HTTP CONNECT proxy probes go through.
     pub proxy_url: Option<Spanned<String>>,
+    /// The PEM certificate chain (leaf first) presented when a server asks for a client
+    /// certificate; only together with `client_key`.
     pub client_cert: Option<Spanned<PathBuf>>,
+    /// The PEM private key of `client_cert`; only together with it.
     pub client_key: Option<Spanned<PathBuf>>,
     /// Revocation sources and limits every target inherits (see `super::revocation`).
     pub revocation: Option<super::revocation::RawRevocation>,
@@ -58,26 +72,40 @@ pub struct RawDefaults {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTarget {
+    /// The `target` label, unique and not empty; the `address` (or `path`) as written when
+    /// unset.
     pub name: Option<Spanned<String>>,
     /// `host:port` of an endpoint; a target has either this or `path`.
     pub address: Option<Spanned<String>>,
     /// SNI and the name the certificate must cover (`super::address::check_server_name`).
     pub server_name: Option<Spanned<String>>,
+    /// Time between two probes of this target, over `defaults.interval`.
     #[serde(default, with = "humantime_serde")]
     pub interval: Option<Duration>,
+    /// Budget for one probe of this target, over `defaults.timeout`.
     #[serde(default, with = "humantime_serde")]
     pub timeout: Option<Duration>,
+    /// Extra trust anchors (PEM) for this target, instead of `defaults.ca_file`.
     pub ca_file: Option<PathBuf>,
+    /// Constant labels on this target's series, over the defaults' key by key; names the
+    /// exporter sets itself (`super::RESERVED_LABELS`) are refused.
     pub labels: Option<BTreeMap<String, String>>,
     /// A glob of certificate files to read instead of connecting (a file target).
     pub path: Option<Spanned<String>>,
     /// The file holding the password of the PKCS#12 files a file target reads.
     pub password_file: Option<Spanned<PathBuf>>,
     // How this target is reached (see `super::reach`).
+    /// The plain-text dialogue that upgrades the connection to TLS; only set per target.
     pub starttls: Option<Starttls>,
+    /// Which of the name's addresses are probed, over `defaults.resolve`; `all` cannot be
+    /// combined with a proxy.
     pub resolve: Option<ResolveMode>,
+    /// The HTTP CONNECT proxy for this target, over `defaults.proxy_url`.
     pub proxy_url: Option<Spanned<String>>,
+    /// The client certificate chain (PEM); with `client_key`, the pair replaces the defaults'
+    /// pair whole.
     pub client_cert: Option<Spanned<PathBuf>>,
+    /// The PEM private key of `client_cert`; only together with it.
     pub client_key: Option<Spanned<PathBuf>>,
     /// This target's revocation settings, key by key over the defaults'.
     pub revocation: Option<super::revocation::RawRevocation>,

@@ -18,13 +18,23 @@ use crate::x509::client_identity::{ClientIdentity, IdentityFile};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Starttls {
+    /// SMTP (RFC 3207): `EHLO`, then `STARTTLS` (ports 25 and 587).
     Smtp,
+    /// IMAP (RFC 3501): `CAPABILITY`, then `STARTTLS` (port 143).
     Imap,
+    /// POP3 (RFC 2595): `CAPA`, then `STLS` (port 110).
     Pop3,
+    /// FTP (RFC 4217): `AUTH TLS` (port 21).
     Ftp,
+    /// LDAP (RFC 4511): the StartTLS extended operation (port 389).
     Ldap,
+    /// PostgreSQL: an SSLRequest, answered `S` by a server with SSL on (port 5432).
     Postgres,
+    /// MySQL and MariaDB: an SSLRequest after the server's greeting, when it offers
+    /// CLIENT_SSL (port 3306).
     Mysql,
+    /// XMPP client-to-server (RFC 6120): `<starttls/>` in the stream, answered by
+    /// `<proceed/>` (port 5222).
     Xmpp,
 }
 
@@ -188,10 +198,15 @@ pub struct Reach {
 /// The reach settings as written, for a target or the `defaults:` block (borrowed, with the
 /// locations errors point at).
 pub struct RawReach<'a> {
+    /// `starttls:`; always `None` for the `defaults:` block, which cannot set it.
     pub starttls: Option<Starttls>,
+    /// `resolve:`; `None` when not written, so the defaults' (or `first`) applies.
     pub resolve: Option<ResolveMode>,
+    /// `proxy_url:` as written, not yet parsed.
     pub proxy_url: Option<&'a Spanned<String>>,
+    /// `client_cert:`, not yet read; half a pair without `client_key` is an error.
     pub client_cert: Option<&'a Spanned<PathBuf>>,
+    /// `client_key:`, not yet read; half a pair without `client_cert` is an error.
     pub client_key: Option<&'a Spanned<PathBuf>>,
 }
 

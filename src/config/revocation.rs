@@ -39,8 +39,12 @@ impl Default for RevocationSettings {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRevocation {
+    /// Whether stapled OCSP responses and the leaf's OCSP responder are consulted (default on).
     pub ocsp: Option<bool>,
+    /// Whether the CRLs the path's certificates name are downloaded and checked (default on).
     pub crl: Option<bool>,
+    /// The most bytes one CRL download may have (`20MiB`, `1048576`, …); a larger CRL is
+    /// `too_large`. [`DEFAULT_CRL_MAX_BYTES`] when unset.
     pub crl_max_bytes: Option<ByteSize>,
 }
 

@@ -54,6 +54,7 @@ impl PartialEq for TargetFileSpec {
 /// One target read from a target file, with where its name is (for duplicate errors).
 #[derive(Debug, Clone)]
 pub struct TargetFileEntry {
+    /// The target, with the main file's `defaults:` applied.
     pub target: Arc<Target>,
     /// `line L column C` of the target's name (or entry).
     pub at: String,

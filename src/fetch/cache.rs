@@ -153,14 +153,10 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
             .collect()
     }
 
-    /// Number of keys held.
-    pub fn len(&self) -> usize {
+    /// Number of keys held (for tests of what the cache keeps).
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.slots.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    /// Whether no key is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -12,4 +12,4 @@ pub mod cache;
 pub mod http;
 
 pub use cache::{fresh_until, Cache, Stored};
-pub use http::{FetchError, FetchReason, Fetcher, Got, Validators, OCSP_MAX_BYTES};
+pub use http::{FetchReason, Fetcher, Got, Validators};

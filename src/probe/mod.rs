@@ -45,7 +45,10 @@ pub use result::{Instance, Phase, ProbeResult, TlsSession, TlsVersion};
 /// What every probe needs that outlives one probe: the resolver and the trust anchors.
 #[derive(Debug, Clone)]
 pub struct Prober {
+    /// Resolves target and proxy names; clones share one cache of answers.
     pub resolver: Resolver,
+    /// The trust stores of the configuration in force, one per `ca_file`, so a chain is
+    /// judged against its own target's anchors.
     pub trust: TrustStores,
     /// The revocation checker with its caches, shared across reloads; `None` skips revocation
     /// (and the caIssuers downloads, which use its HTTP client).
@@ -68,6 +71,8 @@ pub struct DiagnosticCaches {
 }
 
 impl Prober {
+    /// A prober on the system clock, with caches of its own and no revocation checks; the
+    /// `with_` methods change each.
     pub fn new(resolver: Resolver, trust: TrustStores) -> Prober {
         Prober {
             resolver,

@@ -9,10 +9,15 @@ use super::reason::ProbeFailure;
 /// A stage of a probe, the `phase` label of `cert_probe_duration_seconds`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Phase {
+    /// Resolving the target's name, or the proxy's when there is one.
     Dns,
+    /// The TCP connection, and through a proxy also the `CONNECT` tunnel.
     Connect,
+    /// The plain-text dialogue before TLS (`starttls:` targets).
     Starttls,
+    /// The TLS handshake, and in TLS 1.3 the server's word on a client certificate.
     Handshake,
+    /// The whole probe, start to finish, every phase included.
     Total,
     /// Listing, reading and decoding a certificate file (file targets).
     Read,

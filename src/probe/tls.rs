@@ -146,7 +146,11 @@ fn base_config() -> &'static ClientConfig {
 
 /// The outcome of a handshake: the stream when it completed, and what was captured either way.
 pub struct Handshake<S> {
+    /// The stream once the handshake completed (kept open to hear the server's verdict on a
+    /// client certificate), or why it failed.
     pub stream: Result<TlsStream<Recorder<S>>, ProbeFailure>,
+    /// The chain and stapled OCSP response as sent, kept even when the handshake failed so
+    /// that a refused chain can still be judged and reported.
     pub captured: Captured,
 }
 

@@ -71,6 +71,7 @@ pub struct Input<'a> {
     pub stapled: &'a [u8],
     /// The trust anchors, for an issuer the server did not send.
     pub anchors: &'a [TrustAnchor<'a>],
+    /// The target's `revocation:` settings: which sources to ask, and the CRL size cap.
     pub settings: RevocationSettings,
 }
 
@@ -78,6 +79,7 @@ pub struct Input<'a> {
 /// verdicts of its signature per issuer key asked about.
 #[derive(Debug)]
 pub struct CrlCopy {
+    /// The parsed list, asked whether a serial is on it and whether it is stale.
     pub crl: Crl,
     validators: Validators,
     signature_checks: Mutex<HashMap<Issuer, Result<(), CrlError>>>,

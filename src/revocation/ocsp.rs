@@ -43,15 +43,18 @@ const ID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101
 pub struct CertRef<'a> {
     /// The serial's INTEGER contents as in the certificate (a leading zero byte is ignored).
     pub serial: &'a [u8],
+    /// The certificate's issuer, whose name and key hashes make up the CertID.
     pub issuer: &'a Issuer,
 }
 
 /// What a verified response says about the certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OcspStatus {
+    /// Not revoked, as of the answer's thisUpdate.
     Good,
     /// Revoked at this Unix time.
     Revoked {
+        /// The response's revocationTime, Unix seconds.
         at: i64,
     },
     /// The responder does not know the certificate.
@@ -61,6 +64,7 @@ pub enum OcspStatus {
 /// A verified answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OcspAnswer {
+    /// What the responder says about the certificate.
     pub status: OcspStatus,
     /// Unix seconds.
     pub this_update: i64,

@@ -10,6 +10,7 @@ use super::{RevocationError, RevocationReason, Source};
 /// What one source said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceReport {
+    /// Which source this is: the `source` label.
     pub source: Source,
     /// `Some(true)` revoked, `Some(false)` not revoked, both verified; `None` when the source
     /// gave no verified answer (then `errors` says why).

@@ -25,6 +25,8 @@ pub struct BasicAuth {
 }
 
 impl BasicAuth {
+    /// Checks against `users` (name to bcrypt hash). Slow unless `users` is empty: it hashes
+    /// the dummy password once, at the cost of the users' hashes.
     pub fn new(users: BTreeMap<String, String>) -> BasicAuth {
         let cost = users
             .values()

@@ -47,8 +47,11 @@ pub type ReloadFn = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 /// What the request handlers need.
 pub struct Endpoints {
+    /// Every family `/metrics` serves, rendered at scrape time.
     pub registry: Registry,
+    /// The latest probe results; `/-/ready` asks it whether every target has its first.
     pub state: Arc<State>,
+    /// What `POST /-/reload` calls; its error message is passed on in the `500` answer.
     pub reload: ReloadFn,
     /// TLS and users from `--web.config.file`; swapped whole on reload.
     pub web: RwLock<Arc<WebSecurity>>,
@@ -59,7 +62,9 @@ pub struct Endpoints {
 /// The listener's TLS acceptor (if any) and the basic-auth users.
 #[derive(Default)]
 pub struct WebSecurity {
+    /// Serves HTTPS with the web config's certificate; `None` serves plain HTTP.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The `basic_auth_users`; with none configured every request passes.
     pub auth: BasicAuth,
 }
 

@@ -31,8 +31,11 @@ pub struct OnDemand {
 
 /// An answer: status, content type and body.
 pub struct Answer {
+    /// `200` with series, or the error status (`400`, `403`, `414`, `503`).
     pub status: StatusCode,
+    /// The content type of the exposition format asked for, or `text/plain` for an error.
     pub content_type: &'static str,
+    /// The target's series, or one line saying what is wrong.
     pub body: String,
 }
 

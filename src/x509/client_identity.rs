@@ -32,7 +32,9 @@ pub struct ClientIdentity {
 /// Which of the two files an identity error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdentityFile {
+    /// `client_cert`: the certificate chain.
     Cert,
+    /// `client_key`: the private key, including a key that does not match the certificate.
     Key,
 }
 

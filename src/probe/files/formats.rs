@@ -21,14 +21,19 @@ use crate::probe::ProbeReason;
 /// How a certificate file is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// Text with `-----BEGIN` blocks, of which only the `CERTIFICATE` ones are taken.
     Pem,
+    /// One or more DER certificates back to back.
     Der,
+    /// A PFX archive, opened with the target's `password_file` (the empty password without
+    /// one).
     Pkcs12,
 }
 
 /// The certificates of one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decoded {
+    /// The encoding, as told from the content (never from the file name).
     pub format: Format,
     /// In file order (PKCS#12: leaf first); at most the `max_certs` asked for.
     pub certs: Vec<CertificateDer<'static>>,

@@ -158,7 +158,9 @@ pub enum Answer {
     /// It chose the offered version. `chain` is empty when no Certificate message came (an
     /// anonymous suite, or the server hung up after its ServerHello).
     Accepted {
+        /// The suite the ServerHello chose, by its IANA number.
         cipher_suite: u16,
+        /// The Certificate message's certificates as sent, leaf first, at most [`MAX_CHAIN`].
         chain: Vec<CertificateDer<'static>>,
     },
     /// It will not speak the offered version: an alert, another version, or hanging up.
