@@ -26,6 +26,8 @@ ok() { printf 'ok: %s\n' "$1"; }
 
 ALERTS=deploy/prometheus/alerts.yml
 ALERTS_TEST=deploy/prometheus/alerts_test.yml
+COMPAT=deploy/prometheus/compat-rules.yml
+COMPAT_TEST=deploy/prometheus/compat-rules_test.yml
 RULE=deploy/kubernetes/prometheusrule.yaml
 UNIT=deploy/systemd/cert-expiry-exporter.service
 
@@ -69,6 +71,9 @@ step "Prometheus rules: promtool check rules + test rules"
 if command -v promtool >/dev/null; then
     promtool check rules "$ALERTS" && ok "$ALERTS" || fail "promtool check rules $ALERTS"
     promtool test rules "$ALERTS_TEST" && ok "$ALERTS_TEST" || fail "promtool test rules $ALERTS_TEST"
+    # The optional compatibility rules (docs/migrating.md), tested with the peers' alerts.
+    promtool check rules "$COMPAT" && ok "$COMPAT" || fail "promtool check rules $COMPAT"
+    promtool test rules "$COMPAT_TEST" && ok "$COMPAT_TEST" || fail "promtool test rules $COMPAT_TEST"
 fi
 
 step "Prometheus rules: conventions (names, severity, for, annotations, runbook anchors)"
@@ -314,7 +319,7 @@ step "Grafana dashboards: structure and variables"
 step "Grafana dashboards: every query parses in Prometheus"
 if command -v prometheus >/dev/null; then
     port=$("$PY_ANY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    printf 'global: {evaluation_interval: 1m}\nrule_files: [%s]\n' "$ROOT/$ALERTS" >"$TMP/prometheus.yml"
+    printf 'global: {evaluation_interval: 1m}\nrule_files: [%s, %s]\n' "$ROOT/$ALERTS" "$ROOT/$COMPAT" >"$TMP/prometheus.yml"
     prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/tsdb" \
         --web.listen-address="127.0.0.1:$port" >"$TMP/prometheus.log" 2>&1 &
     PROM_PID=$!
