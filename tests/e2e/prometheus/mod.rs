@@ -1,14 +1,17 @@
 //! Issue 5's end-to-end check with the real monitoring stack: in-test TLS servers (healthy,
 //! expiring in 3 days, invalid, unreachable), the exporter probing them every second, a real
 //! Prometheus scraping it with the shipped `deploy/prometheus/alerts.yml` (its `for:` shortened
-//! by text substitution), a real Alertmanager, and the test's own webhook receiver at the end.
+//! by text substitution) and `deploy/prometheus/compat-rules.yml`, a real Alertmanager, and the
+//! test's own webhook receiver at the end.
 //!
 //! It checks what an operator relies on: the scrape is up, `promtool check metrics` finds
 //! nothing beyond the findings accepted in [`lint::ACCEPTED`], every rule loads and evaluates, every dashboard query evaluates
 //! (and returns data where this setup has any), the expected alerts arrive at the webhook with
-//! their rendered annotations, and the healthy target raises none.
+//! their rendered annotations, the healthy target raises none, and the compatibility rules
+//! record the peers' series names with the values and labels docs/migrating.md describes.
 
 mod api;
+mod compat;
 mod lint;
 mod webhook;
 
@@ -120,8 +123,11 @@ async fn prometheus_and_alertmanager_alert_on_what_the_exporter_reports() {
     let webhook = Webhook::start().await;
     let mut alertmanager = start_alertmanager(&alertmanager_bin, work.path(), &webhook);
     alertmanager.wait_ready().await;
-    let (rules, rule_count) = rules_with_short_for();
+    let (rules, alert_rule_count) = rules_with_short_for();
     write(work.path(), "alerts.yml", &rules);
+    let (compat_rules, compat_rule_count) = compat::rules();
+    write(work.path(), "compat-rules.yml", &compat_rules);
+    let rule_count = alert_rule_count + compat_rule_count;
     let mut prometheus = start_prometheus(
         &prometheus_bin,
         work.path(),
@@ -136,6 +142,7 @@ async fn prometheus_and_alertmanager_alert_on_what_the_exporter_reports() {
     check_healthy_is_quiet(&prometheus, &delivered).await;
     check_rules_evaluate(&prometheus, rule_count).await;
     check_dashboard_queries(&prometheus).await;
+    compat::check(prometheus.addr).await;
 
     exporter.stop().await;
 }
@@ -245,7 +252,7 @@ fn start_alertmanager(binary: &Path, work: &Path, webhook: &Webhook) -> Service 
 }
 
 /// Starts Prometheus scraping and evaluating every second, with the rules in
-/// `work/alerts.yml`, alerting to `alertmanager`.
+/// `work/alerts.yml` and `work/compat-rules.yml`, alerting to `alertmanager`.
 fn start_prometheus(
     binary: &Path,
     work: &Path,
@@ -255,10 +262,11 @@ fn start_prometheus(
     let addr = free_loopback_addr();
     let config = format!(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-         rule_files:\n  - {rules}\n\
+         rule_files:\n  - {rules}\n  - {compat}\n\
          alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{alertmanager}']\n\
          scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: ['{exporter}']\n",
         rules = work.join("alerts.yml").display(),
+        compat = work.join("compat-rules.yml").display(),
     );
     let config_path = write(work, "prometheus.yml", &config);
     let args = vec![
