@@ -11,9 +11,10 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MetricsLevel {
-    /// What the shipped alerts need, and nothing while healthy beyond it.
+    /// What the shipped alerts read, and nothing more while healthy.
     Minimal,
-    /// The built-in default: alerts and dashboards, at most 10 series for a healthy endpoint.
+    /// The built-in default: `minimal` and what the shipped dashboards' overview reads (the
+    /// total duration, the TLS version); at most 10 series and 1 KB for a healthy endpoint.
     Default,
     /// Every series the exporter can give (the page before levels existed).
     Full,
@@ -31,17 +32,19 @@ pub enum Phases {
     All,
 }
 
-/// Which per-certificate series (`cert_not_after_timestamp_seconds`,
+/// Of which certificates the per-certificate series (`cert_not_after_timestamp_seconds`,
 /// `cert_not_before_timestamp_seconds`) are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Certificates {
     /// None.
     None,
-    /// `cert_not_after_timestamp_seconds` of the certificates of the path (every certificate
-    /// of a file).
+    /// The leaf (position 0), whose lifetime `CertificateRenewalOverdue` reads.
+    Leaf,
+    /// Every certificate of the path the chain was verified along (every certificate of a
+    /// file, which is not judged as a path).
     Path,
-    /// notAfter and notBefore of every certificate sent, also those beyond the path.
+    /// Every certificate sent, also those beyond the path (an old root the server still sends).
     All,
 }
 
@@ -69,14 +72,14 @@ impl MetricsSettings {
         match level {
             MetricsLevel::Minimal => MetricsSettings {
                 phases: Phases::None,
-                certificates: Certificates::None,
+                certificates: Certificates::Leaf,
                 cert_info: false,
                 tls: false,
                 details: false,
             },
             MetricsLevel::Default => MetricsSettings {
                 phases: Phases::Total,
-                certificates: Certificates::Path,
+                certificates: Certificates::Leaf,
                 cert_info: false,
                 tls: true,
                 details: false,

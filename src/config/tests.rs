@@ -199,7 +199,7 @@ fn a_server_name_taken_from_the_address_is_checked_too() {
 fn metrics_level_is_default_unless_set_and_groups_override_it_key_by_key() {
     use super::{Certificates, MetricsLevel, MetricsSettings, Phases};
     let c = Config::parse(
-        "defaults:\n  metrics: {level: minimal, phases: total}\ntargets:\n  - address: a.example:443\n  - address: b.example:443\n    metrics: {level: full, cert_info: false}\n  - address: c.example:443\n    metrics: {certificates: path}\n",
+        "defaults:\n  metrics: {level: minimal, phases: total}\ntargets:\n  - address: a.example:443\n  - address: b.example:443\n    metrics: {level: full, cert_info: false}\n  - address: c.example:443\n    metrics: {certificates: all}\n",
     )
     .unwrap();
     let minimal = MetricsSettings::of_level(MetricsLevel::Minimal);
@@ -223,7 +223,7 @@ fn metrics_level_is_default_unless_set_and_groups_override_it_key_by_key() {
         c.targets[2].metrics,
         MetricsSettings {
             phases: Phases::Total,
-            certificates: Certificates::Path,
+            certificates: Certificates::All,
             ..minimal
         }
     );

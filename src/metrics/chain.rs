@@ -121,9 +121,6 @@ pub fn encode_target_series(
         "cert_not_before_timestamp_seconds",
         "notBefore of every certificate the server sent",
         |snap, r, out| {
-            if snap.target.metrics.certificates != Certificates::All {
-                return;
-            }
             per_cert(snap, r, out, |c| c.not_before as f64);
         },
     )?;
@@ -131,9 +128,9 @@ pub fn encode_target_series(
     Ok(())
 }
 
-/// One sample per certificate sent that the target's `certificates` setting writes (`path`:
-/// those of the path, every one of a certificate file; `all`: every one sent), labelled by
-/// position, subject, issuer and serial.
+/// One sample per certificate sent that the target's `certificates` setting writes (`leaf`:
+/// position 0; `path`: those of the path, every one of a certificate file; `all`: every one
+/// sent), labelled by position, subject, issuer and serial.
 fn per_cert<'a>(
     snap: &'a Snapshot,
     r: &'a ProbeResult,
@@ -145,6 +142,7 @@ fn per_cert<'a>(
     for (i, cert) in chain.certs.iter().enumerate() {
         let written = match certificates {
             Certificates::None => false,
+            Certificates::Leaf => i == 0,
             // A file's certificates are not judged as a path: each one counts.
             Certificates::Path => !chain.judged || chain.in_path.get(i).copied().unwrap_or(false),
             Certificates::All => true,
