@@ -9,6 +9,7 @@
 mod address;
 mod cert_files;
 mod loaded;
+mod metrics;
 mod on_demand;
 mod probe_allow;
 mod raw;
@@ -28,6 +29,7 @@ use address::check_server_name;
 pub use address::{Address, Host};
 pub use cert_files::CertFileSource;
 pub use loaded::Loaded;
+pub use metrics::{Certificates, MetricsLevel, MetricsSettings, Phases, RawMetrics};
 pub use on_demand::{Module, OnDemandRequest, OnDemandSpec, Refusal};
 pub use probe_allow::AllowList;
 pub use raw::{RawConfig, RawDefaults, RawTarget};
@@ -116,6 +118,9 @@ pub struct Target {
     /// Whether the probe also asks the endpoint for TLS 1.0 and 1.1 (`legacy_protocols:`,
     /// default true; always false for a file target, which has no server to ask).
     pub legacy_protocols: bool,
+    /// Which series this target's results are written as (`metrics:`, default level
+    /// `default`).
+    pub metrics: MetricsSettings,
 }
 
 impl Target {
@@ -406,6 +411,7 @@ struct TargetSettings {
     reach: Reach,
     revocation: RevocationSettings,
     legacy_protocols: bool,
+    metrics: MetricsSettings,
 }
 
 impl TargetSettings {
@@ -422,6 +428,7 @@ impl TargetSettings {
             reach: self.reach,
             revocation: self.revocation,
             legacy_protocols: self.legacy_protocols,
+            metrics: self.metrics,
         }
     }
 }
@@ -460,6 +467,7 @@ fn resolve_settings(
             .map(|l| l.value)
             .or(defaults.legacy_protocols)
             .unwrap_or(true),
+        metrics: metrics::resolve(defaults.metrics.as_ref(), raw.metrics.as_ref()),
     })
 }
 

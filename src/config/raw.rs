@@ -66,6 +66,8 @@ pub struct RawDefaults {
     pub revocation: Option<super::revocation::RawRevocation>,
     /// Whether endpoints are also asked for TLS 1.0 and 1.1 (`crate::probe::legacy`).
     pub legacy_protocols: Option<bool>,
+    /// Which series every target's results are written as (see `super::metrics`).
+    pub metrics: Option<super::metrics::RawMetrics>,
 }
 
 /// One entry of `targets:`.
@@ -111,6 +113,8 @@ pub struct RawTarget {
     pub revocation: Option<super::revocation::RawRevocation>,
     /// Whether this endpoint is also asked for TLS 1.0 and 1.1 (`crate::probe::legacy`).
     pub legacy_protocols: Option<Spanned<bool>>,
+    /// Which series this target's results are written as, key by key over the defaults'.
+    pub metrics: Option<super::metrics::RawMetrics>,
 }
 
 impl RawDefaults {

@@ -194,3 +194,51 @@ fn a_server_name_taken_from_the_address_is_checked_too() {
     // An explicit server_name makes such an address usable.
     Config::parse("targets:\n  - address: db.123:443\n    server_name: db.example\n").unwrap();
 }
+
+#[test]
+fn metrics_level_is_default_unless_set_and_groups_override_it_key_by_key() {
+    use super::{Certificates, MetricsLevel, MetricsSettings, Phases};
+    let c = Config::parse(
+        "defaults:\n  metrics: {level: minimal, phases: total}\ntargets:\n  - address: a.example:443\n  - address: b.example:443\n    metrics: {level: full, cert_info: false}\n  - address: c.example:443\n    metrics: {certificates: all}\n",
+    )
+    .unwrap();
+    let minimal = MetricsSettings::of_level(MetricsLevel::Minimal);
+    assert_eq!(
+        c.targets[0].metrics,
+        MetricsSettings {
+            phases: Phases::Total,
+            ..minimal
+        }
+    );
+    // The target's level, with the defaults' `phases` still over it.
+    assert_eq!(
+        c.targets[1].metrics,
+        MetricsSettings {
+            phases: Phases::Total,
+            cert_info: false,
+            ..MetricsSettings::of_level(MetricsLevel::Full)
+        }
+    );
+    assert_eq!(
+        c.targets[2].metrics,
+        MetricsSettings {
+            phases: Phases::Total,
+            certificates: Certificates::All,
+            ..minimal
+        }
+    );
+    let plain = Config::parse("targets:\n  - address: a.example:443\n").unwrap();
+    assert_eq!(plain.targets[0].metrics, MetricsSettings::default());
+    assert_eq!(
+        MetricsSettings::default(),
+        MetricsSettings::of_level(MetricsLevel::Default)
+    );
+}
+
+#[test]
+fn a_wrong_metrics_block_is_refused_with_its_line_and_column() {
+    let e = err("targets:\n  - address: a.example:443\n    metrics: {level: verbose}\n");
+    assert!(e.contains("line 3") && e.contains("verbose"), "{e}");
+    let e = err("defaults:\n  metrics:\n    phase: all\ntargets:\n  - address: a.example:443\n");
+    assert!(e.contains("line 3") && e.contains("phase"), "{e}");
+}

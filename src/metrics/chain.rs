@@ -1,5 +1,6 @@
 //! The chain series: the verdict on the served chain and why, when it (or a certificate file's
-//! bundle) expires, the trust anchor it ends at, and the facts of every certificate sent.
+//! bundle) expires, the trust anchor it ends at, and the facts of every certificate sent (as
+//! many of them as the target's `metrics:` settings ask for).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 
 use super::{base_labels, family, unix_seconds, Labels};
+use crate::config::Certificates;
 use crate::probe::ProbeResult;
 use crate::state::Snapshot;
 use crate::x509::bundle;
@@ -70,6 +72,9 @@ pub fn encode_target_series(
         "When the first certificate of the served path expires; for a bundle file, the next \
          of its certificates to expire",
         |snap, r, out| {
+            // At every level: the constant fact that compresses to nothing in Prometheus and
+            // that other tools' expiry series map to (docs/migrating.md); cert_days_to_expiry
+            // is its reading for people.
             if let Some(expiry) = r.chain.as_ref().and_then(|c| bundle::expiry_at(c, at)) {
                 out.push((base_labels(snap, r), expiry as f64));
             }
@@ -122,7 +127,9 @@ pub fn encode_target_series(
     Ok(())
 }
 
-/// One sample per certificate sent, labelled by position, subject, issuer and serial.
+/// One sample per certificate sent that the target's `certificates` setting writes (`leaf`:
+/// position 0; `path`: those of the path, every one of a certificate file; `all`: every one
+/// sent), labelled by position, subject, issuer and serial.
 fn per_cert<'a>(
     snap: &'a Snapshot,
     r: &'a ProbeResult,
@@ -130,7 +137,18 @@ fn per_cert<'a>(
     value: impl Fn(&crate::x509::CertFacts) -> f64,
 ) {
     let Some(chain) = &r.chain else { return };
+    let certificates = snap.target.metrics.certificates;
     for (i, cert) in chain.certs.iter().enumerate() {
+        let written = match certificates {
+            Certificates::None => false,
+            Certificates::Leaf => i == 0,
+            // A file's certificates are not judged as a path: each one counts.
+            Certificates::Path => !chain.judged || chain.in_path.get(i).copied().unwrap_or(false),
+            Certificates::All => true,
+        };
+        if !written {
+            continue;
+        }
         let mut l = base_labels(snap, r);
         l.push(("position", position(i)));
         l.push(("subject", cert.subject.as_str()));
@@ -167,7 +185,7 @@ fn cert_info(
     )?;
     let mut bits = String::new();
     let mut names = String::new();
-    for snap in snapshots {
+    for snap in snapshots.iter().filter(|s| s.target.metrics.cert_info) {
         for r in &snap.results {
             let Some(chain) = &r.chain else { continue };
             for (i, cert) in chain.certs.iter().enumerate() {

@@ -41,7 +41,10 @@ pub fn encode_target_series(
         "cert_legacy_protocol_enabled",
         "1 when the server still completes a hello in this deprecated TLS version, 0 when it refuses it",
         |snap, r, out| {
-            for (version, enabled) in r.legacy.iter().flat_map(|l| &l.enabled) {
+            // A refused version is a detail; an accepted one is always written.
+            let details = snap.target.metrics.details;
+            let enabled = r.legacy.iter().flat_map(|l| &l.enabled);
+            for (version, enabled) in enabled.filter(|(_, on)| *on || details) {
                 let mut l = base_labels(snap, r);
                 l.push(("version", version.as_str()));
                 out.push((l, *enabled as u8 as f64));

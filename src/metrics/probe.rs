@@ -1,11 +1,14 @@
 //! The probe series: whether the last probe of each result got a chain, why it failed, how
-//! long each phase took and when it finished.
+//! long it took (every phase, or the total, as the target's `metrics:` level says) and when it
+//! finished.
 
 use std::sync::Arc;
 
 use prometheus_client::encoding::DescriptorEncoder;
 
 use super::{base_labels, family, unix_seconds};
+use crate::config::Phases;
+use crate::probe::result::Phase;
 use crate::state::Snapshot;
 
 /// Writes the per-target probe families.
@@ -41,7 +44,13 @@ pub fn encode_target_series(
         "cert_probe_duration_seconds",
         "Duration of each phase of the last probe",
         |snap, r, out| {
-            for (phase, d) in &r.phases {
+            let phases = snap.target.metrics.phases;
+            let written = |phase: &Phase| match phases {
+                Phases::None => false,
+                Phases::Total => *phase == Phase::Total,
+                Phases::All => true,
+            };
+            for (phase, d) in r.phases.iter().filter(|(p, _)| written(p)) {
                 let mut l = base_labels(snap, r);
                 l.push(("phase", phase.as_str()));
                 out.push((l, d.as_secs_f64()));

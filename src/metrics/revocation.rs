@@ -38,7 +38,11 @@ pub fn encode_target_series(
         "1 when a source verified that a certificate of the path is revoked, 0 when it verified it is not",
         |snap, r, out| {
             for source in r.revocation.iter().flat_map(|rev| &rev.sources) {
-                if let Some(revoked) = source.revoked {
+                // "Not revoked" is a detail; "revoked" is always written.
+                let shown = source
+                    .revoked
+                    .filter(|&revoked| revoked || snap.target.metrics.details);
+                if let Some(revoked) = shown {
                     let mut l = base_labels(snap, r);
                     l.push(("source", source.source.as_str()));
                     out.push((l, revoked as u8 as f64));
@@ -52,7 +56,11 @@ pub fn encode_target_series(
         "cert_ocsp_stapled",
         "1 when the server stapled an OCSP response to the handshake",
         |snap, r, out| {
-            if let Some(rev) = &r.revocation {
+            if let Some(rev) = r
+                .revocation
+                .as_ref()
+                .filter(|_| snap.target.metrics.details)
+            {
                 out.push((base_labels(snap, r), rev.stapled as u8 as f64));
             }
         },
@@ -84,6 +92,9 @@ pub fn encode_target_series(
         "cert_ocsp_next_update_timestamp_seconds",
         "nextUpdate of the OCSP answer used, by source",
         |snap, r, out| {
+            if !snap.target.metrics.details {
+                return;
+            }
             for source in r.revocation.iter().flat_map(|rev| &rev.sources) {
                 if let Some(next) = source.next_update {
                     let mut l = base_labels(snap, r);

@@ -1,7 +1,12 @@
 //! Pins `/metrics` byte for byte: every family the exporter registers, in order, with its HELP
 //! text and label order, rendered from a few representative snapshots and compared with the
-//! golden pages in `testdata/` (captured before the metrics moved into this module). A change
-//! here is a change scrapers, dashboards and alerts see.
+//! golden pages in `testdata/`: `golden.*` at `metrics: {level: full}` (captured before the
+//! metrics moved into this module; every series the exporter can write), `golden-default.prom`
+//! at the default level. A change here is a change scrapers, dashboards and alerts see.
+//!
+//! Then the series budget of a healthy endpoint at each level: which families and label names
+//! it writes, how many series and how many bytes of page, so the default cannot grow by
+//! accident.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -29,20 +34,22 @@ const FAR: i64 = 4_102_444_800;
 /// 2000-01-01: a notAfter long gone.
 const GONE: i64 = 946_684_800;
 
-fn targets() -> Vec<Arc<Target>> {
-    Config::parse(
-        "targets:
+fn targets(level: &str) -> Vec<Arc<Target>> {
+    Config::parse(&format!(
+        "defaults:
+  metrics: {{level: {level}}}
+targets:
   - name: shop
     address: shop.example:443
-    labels: {team: web, env: prod}
+    labels: {{team: web, env: prod}}
   - name: broken
     address: broken.example:443
   - name: bundle
     path: /etc/ssl/bundle.pem
   - name: down
     address: down.example:443
-",
-    )
+"
+    ))
     .unwrap()
     .targets
 }
@@ -222,9 +229,9 @@ fn probe_failure() -> ProbeResult {
     r
 }
 
-/// The registry as the exporter builds it, over the fixture.
-fn fixture() -> Registry {
-    let targets = targets();
+/// The registry as the exporter builds it, over the fixture, every target at `level`.
+fn fixture(level: &str) -> Registry {
+    let targets = targets(level);
     let state = Arc::new(State::new());
     state.store(targets[0].clone(), vec![valid_endpoint()]);
     state.store(targets[1].clone(), invalid_chain());
@@ -320,8 +327,8 @@ fn flush(out: &mut String, samples: &mut Vec<String>, counter: bool) {
     }
 }
 
-fn check(format: Format, golden: &str, name: &str) {
-    let page = normalize(&render(&fixture(), format));
+fn check(level: &str, format: Format, golden: &str, name: &str) {
+    let page = normalize(&render(&fixture(level), format));
     if page != golden {
         let path = std::env::temp_dir().join(name);
         let _ = std::fs::write(&path, &page);
@@ -344,6 +351,7 @@ fn check(format: Format, golden: &str, name: &str) {
 #[test]
 fn text_page_is_byte_identical_to_the_golden_one() {
     check(
+        "full",
         Format::Text,
         include_str!("testdata/golden.prom"),
         "golden.prom",
@@ -353,8 +361,225 @@ fn text_page_is_byte_identical_to_the_golden_one() {
 #[test]
 fn openmetrics_page_is_byte_identical_to_the_golden_one() {
     check(
+        "full",
         Format::OpenMetrics,
         include_str!("testdata/golden.openmetrics"),
         "golden.openmetrics",
     );
+}
+
+#[test]
+fn default_text_page_is_byte_identical_to_the_golden_one() {
+    check(
+        "default",
+        Format::Text,
+        include_str!("testdata/golden-default.prom"),
+        "golden-default.prom",
+    );
+}
+
+/// A healthy public endpoint as the probe reports it with OCSP and CRL on: every phase timed,
+/// a leaf and an intermediate with long public names and an 18-byte serial, both sources
+/// verified "not revoked", no staple, TLS 1.0 and 1.1 refused.
+fn healthy_endpoint() -> ProbeResult {
+    let mut r = finished();
+    r.peer = Some("192.0.2.30:443".parse().unwrap());
+    r.phases = [
+        Phase::Dns,
+        Phase::Connect,
+        Phase::Handshake,
+        Phase::Legacy,
+        Phase::Revocation,
+        Phase::Total,
+    ]
+    .into_iter()
+    .map(|p| (p, Duration::from_micros(34_583)))
+    .collect();
+    r.tls = Some(TlsSession {
+        version: TlsVersion::Tls13,
+        cipher: "TLS13_AES_128_GCM_SHA256".into(),
+        group: "X25519MLKEM768".into(),
+    });
+    let public = |subject: &str, issuer: &str, not_after: i64| {
+        let mut c = (*cert(subject, issuer, not_after, "sha256WithRSAEncryption")).clone();
+        c.serial = "04f3a9c2e1b07d5a6c8e2f1d3b5a7c9e0f12".into();
+        c.key_algorithm = "RSA";
+        c.key_bits = 2048;
+        c.dns_names = vec!["www.shop.example".into(), "shop.example".into()];
+        // Issued for 45 days, within the CA/Browser Forum's maximum of its time (longer is a
+        // weakness of its own).
+        c.not_before = not_after - 45 * 86_400;
+        Arc::new(c)
+    };
+    let mut report = chain(
+        vec![
+            public(
+                "CN=www.shop.example",
+                "CN=R11,O=Let's Encrypt,C=US",
+                FAR - 86_400,
+            ),
+            public(
+                "CN=R11,O=Let's Encrypt,C=US",
+                "CN=ISRG Root X1,O=Internet Security Research Group,C=US",
+                FAR,
+            ),
+        ],
+        &[],
+        true,
+    );
+    report.anchor = Some(public(
+        "CN=ISRG Root X1,O=Internet Security Research Group,C=US",
+        "CN=ISRG Root X1,O=Internet Security Research Group,C=US",
+        FAR + 1,
+    ));
+    r.chain = Some(report);
+    let verified = |source| SourceReport {
+        source,
+        revoked: Some(false),
+        next_update: (source == Source::Ocsp).then_some(1_800_086_400),
+        errors: Vec::new(),
+    };
+    r.revocation = Some(RevocationReport {
+        stapled: false,
+        sources: vec![verified(Source::Ocsp), verified(Source::Crl)],
+    });
+    r.legacy = Some(LegacyReport {
+        enabled: vec![(LegacyVersion::Tls10, false), (LegacyVersion::Tls11, false)],
+        inconclusive: Vec::new(),
+        checked_at: r.finished_at,
+        served: None,
+    });
+    r
+}
+
+/// The sample lines of the healthy endpoint's page at `level` (text format).
+fn healthy_lines(level: &str) -> Vec<String> {
+    let target = Config::parse(&format!(
+        "defaults:\n  metrics: {{level: {level}}}\ntargets:\n  - address: www.shop.example:443\n"
+    ))
+    .unwrap()
+    .targets
+    .remove(0);
+    let state = Arc::new(State::new());
+    state.store(target, vec![healthy_endpoint()]);
+    let registry = super::registry(
+        state,
+        Arc::new(super::ExporterMetrics::default()),
+        Arc::new(Revocation::new().unwrap()),
+        Arc::new(FileReport::default()),
+    );
+    render(&registry, Format::Text)
+        .lines()
+        .filter(|l| l.contains("target=\"www.shop.example:443\""))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `family{label,label}` for each line, sorted.
+fn shape(lines: &[String]) -> Vec<String> {
+    let mut shapes: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let (name, rest) = l.split_once('{').expect("a labelled sample");
+            let labels: Vec<&str> = rest
+                .split("\",")
+                .filter_map(|kv| kv.split_once('=').map(|(k, _)| k))
+                .collect();
+            format!("{name}{{{}}}", labels.join(","))
+        })
+        .collect();
+    shapes.sort();
+    shapes
+}
+
+/// The bytes a target adds to the page: its sample lines, newlines included.
+fn bytes(lines: &[String]) -> usize {
+    lines.iter().map(|l| l.len() + 1).sum()
+}
+
+#[test]
+fn a_healthy_endpoint_costs_at_most_ten_series_and_a_kilobyte_by_default() {
+    let lines = healthy_lines("default");
+    // Adding a series to this list is a decision: it costs every target of every fleet.
+    assert_eq!(
+        shape(&lines),
+        [
+            "cert_anchor_not_after_timestamp_seconds{target,subject}",
+            "cert_chain_valid{target}",
+            "cert_days_to_expiry{target}",
+            "cert_expiry_timestamp_seconds{target}",
+            "cert_not_after_timestamp_seconds{target,position,subject,issuer,serial}",
+            "cert_not_before_timestamp_seconds{target,position,subject,issuer,serial}",
+            "cert_probe_success{target}",
+            "cert_probe_timestamp_seconds{target}",
+            "cert_tls_version_info{target,version}",
+        ],
+        "the default series of a healthy endpoint:\n{}",
+        lines.join("\n")
+    );
+    assert!(lines.len() <= 10);
+    assert!(
+        bytes(&lines) <= 1024,
+        "{} bytes per healthy target:\n{}",
+        bytes(&lines),
+        lines.join("\n")
+    );
+    // Probe durations are opt-in (`phases: total` or `all`): they change at every probe, so
+    // they cost the most samples of all, and no alert reads them.
+    assert!(!lines
+        .iter()
+        .any(|l| l.starts_with("cert_probe_duration_seconds{")));
+}
+
+#[test]
+fn each_level_of_a_healthy_endpoint_has_its_series_count() {
+    let counts: Vec<(usize, usize)> = ["minimal", "default", "full"]
+        .iter()
+        .map(|level| {
+            let lines = healthy_lines(level);
+            (lines.len(), bytes(&lines))
+        })
+        .collect();
+    eprintln!("healthy endpoint, (series, bytes) at minimal, default, full: {counts:?}");
+    // minimal: what the alerts read; default: and the dashboards' overview; full: every
+    // series, as before levels existed.
+    assert_eq!(counts.iter().map(|c| c.0).collect::<Vec<_>>(), [8, 9, 27]);
+    assert!(
+        counts[0].1 < counts[1].1 && counts[1].1 < counts[2].1,
+        "{counts:?}"
+    );
+}
+
+#[test]
+fn what_goes_wrong_is_written_at_every_level() {
+    let mut r = healthy_endpoint();
+    r.legacy.as_mut().unwrap().enabled[1].1 = true;
+    r.revocation.as_mut().unwrap().sources[1].revoked = Some(true);
+    for level in ["minimal", "default"] {
+        let target = Config::parse(&format!(
+            "defaults:\n  metrics: {{level: {level}}}\ntargets:\n  - address: a.example:443\n"
+        ))
+        .unwrap()
+        .targets
+        .remove(0);
+        let state = Arc::new(State::new());
+        state.store(target, vec![r.clone()]);
+        let page = render(
+            &super::registry(
+                state,
+                Arc::new(super::ExporterMetrics::default()),
+                Arc::new(Revocation::new().unwrap()),
+                Arc::new(FileReport::default()),
+            ),
+            Format::Text,
+        );
+        for sample in [
+            "cert_legacy_protocol_enabled{target=\"a.example:443\",version=\"TLS 1.1\"} 1",
+            "cert_revoked{target=\"a.example:443\",source=\"crl\"} 1",
+        ] {
+            assert!(page.contains(sample), "{level}: no {sample} in\n{page}");
+        }
+        assert!(!page.contains("version=\"TLS 1.0\"} 0"), "{level}: {page}");
+        assert!(!page.contains("source=\"ocsp\"} 0"), "{level}: {page}");
+    }
 }

@@ -1,5 +1,6 @@
 //! The handshake series: the negotiated TLS version, cipher suite and group, and whether the
-//! server asked for a client certificate.
+//! server asked for a client certificate. The version is the `tls` group of a target's `metrics:`
+//! settings, the cipher and the client-certificate request its `details`.
 
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ pub fn encode_target_series(
         "cert_tls_version_info",
         "Negotiated TLS version",
         |snap, r, out| {
-            if let Some(tls) = &r.tls {
+            if let Some(tls) = r.tls.as_ref().filter(|_| snap.target.metrics.tls) {
                 let mut l = base_labels(snap, r);
                 l.push(("version", tls.version.as_str()));
                 out.push((l, 1.0));
@@ -32,7 +33,7 @@ pub fn encode_target_series(
         "cert_tls_cipher_info",
         "Negotiated cipher suite and key-exchange group",
         |snap, r, out| {
-            if let Some(tls) = &r.tls {
+            if let Some(tls) = r.tls.as_ref().filter(|_| snap.target.metrics.details) {
                 let mut l = base_labels(snap, r);
                 l.push(("cipher", tls.cipher.as_str()));
                 l.push(("group", tls.group.as_str()));
@@ -47,7 +48,7 @@ pub fn encode_target_series(
         "1 when the server asked for a client certificate",
         |snap, r, out| {
             // Only where a server was reached: a certificate file has no server to ask.
-            if r.chain.is_some() && r.peer.is_some() {
+            if r.chain.is_some() && r.peer.is_some() && snap.target.metrics.details {
                 out.push((base_labels(snap, r), r.client_cert_requested as u8 as f64));
             }
         },

@@ -162,7 +162,7 @@ async fn every_file_of_a_glob_is_reported_with_its_own_labels() {
         t("keystore.p12"),
         t("deep/er/nested.pem"),
     );
-    let yaml = "defaults:\n  interval: 1s\n  timeout: 5s\n  ca_file: {dir}/ca.pem\ntargets:\n  - name: t\n    path: {dir}/certs/**/*\n    password_file: {dir}/p12-password\n    labels: {team: pki}\n";
+    let yaml = "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 5s\n  ca_file: {dir}/ca.pem\ntargets:\n  - name: t\n    path: {dir}/certs/**/*\n    password_file: {dir}/p12-password\n    labels: {team: pki}\n";
     let h = Harness::start_in(tree.dir, yaml).await;
     let m = h
         .wait_until(WAIT, |m| {
@@ -304,7 +304,7 @@ async fn files_that_come_and_go_between_probes() {
         p(&certs.join("kept.pem")),
         p(&certs.join("new.pem")),
     );
-    let yaml = "defaults:\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    path: {dir}/certs/*.pem\n";
+    let yaml = "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    path: {dir}/certs/*.pem\n";
     let h = Harness::start_in(dir, yaml).await;
     h.wait_until(WAIT, |m| {
         has_any_series(m, &old) && has_any_series(m, &kept)
@@ -329,7 +329,7 @@ async fn files_that_come_and_go_between_probes() {
 async fn a_glob_matching_nothing_is_one_unlabelled_file_not_found() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir(dir.path().join("only-a-directory.pem")).expect("mkdir");
-    let yaml = "defaults:\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    path: {dir}/*.pem\n  - name: missing\n    path: {dir}/no/such/dir/cert.pem\n";
+    let yaml = "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    path: {dir}/*.pem\n  - name: missing\n    path: {dir}/no/such/dir/cert.pem\n";
     let h = Harness::start_in(dir, yaml).await;
     let m = h.wait_for_probes(&["t", "missing"], WAIT).await;
     for target in ["t", "missing"] {
@@ -387,7 +387,7 @@ async fn wrong_pkcs12_password_is_its_own_reason() {
     );
     let store = p(&dir.path().join("store.p12"));
     let legacy = p(&dir.path().join("legacy.p12"));
-    let yaml = "defaults:\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    path: {dir}/*.p12\n    password_file: {dir}/wrong\n  - name: right\n    path: {dir}/*.p12\n    password_file: {dir}/right\n  - name: none\n    path: {dir}/store.p12\n";
+    let yaml = "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    path: {dir}/*.p12\n    password_file: {dir}/wrong\n  - name: right\n    path: {dir}/*.p12\n    password_file: {dir}/right\n  - name: none\n    path: {dir}/store.p12\n";
     let h = Harness::start_in(dir, yaml).await;
     let m = h
         .wait_until(WAIT, |m| {
@@ -433,7 +433,7 @@ async fn a_file_without_read_permission_is_unreadable() {
     let locked = write(dir.path(), "locked.pem", &ca_expiring("Locked", 10));
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).expect("chmod");
     let yaml =
-        "defaults:\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    path: {dir}/*.pem\n";
+        "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    path: {dir}/*.pem\n";
     let h = Harness::start_in(dir, yaml).await;
     let file = p(&locked);
     let m = h.wait_until(WAIT, |m| has_any_series(m, &file)).await;
@@ -448,7 +448,7 @@ async fn a_large_bundle_reports_every_position() {
         .map(|i| ca_expiring(&format!("Bundle CA {i:03}"), 100 + i))
         .collect();
     let bundle = p(&write(dir.path(), "ca-bundle.crt", &text));
-    let yaml = "defaults:\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    path: {dir}/ca-bundle.crt\n";
+    let yaml = "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    path: {dir}/ca-bundle.crt\n";
     let h = Harness::start_in(dir, yaml).await;
     let m = h.wait_until(WAIT, |m| has_any_series(m, &bundle)).await;
     assert_eq!(
@@ -497,7 +497,7 @@ async fn a_bundle_reads_as_its_next_expiry_and_counts_its_lapsed_certificates() 
         "fullchain.pem",
         &(pki::pem_of(&inter.leaf(&spec).der) + &inter.pem()),
     ));
-    let yaml = "defaults:\n  interval: 1s\n  timeout: 5s\n  ca_file: {dir}/ca.pem\ntargets:\n  - name: t\n    path: {dir}/*.pem\n";
+    let yaml = "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 5s\n  ca_file: {dir}/ca.pem\ntargets:\n  - name: t\n    path: {dir}/*.pem\n";
     let h = Harness::start_in(dir, yaml).await;
     let m = h
         .wait_until(WAIT, |m| {
@@ -647,7 +647,7 @@ async fn reading_past_the_timeout_reports_timeout_without_a_file_label() {
         write(dir.path(), &format!("{i:04}.pem"), &pem);
     }
     let yaml =
-        "defaults:\n  interval: 1s\n  timeout: 1ms\ntargets:\n  - name: t\n    path: {dir}/*.pem\n";
+        "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 1ms\ntargets:\n  - name: t\n    path: {dir}/*.pem\n";
     let h = Harness::start_in(dir, yaml).await;
     let m = h
         .wait_until(WAIT, |m| {
@@ -680,7 +680,7 @@ async fn a_client_certificate_file_is_judged_without_name_or_purpose() {
     let key = KeyPair::generate().expect("key");
     let client = params.signed_by(&key, &root.issuer()).expect("client cert");
     let file = p(&write(dir.path(), "client.pem", &client.pem()));
-    let yaml = "defaults:\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    path: {dir}/client.pem\n    ca_file: {dir}/ca.pem\n";
+    let yaml = "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    path: {dir}/client.pem\n    ca_file: {dir}/ca.pem\n";
     let h = Harness::start_in(dir, yaml).await;
     let m = h.wait_until(WAIT, |m| has_any_series(m, &file)).await;
     // A served chain with this leaf would be invalid_purpose and hostname_mismatch; a file

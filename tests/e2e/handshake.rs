@@ -29,7 +29,7 @@ fn leaf_with(ca: &Ca, edit: impl FnOnce(&mut CertificateParams)) -> Leaf {
 /// Probes every `(target, server)` with SNI `shop.test` and `ca` as `ca_file`, once each.
 async fn probe_all(ca: &Ca, servers: &[(&str, std::net::SocketAddr)]) -> (Harness, Metrics) {
     let dir = ca.in_temp_dir();
-    let mut yaml = "defaults:\n  interval: 1s\n  timeout: 5s\n  ca_file: {dir}/ca.pem\n  revocation: {ocsp: false, crl: false}\n  legacy_protocols: false\ntargets:\n".to_string();
+    let mut yaml = "defaults:\n  metrics:\n    certificates: all\n  interval: 1s\n  timeout: 5s\n  ca_file: {dir}/ca.pem\n  revocation: {ocsp: false, crl: false}\n  legacy_protocols: false\ntargets:\n".to_string();
     for (name, addr) in servers {
         yaml.push_str(&format!(
             "  - name: {name}\n    address: {addr}\n    server_name: shop.test\n"

@@ -62,7 +62,7 @@ impl Certs {
 /// and `targets_yaml` (a list of targets, indented as under `targets:`).
 pub async fn exporter(certs: Certs, timeout: &str, targets_yaml: &str) -> Harness {
     let yaml = format!(
-        "defaults:\n  interval: 1s\n  timeout: {timeout}\n  ca_file: {{dir}}/ca.pem\ntargets:\n{targets_yaml}"
+        "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: {timeout}\n  ca_file: {{dir}}/ca.pem\ntargets:\n{targets_yaml}"
     );
     Harness::start_in(certs.dir, &yaml).await
 }

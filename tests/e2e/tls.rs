@@ -44,7 +44,7 @@ impl Pki {
 /// Starts an exporter probing one target `t` with the PKI's root as `ca_file`.
 async fn probe_one(pki: Pki, target_yaml: &str) -> (Harness, Metrics) {
     let yaml = format!(
-        "defaults:\n  interval: 1s\n  timeout: 3s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  - name: t\n{target_yaml}"
+        "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 3s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  - name: t\n{target_yaml}"
     );
     let h = Harness::start_in(pki.dir, &yaml).await;
     let m = h.wait_for_probes(&["t"], WAIT).await;
@@ -320,7 +320,7 @@ async fn silent_listener_times_out_within_its_budget() {
     let pki = Pki::new();
     let server = tls_server::silent().await;
     let yaml = format!(
-        "defaults:\n  interval: 1s\n  timeout: 1s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  - name: t\n    address: {}\n",
+        "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 1s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  - name: t\n    address: {}\n",
         server.addr
     );
     let h = Harness::start_in(pki.dir, &yaml).await;

@@ -39,7 +39,7 @@ impl LegacyServer {
 
 async fn probe(server: &LegacyServer, extra_yaml: &str) -> (Harness, Metrics) {
     let yaml = format!(
-        "defaults:\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    address: {}\n    server_name: legacy.test\n    ca_file: {}\n{extra_yaml}",
+        "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    address: {}\n    server_name: legacy.test\n    ca_file: {}\n{extra_yaml}",
         server.server.addr,
         server.ca()
     );
@@ -173,7 +173,7 @@ async fn modern_server_refuses_both_and_the_check_can_be_switched_off() {
     let server = tls_server::serve_leaf(&leaf).await;
     let dir = root.in_temp_dir();
     let yaml = format!(
-        "defaults:\n  interval: 1s\n  timeout: 5s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  - name: t\n    address: {addr}\n    server_name: modern.test\n  - name: off\n    address: {addr}\n    server_name: modern.test\n    legacy_protocols: false\n",
+        "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 5s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  - name: t\n    address: {addr}\n    server_name: modern.test\n  - name: off\n    address: {addr}\n    server_name: modern.test\n    legacy_protocols: false\n",
         addr = server.addr
     );
     let h = Harness::start_in(dir, &yaml).await;
@@ -265,7 +265,7 @@ async fn legacy_check_speaks_starttls_first() {
     let server = LegacyServer::start(&["-tls1"]).await;
     let (front, _, task) = smtp_front(server.server.addr).await;
     let yaml = format!(
-        "defaults:\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    address: {front}\n    server_name: legacy.test\n    starttls: smtp\n    ca_file: {}\n",
+        "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    address: {front}\n    server_name: legacy.test\n    starttls: smtp\n    ca_file: {}\n",
         server.ca()
     );
     let h = Harness::start(&yaml).await;
@@ -288,7 +288,7 @@ async fn answers_are_kept_between_probes() {
     let server = LegacyServer::start(&["-no_tls1_3"]).await;
     let (front, accepted, task) = smtp_front(server.server.addr).await;
     let yaml = format!(
-        "defaults:\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    address: {front}\n    server_name: legacy.test\n    starttls: smtp\n    ca_file: {}\n",
+        "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    address: {front}\n    server_name: legacy.test\n    starttls: smtp\n    ca_file: {}\n",
         server.ca()
     );
     let h = Harness::start(&yaml).await;

@@ -45,7 +45,7 @@ async fn setup(path: &str, publish: impl FnOnce(&IssuerServer, &Ca)) -> Setup {
 
 fn yaml(addr: std::net::SocketAddr) -> String {
     format!(
-        "defaults:\n  interval: 1s\n  timeout: 5s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  - name: t\n    address: {addr}\n    server_name: aia.test\n"
+        "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 5s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  - name: t\n    address: {addr}\n    server_name: aia.test\n"
     )
 }
 

@@ -16,7 +16,7 @@ const WAIT: Duration = Duration::from_secs(20);
 
 async fn probe_one(addr: std::net::SocketAddr, name: &str, ca: &str) -> (Harness, Metrics) {
     let yaml = format!(
-        "defaults:\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    address: {addr}\n    server_name: {name}\n    ca_file: {ca}\n"
+        "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    address: {addr}\n    server_name: {name}\n    ca_file: {ca}\n"
     );
     let h = Harness::start(&yaml).await;
     let m = h.wait_for_probes(&["t"], WAIT).await;

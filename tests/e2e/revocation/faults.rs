@@ -118,7 +118,7 @@ async fn hostile_revocation_answers_cost_only_their_source() {
     ];
     let mut servers = Vec::new();
     let mut yaml =
-        "defaults:\n  interval: 1s\n  timeout: 2s\n  ca_file: {dir}/ca.pem\ntargets:\n".to_string();
+        "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 2s\n  ca_file: {dir}/ca.pem\ntargets:\n".to_string();
     for (i, (name, ocsp_url, crl_url)) in cases.iter().enumerate() {
         // A serial of its own: OCSP answers are cached (and fetched once) per issuer and serial.
         let serial = GOOD + 1 + i as u64;
@@ -209,7 +209,7 @@ async fn responder_and_crl_host_down_then_back_then_down_again() {
     let ocsp_server = serve(&ocsp_leaf, &[], TlsOptions::default()).await;
     let crl_server = serve(&crl_leaf, &[], TlsOptions::default()).await;
     let yaml = format!(
-        "defaults:\n  interval: 1s\n  timeout: 2s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  - name: ocsp\n    address: {}\n    server_name: shop.test\n  - name: crl\n    address: {}\n    server_name: shop.test\n",
+        "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 2s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  - name: ocsp\n    address: {}\n    server_name: shop.test\n  - name: crl\n    address: {}\n    server_name: shop.test\n",
         ocsp_server.addr, crl_server.addr
     );
     let h = Harness::start_in(world.dir, &yaml).await;

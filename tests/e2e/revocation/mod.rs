@@ -117,7 +117,7 @@ async fn serve(leaf: &Leaf, extra: &[&Ca], opts: TlsOptions) -> tls_server::Serv
 /// target, and waits for its first probe.
 async fn probe(world: World, addr: std::net::SocketAddr, extra: &str) -> (Harness, Metrics) {
     let yaml = format!(
-        "defaults:\n  interval: 1s\n  timeout: 3s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  - name: t\n    address: {addr}\n    server_name: shop.test\n{extra}"
+        "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 3s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  - name: t\n    address: {addr}\n    server_name: shop.test\n{extra}"
     );
     let h = Harness::start_in(world.dir, &yaml).await;
     let m = h.wait_for_probes(&["t"], WAIT).await;
@@ -303,7 +303,7 @@ async fn stapled_good_and_stapled_revoked() {
     // A server stapling an answer about another certificate.
     let mixed_server = serve(&bad, &[], staple(&good)).await;
     let yaml = format!(
-        "defaults:\n  interval: 1s\n  timeout: 3s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  - name: good\n    address: {}\n    server_name: shop.test\n  - name: bad\n    address: {}\n    server_name: shop.test\n  - name: mixed\n    address: {}\n    server_name: shop.test\n",
+        "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 3s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  - name: good\n    address: {}\n    server_name: shop.test\n  - name: bad\n    address: {}\n    server_name: shop.test\n  - name: mixed\n    address: {}\n    server_name: shop.test\n",
         good_server.addr, bad_server.addr, mixed_server.addr
     );
     let h = Harness::start_in(world.dir, &yaml).await;
@@ -377,7 +377,7 @@ async fn a_silent_responder_costs_the_budget_and_hides_nothing() {
     );
     let server = serve(&leaf, &[], TlsOptions::default()).await;
     let yaml = format!(
-        "defaults:\n  interval: 2s\n  timeout: 1s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  - name: t\n    address: {}\n    server_name: shop.test\n",
+        "defaults:\n  metrics:\n    level: full\n  interval: 2s\n  timeout: 1s\n  ca_file: {{dir}}/ca.pem\ntargets:\n  - name: t\n    address: {}\n    server_name: shop.test\n",
         server.addr
     );
     let h = Harness::start_in(world.dir, &yaml).await;
@@ -465,7 +465,7 @@ async fn response_signed_by_the_wrong_key() {
     let mut responders = Vec::new();
     let mut servers = Vec::new();
     let mut yaml =
-        "defaults:\n  interval: 1s\n  timeout: 3s\n  ca_file: {dir}/ca.pem\ntargets:\n".to_string();
+        "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 3s\n  ca_file: {dir}/ca.pem\ntargets:\n".to_string();
     for (name, files) in &files {
         let responder = files.serve().await;
         let leaf = leaf(&world.root, GOOD, Some(responder.url.clone()), None);
@@ -561,7 +561,7 @@ async fn crl_larger_than_the_cap() {
     let s1 = serve(&sized, &[], TlsOptions::default()).await;
     let s2 = serve(&chunked, &[], TlsOptions::default()).await;
     let yaml = format!(
-        "defaults:\n  interval: 1s\n  timeout: 3s\n  ca_file: {{dir}}/ca.pem\n  revocation: {{crl_max_bytes: 4KiB}}\ntargets:\n  - name: sized\n    address: {}\n    server_name: shop.test\n  - name: chunked\n    address: {}\n    server_name: shop.test\n",
+        "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: 3s\n  ca_file: {{dir}}/ca.pem\n  revocation: {{crl_max_bytes: 4KiB}}\ntargets:\n  - name: sized\n    address: {}\n    server_name: shop.test\n  - name: chunked\n    address: {}\n    server_name: shop.test\n",
         s1.addr, s2.addr
     );
     let h = Harness::start_in(world.dir, &yaml).await;

@@ -88,7 +88,7 @@ async fn a_silent_name_server_costs_its_targets_their_timeout_and_no_more() {
     let dns = NameServer::start().await;
 
     let yaml = format!(
-        "defaults:\n  interval: 1s\n  timeout: 1s\n  ca_file: {dir}/ca.pem\ntargets:\n  - name: by-name\n    address: flaky.test:{port}\n    server_name: healthy.test\n{healthy}",
+        "defaults:\n  interval: 1s\n  timeout: 1s\n  metrics: {{phases: total}}\n  ca_file: {dir}/ca.pem\ntargets:\n  - name: by-name\n    address: flaky.test:{port}\n    server_name: healthy.test\n{healthy}",
         dir = dir.path().display(),
         port = server.addr.port(),
         healthy = healthy_target(&server),

@@ -154,7 +154,7 @@ async fn hostile_servers_cost_only_themselves() {
     let healthy = healthy_server(&root).await;
 
     let mut yaml = format!(
-        "defaults:\n  interval: 1s\n  timeout: {TIMEOUT_SECONDS}s\n  ca_file: {{dir}}/ca.pem\n  revocation: {{ocsp: false, crl: false}}\ntargets:\n"
+        "defaults:\n  metrics:\n    level: full\n  interval: 1s\n  timeout: {TIMEOUT_SECONDS}s\n  ca_file: {{dir}}/ca.pem\n  revocation: {{ocsp: false, crl: false}}\ntargets:\n"
     );
     let targets = [
         ("far_future", far_future.addr, "future.test"),
