@@ -3,12 +3,14 @@
 //! nothing else around them — no scheduler, no chain analysis, no metrics.
 //!
 //! ```text
-//! cargo run --release --example handshake_floor -- ADDR SERVER_NAME CA_PEM [COUNT]
+//! cargo run --release --example handshake_floor -- ADDR SERVER_NAME CA_PEM [COUNT] [--probe-suites]
 //! ```
 //!
 //! Prints the process's user+system CPU per handshake (getrusage), which is what
 //! `scripts/bench.sh` compares the exporter and blackbox_exporter with. Session resumption is
-//! off, as in the exporter, so every handshake is a full one.
+//! off, as in the exporter, so every handshake is a full one. rustls's default cipher suites
+//! are offered (AES-256-GCM-SHA384 first); `--probe-suites` offers them in the exporter's order
+//! instead (suites on SHA-256 first), to show what that order alone is worth.
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -29,18 +31,34 @@ fn cpu_seconds() -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
+    let probe_suites = args.iter().any(|a| a == "--probe-suites");
+    let args: Vec<&String> = args.iter().filter(|a| *a != "--probe-suites").collect();
     if args.len() < 4 {
-        eprintln!("usage: {} ADDR SERVER_NAME CA_PEM [COUNT]", args[0]);
+        eprintln!(
+            "usage: {} ADDR SERVER_NAME CA_PEM [COUNT] [--probe-suites]",
+            args[0]
+        );
         std::process::exit(2);
     }
-    let (addr, server_name, ca) = (&args[1], args[2].clone(), &args[3]);
+    let (addr, server_name, ca) = (args[1], args[2].clone(), args[3]);
     let count: u32 = args.get(4).map(|c| c.parse()).transpose()?.unwrap_or(2000);
 
     let mut roots = RootCertStore::empty();
     for cert in rustls_pemfile::certs(&mut std::fs::read(ca)?.as_slice()) {
         roots.add(cert?)?;
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    if probe_suites {
+        // As the exporter's probe_provider(): SHA-256 suites first, every suite kept.
+        provider.cipher_suites.sort_by_key(|s| {
+            let hash = match s {
+                rustls::SupportedCipherSuite::Tls13(s) => s.common.hash_provider.algorithm(),
+                rustls::SupportedCipherSuite::Tls12(s) => s.common.hash_provider.algorithm(),
+            };
+            hash != rustls::crypto::hash::HashAlgorithm::SHA256
+        });
+    }
+    let provider = Arc::new(provider);
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(rustls::ALL_VERSIONS)?
         .with_root_certificates(roots)
@@ -72,8 +90,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cpu = cpu_seconds() - cpu;
     let wall = wall.elapsed().as_secs_f64();
     println!(
-        "handshakes={count} cpu_seconds={cpu:.3} cpu_ms_per_handshake={:.4} wall_seconds={wall:.2}",
-        cpu * 1000.0 / f64::from(count)
+        "handshakes={count} cpu_seconds={cpu:.3} cpu_ms_per_handshake={:.4} wall_seconds={wall:.2} suites={}",
+        cpu * 1000.0 / f64::from(count),
+        if probe_suites { "probe" } else { "default" }
     );
     Ok(())
 }

@@ -32,7 +32,7 @@ use super::result::{TlsSession, TlsVersion};
 /// allows 16 MiB; rustls caps it against denial of service, and it is not configurable.
 pub const MAX_HANDSHAKE_MESSAGE: usize = 0xffff;
 
-use crate::tls_provider::provider;
+use crate::tls_provider::{probe_provider, provider};
 
 /// What the server showed during one handshake.
 #[derive(Debug, Default)]
@@ -133,7 +133,7 @@ impl ResolvesClientCert for Capture {
 fn base_config() -> &'static ClientConfig {
     static BASE: OnceLock<ClientConfig> = OnceLock::new();
     BASE.get_or_init(|| {
-        let mut config = ClientConfig::builder_with_provider(provider())
+        let mut config = ClientConfig::builder_with_provider(probe_provider())
             .with_protocol_versions(rustls::ALL_VERSIONS)
             .expect("aws-lc-rs supports TLS 1.2 and 1.3")
             .dangerous()

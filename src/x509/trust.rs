@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use rustls_pki_types::{CertificateDer, TrustAnchor};
 
+use super::chain::VerdictCache;
 use super::facts::CertFacts;
 
 /// A set of trust anchors to verify paths against.
@@ -20,6 +21,8 @@ pub struct TrustStore {
     anchors: Vec<TrustAnchor<'static>>,
     /// The certificate behind each of `anchors` (same index), when the anchor was read from one.
     certs: Vec<Option<Arc<AnchorCert>>>,
+    /// The verdicts on chains judged against this store, per distinct chain.
+    pub(super) verdicts: VerdictCache,
 }
 
 /// What the store knows of the certificate an anchor was taken from. webpki uses an anchor's
@@ -91,6 +94,7 @@ impl TrustStore {
                     system,
                     system_certs,
                     extra: Vec::new(),
+                    verdicts: VerdictCache::default(),
                 })
             })
             .clone()
@@ -114,6 +118,7 @@ impl TrustStore {
             extra,
             anchors,
             certs,
+            verdicts: VerdictCache::default(),
         })
     }
 
@@ -126,6 +131,7 @@ impl TrustStore {
             anchors: extra.clone(),
             certs: vec![None; extra.len()],
             extra,
+            verdicts: VerdictCache::default(),
         }
     }
 
@@ -153,6 +159,7 @@ impl TrustStore {
             anchors: extra.clone(),
             certs,
             extra,
+            verdicts: VerdictCache::default(),
         })
     }
 
@@ -192,6 +199,15 @@ impl TrustStore {
     /// All anchors, system first.
     pub fn anchors(&self) -> &[TrustAnchor<'static>] {
         &self.anchors
+    }
+
+    /// The notBefore and notAfter of every anchor read from a certificate (the dates a verdict
+    /// against this store can depend on).
+    pub(super) fn anchor_dates(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.certs
+            .iter()
+            .filter_map(|c| c.as_ref()?.facts.as_ref())
+            .map(|f| (f.not_before, f.not_after))
     }
 
     /// Whether `anchor` came from a `ca_file` rather than the system store (a private CA).

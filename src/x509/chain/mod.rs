@@ -22,7 +22,10 @@ use webpki_errors::{classify, is_date_error, is_eku_error};
 mod anchor;
 #[cfg(test)]
 mod tests;
+mod verdicts;
 mod webpki_errors;
+
+pub use verdicts::VerdictCache;
 
 /// The most certificates of one chain that are analysed and reported; a server sending more is
 /// misconfigured or hostile, and the rest would only bloat `/metrics`.
@@ -221,6 +224,36 @@ fn judge(
         return report;
     }
 
+    // A chain judged before against this store, at a moment no date of it or of the store's
+    // anchors separates from now, has the same verdict ([`verdicts`]). Chains with a
+    // certificate that does not parse are rare and not kept.
+    let key = (report.certs.len() == chain.len())
+        .then(|| verdicts::Key::new(&report.certs, server_name, matches!(purpose, Purpose::Any)));
+    if let Some(cached) = key.as_ref().and_then(|key| trust.verdicts.get(key, now)) {
+        return cached;
+    }
+    let report = judge_parsed(chain, server_name, purpose, trust, now, report, details);
+    if let Some(key) = key {
+        let dates = report
+            .certs
+            .iter()
+            .map(|f| (f.not_before, f.not_after))
+            .chain(trust.anchor_dates());
+        trust.verdicts.put(key, &report, now, dates);
+    }
+    report
+}
+
+/// The rest of [`judge`], once every certificate's facts are in `report`.
+fn judge_parsed(
+    chain: &[CertificateDer<'_>],
+    server_name: Option<&str>,
+    purpose: Purpose,
+    trust: &TrustStore,
+    now: i64,
+    mut report: ChainReport,
+    mut details: Details,
+) -> ChainReport {
     // 1. Which sent certificates form the path, judged by names alone (signatures come later).
     let name_path = name_chained_path(&report.certs);
     for &i in &name_path {

@@ -150,3 +150,37 @@ fn from_certificates_refuses_what_is_no_certificate() {
         .anchors()
         .is_empty());
 }
+
+#[test]
+fn a_kept_verdict_is_the_verdict_judged_afresh_at_every_moment() {
+    let (chain, root) = chain_with(ca("Unit Inter", -30, 3000), leaf_params());
+    let kept = TrustStore::from_certificates(vec![root.clone()]).unwrap();
+    // Moments inside the leaf's validity, past its notAfter, before its notBefore, at its
+    // edges, and back: each verdict from the store that keeps them equals a fresh store's.
+    let leaf_from = now() - DAY;
+    let leaf_until = now() + 30 * DAY;
+    let moments = [
+        now(),
+        now() + 60,
+        leaf_until,
+        leaf_until + 1,
+        now() + 31 * DAY,
+        leaf_from,
+        leaf_from - 1,
+        now() - 2 * DAY,
+        now(),
+    ];
+    for t in moments {
+        let fresh = TrustStore::from_certificates(vec![root.clone()]).unwrap();
+        let expected = analyse(&chain, "shop.test", &fresh, t);
+        assert_eq!(analyse(&chain, "shop.test", &kept, t), expected, "at {t}");
+    }
+    assert!(analyse(&chain, "shop.test", &kept, now()).is_valid());
+    assert!(!analyse(&chain, "shop.test", &kept, leaf_until + 1).is_valid());
+    // One verdict per chain, server name and purpose.
+    assert_eq!(kept.verdicts.len(), 1);
+    let other_name = analyse(&chain, "other.test", &kept, now());
+    assert_eq!(reasons(&other_name), ["hostname_mismatch"]);
+    analyse_file_chain(&chain, &kept, now());
+    assert_eq!(kept.verdicts.len(), 3);
+}
