@@ -42,17 +42,12 @@ const MAX_BODY: usize = 64 * 1024;
 /// file descriptors the probes need. Prometheus uses one connection per scrape target.
 pub const MAX_CONNECTIONS: usize = 512;
 
-/// `/metrics` pages being rendered at once; a scrape that finds every slot taken waits for one
-/// (at most [`RENDER_WAIT`], then `503`). A render holds [`RENDER_QUEUE`] + 2 pieces of about
-/// [`metrics::CHUNK`] bytes and, with gzip, the compressor's state, well under a MiB: so these
-/// slots bound the memory scrapes take (a few MiB, whatever the page size; a scrape before held
-/// the whole page), and how many slow readers can be waited on at once (each until
-/// [`RENDER_DEADLINE`]) without keeping Prometheus from its page.
-pub const RENDER_SLOTS: usize = 16;
-/// Renders encoding at once (one per core of the 2-core machine the goals are set on): a render
-/// holds one of these only while it encodes, not while it waits for a slow scraper, so more
-/// scrapes at once share the cores instead of each adding an arena and a compressor in use.
-pub const CORE_SLOTS: usize = 2;
+/// `/metrics` pages rendered at once; a scrape that finds every slot taken waits for one (at
+/// most [`RENDER_WAIT`]). A render holds a piece of the page at a time (about
+/// [`metrics::CHUNK`] bytes in each of a few places) and the gzip state, under a MiB, so the slots
+/// bound the CPU and threads scrapes take rather than memory; two keep both cores busy when
+/// scrapes come together, and a slow reader holding one does not stop the others.
+pub const RENDER_SLOTS: usize = 4;
 /// How long a scrape waits for a render slot before it is answered `503`.
 pub const RENDER_WAIT: Duration = Duration::from_secs(30);
 /// How long one render may take, from its start until the scraper has taken the last piece. A
@@ -64,8 +59,6 @@ const RENDER_QUEUE: usize = 2;
 
 /// The render slots (one server runs in a process).
 static RENDERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(RENDER_SLOTS);
-/// The encoding slots.
-static CORES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CORE_SLOTS);
 
 /// The body of every answer: a whole one, or a `/metrics` page as it is rendered.
 pub type Body = Either<Full<Bytes>, PageBody>;
@@ -304,9 +297,8 @@ async fn metrics_response(req: &Request<Incoming>, endpoints: &Arc<Endpoints>) -
 
 /// Runs `render` on a blocking thread (off the async workers: a page of ten thousand targets
 /// takes tens of milliseconds of CPU) and returns the body its pieces go out in. The render
-/// holds `slot` until it ends and one of the [`CORE_SLOTS`] while it encodes, waits (without a
-/// core) while the scraper is [`RENDER_QUEUE`] pieces behind, and is stopped once the scraper has
-/// gone or `deadline` has passed since it began.
+/// holds `slot` until it ends, waits while the scraper is [`RENDER_QUEUE`] pieces behind, and
+/// is stopped once the scraper has gone or `deadline` has passed since it began.
 fn stream<R>(slot: tokio::sync::SemaphorePermit<'static>, deadline: Duration, render: R) -> PageBody
 where
     R: FnOnce(&mut dyn FnMut(Vec<u8>) -> bool) -> metrics::RenderEnd + Send + 'static,
@@ -316,23 +308,11 @@ where
     tokio::task::spawn_blocking(move || {
         let _slot = slot;
         let deadline = tokio::time::Instant::now() + deadline;
-        // Encode only while holding a core; give it up while waiting for the scraper.
-        let mut core = runtime.block_on(CORES.acquire()).ok();
-        let mut put = |piece: Piece| {
-            let piece = match tx.try_send(piece) {
-                Ok(()) => return true,
-                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return false,
-                Err(tokio::sync::mpsc::error::TrySendError::Full(piece)) => piece,
-            };
-            drop(core.take());
-            let sent = matches!(
+        let put = |piece: Piece| {
+            matches!(
                 runtime.block_on(tokio::time::timeout_at(deadline, tx.send(piece))),
                 Ok(Ok(()))
-            );
-            if sent {
-                core = runtime.block_on(CORES.acquire()).ok();
-            }
-            sent
+            )
         };
         match render(&mut |bytes| put(Piece::Data(Bytes::from(bytes)))) {
             metrics::RenderEnd::Complete => {
@@ -561,7 +541,6 @@ mod tests {
         )
         .await;
         assert!(all.is_ok());
-        assert_eq!(CORES.available_permits(), CORE_SLOTS);
     }
 
     #[test]
