@@ -3,10 +3,14 @@
 # rustls handshake, ten thousand targets, dead targets, and growth from 1k to 10k targets; and
 # issue 11's time to first results: 2,000 targets at a 5-minute interval, from the exporter's
 # launch until every target has a result and /-/ready answers 200 (at most 60 s, then it gives up);
-# and issue 13's series and page bytes per healthy target at each metrics level
-# (scripts/bench-levels.sh, about half a minute).
+# and issue 13's series and page bytes per healthy target at each metrics level (part 6,
+# scripts/bench-levels.sh, about half a minute), and its scrapes (part 7, `--parts scrape`, not in
+# the default set): per size, render CPU and peak RSS under sequential scrapes, then under 16
+# concurrent gzip and 16 concurrent plain scrapes (wrk, 10 s each), then 16 plain scrapers that
+# stop reading for 10 s after 64 KiB (the page waits in the exporter), the peak reset between
+# phases (/proc/PID/clear_refs).
 #
-#   bash scripts/bench.sh [--parts cpu,scale,dead,startup,levels] [--sizes "1000 5000 10000"] [--interval 60]
+#   bash scripts/bench.sh [--parts cpu,scale,dead,startup,levels,scrape] [--sizes "1000 5000 10000"] [--interval 60]
 #
 # Installs what it needs (as root on Debian), builds the exporter with --release, runs one nginx
 # with a two-level RSA-2048 chain (TLS 1.3) and prints one line per figure. A full run measures for
@@ -23,13 +27,14 @@ while (($#)); do
     --parts) parts="$2"; shift 2 ;;
     --sizes) sizes="$2"; shift 2 ;;
     --interval) interval="$2"; shift 2 ;;
-    *) echo "usage: $0 [--parts cpu,scale,dead,startup,levels] [--sizes \"1000 5000 10000\"] [--interval SECONDS]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--parts cpu,scale,dead,startup,levels,scrape] [--sizes \"1000 5000 10000\"] [--interval SECONDS]" >&2; exit 2 ;;
   esac
 done
 has() { [[ ",$parts," == *",$1,"* ]]; }
 
 packages=(nginx-light openssl python3 curl)
 has cpu && packages+=(prometheus-blackbox-exporter wrk) # only part 1 compares with blackbox_exporter
+has scrape && packages+=(wrk)
 source scripts/lib/packages.sh # (the script runs from the repository root: see cd above)
 ensure_packages "${packages[@]}"
 
@@ -334,4 +339,41 @@ fi
 if has levels; then
   echo "== 6. Series and page bytes per target at each metrics level"
   bash "$levels_script" "$exporter" | tail -n +2
+fi
+
+if has scrape; then
+  echo "== 7. Scrapes at a ${interval} s interval: render CPU, then peak RSS under 16 concurrent gzip and plain scrapes (sizes: $sizes)"
+  # Resets VmHWM to the current RSS, so each phase's peak is its own (Linux >= 4.0).
+  reset_peak() { echo 5 > "/proc/$1/clear_refs"; }
+  # wrk's completed requests and errors (a 16-connection run of 10 s; 30 s per-request timeout).
+  scrapes() {
+    local out
+    out=$(wrk -t2 -c16 -d10s --timeout 30s "$@" "$metrics")
+    echo "requests=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' <<<"$out")" \
+      "errors=$( (grep -E 'Socket errors|Non-2xx' <<<"$out" || echo none) | tr -s ' ' | tr '\n' ' ' | sed 's/ *$//; s/ /_/g')"
+  }
+  for n in $sizes; do
+    write_config "$work/scrape.yaml" "$interval" 256 t 0 "$n" "$TLS_PORT"
+    ours_up "$work/scrape.yaml"
+    # Past the first round (every target at once), into the steady state.
+    sleep $((interval + 6))
+    probing=$($helper cpu "$ours")
+    reset_peak "$ours"
+    render=$($helper render "$metrics" 9 "$ours")
+    sequential=$($helper cpu "$ours")
+    reset_peak "$ours"
+    gz_wrk=$(scrapes -H 'Accept-Encoding: gzip')
+    gz=$($helper cpu "$ours")
+    reset_peak "$ours"
+    plain_wrk=$(scrapes)
+    plain=$($helper cpu "$ours")
+    reset_peak "$ours"
+    held=$($helper hold "$metrics" 16 10 "$ours")
+    echo "targets=$n peak_rss_probing_mib=$(field vmhwm_mib "$probing") rss_probing_mib=$(field vmrss_mib "$probing") $render" \
+      "peak_rss_sequential_scrapes_mib=$(field vmhwm_mib "$sequential")"
+    echo "  16 gzip scrapes at once, 10 s: $gz_wrk peak_rss_mib=$(field vmhwm_mib "$gz") rss_after_mib=$(field vmrss_mib "$gz")"
+    echo "  16 plain scrapes at once, 10 s: $plain_wrk peak_rss_mib=$(field vmhwm_mib "$plain") rss_after_mib=$(field vmrss_mib "$plain")"
+    echo "  16 plain scrapes at once that stop reading after 64 KiB for 10 s: $held"
+    ours_down
+  done
 fi

@@ -15,12 +15,18 @@ Subcommands (all output one line of key=value pairs):
                                says 200; report both moments as seconds after T0 (Unix time)
   rate URL T0 FROM TO BUCKET   probes finished (cert_exporter_probes_total) per BUCKET seconds
                                between FROM and TO seconds after T0: how even the load is
+  hold URL COUNT SECS PID      COUNT slow scrapers at once (each with a 64 KiB socket receive
+                               buffer): each sends a plain GET, reads 64 KiB
+                               and stops reading for SECS seconds (the page waits in the
+                               exporter), then reads the rest; the exporter's peak RSS while
+                               they wait, and how many pages came whole
 Every loop is bounded by a count or a time limit.
 """
 
 import gzip
 import os
 import re
+import socket
 import statistics
 import sys
 import time
@@ -208,6 +214,60 @@ def cmd_rate(url, t0, start, end, bucket):
     )
 
 
+def status_mib(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cmd_hold(url, count, secs, pid):
+    import http.client
+    import threading
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    release = threading.Event()
+    results = []
+
+    def scraper():
+        # One slow scraper: asks, reads 64 KiB, stops reading until released, reads the rest.
+        try:
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+            # A small receive buffer, set before connecting (which turns off autotuning): a
+            # reader far away or slow, not loopback's tens of MiB of kernel buffer.
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            sock.settimeout(120)
+            sock.connect((parts.hostname, parts.port))
+            conn.sock = sock
+            conn.request("GET", parts.path)
+            resp = conn.getresponse()
+            head = resp.read(65536)
+            release.wait(float(secs) + 120)
+            body = resp.read()
+            results.append((resp.status, len(head) + len(body)))
+            conn.close()
+        except Exception as e:  # cut off (a deadline) or reset: not a whole page
+            results.append((str(type(e).__name__), 0))
+
+    threads = [threading.Thread(target=scraper, daemon=True) for _ in range(int(count))]
+    for t in threads:
+        t.start()
+    time.sleep(float(secs))
+    waiting_hwm = status_mib(pid, "VmHWM")
+    release.set()
+    for t in threads:
+        t.join(180)
+    whole = sum(1 for status, size in results if status == 200 and size > 0)
+    print(
+        f"slow_scrapers={count} held_s={secs} peak_rss_while_held_mib={waiting_hwm:.1f} "
+        f"peak_rss_mib={status_mib(pid, 'VmHWM'):.1f} whole_pages={whole} "
+        f"others={','.join(str(s) for s, _ in results if s != 200) or 'none'}"
+    )
+
+
 def main():
     commands = {
         "cpu": cmd_cpu,
@@ -217,6 +277,7 @@ def main():
         "lag": cmd_lag,
         "first": cmd_first,
         "rate": cmd_rate,
+        "hold": cmd_hold,
     }
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)

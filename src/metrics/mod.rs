@@ -73,76 +73,164 @@ impl Format {
         }
     }
 
-    /// Picks the format from an `Accept` header: OpenMetrics when the scraper lists it.
+    /// Picks the format from an `Accept` header as client_golang's
+    /// `expfmt.NegotiateIncludingOpenMetrics` does: the media ranges in order of quality
+    /// (highest first; equal ones in the order listed), and the first that names a format we
+    /// serve wins — `application/openmetrics-text` with no version, `0.0.1` or `1.0.0`, or
+    /// `text/plain` with no version or `0.0.4`. Anything else (`*/*`, protobuf, a text version
+    /// we do not write, no header at all) gets the classic text format. A range with `q=0` is a
+    /// refusal and never picked.
     pub fn from_accept(accept: Option<&str>) -> Format {
-        match accept {
-            Some(a) if a.contains("application/openmetrics-text") => Format::OpenMetrics,
-            _ => Format::Text,
+        let Some(accept) = accept else {
+            return Format::Text;
+        };
+        let mut offers: Vec<(f32, Format)> = Vec::new();
+        for range in accept.split(',') {
+            let mut fields = range.split(';').map(str::trim);
+            let media = fields.next().unwrap_or("").to_ascii_lowercase();
+            let (mut version, mut quality) = ("", 1.0f32);
+            for param in fields {
+                let (key, value) = param.split_once('=').unwrap_or((param, ""));
+                let value = value.trim().trim_matches('"');
+                match key.trim().to_ascii_lowercase().as_str() {
+                    "version" => version = value,
+                    "q" => quality = value.parse().unwrap_or(0.0),
+                    _ => {}
+                }
+            }
+            let format = match (media.as_str(), version) {
+                ("application/openmetrics-text", "" | "0.0.1" | "1.0.0") => Format::OpenMetrics,
+                ("text/plain", "" | "0.0.4") => Format::Text,
+                _ => continue,
+            };
+            if quality > 0.0 {
+                offers.push((quality, format));
+            }
         }
+        // A stable sort: of equal qualities the one listed first wins.
+        offers.sort_by(|a, b| b.0.total_cmp(&a.0));
+        offers.first().map_or(Format::Text, |&(_, format)| format)
     }
 }
 
-/// Renders the registry in `format`.
+/// Renders the registry in `format` into one string (`/probe` answers and tests; `/metrics`
+/// streams the page with [`render_chunks`] instead).
 pub fn render(registry: &Registry, format: Format) -> String {
-    // Sized from the last render, so a large page is not copied over and over as it grows
-    // (with ten thousand targets the page is tens of MiB, and each doubling holds two copies).
-    let mut out = String::with_capacity(render_size_hint());
-    encode(&mut out, registry, format);
-    LAST_RENDER_SIZE.store(out.len(), std::sync::atomic::Ordering::Relaxed);
+    let mut out = String::new();
+    if let Err(e) = encode(&mut out, registry, format) {
+        // Writing to a String cannot fail; a collector error would be a bug worth seeing.
+        tracing::error!(error = %e, "encoding /metrics failed");
+    }
     out
 }
 
-/// Renders the registry in `format` straight into a gzip stream. Only the compressed bytes are
-/// held, a tenth or less of the page, which is what keeps a scrape of thousands of targets
-/// cheap in memory (Prometheus always accepts gzip).
-pub fn render_gzip(registry: &Registry, format: Format) -> Vec<u8> {
-    let mut out = GzipWriter {
-        encoder: flate2::write::GzEncoder::new(
-            Vec::with_capacity(render_size_hint() / 8),
-            flate2::Compression::fast(),
-        ),
-        written: 0,
-    };
-    encode(&mut out, registry, format);
-    LAST_RENDER_SIZE.store(out.written, std::sync::atomic::Ordering::Relaxed);
-    // Writing into a Vec cannot fail.
-    out.encoder.finish().unwrap_or_default()
+/// The size of the pieces [`render_chunks`] hands on for `/metrics`.
+pub const CHUNK: usize = 64 * 1024;
+
+/// How a streamed render ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenderEnd {
+    /// The whole page was handed on.
+    Complete,
+    /// `send` refused a piece (the scraper went away or was too slow); the page is cut short.
+    Refused,
+    /// Encoding failed (a bug: a collector returned an error); the page is cut short.
+    Failed,
 }
 
-/// The size of the last page rendered, plus an eighth for growth.
-static LAST_RENDER_SIZE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-fn render_size_hint() -> usize {
-    let last = LAST_RENDER_SIZE.load(std::sync::atomic::Ordering::Relaxed);
-    (last + last / 8).max(64 * 1024)
+/// Renders the registry in `format` — gzip-compressed when `gzip` — and hands it to `send` in
+/// pieces of about `chunk` bytes as it is encoded, so no more than a piece (and the gzip
+/// state) is held here whatever the size of the page; the pieces put together are exactly
+/// what [`render`] returns (gzipped, a gzip stream of it). Stops at the first piece `send`
+/// returns `false` for.
+pub fn render_chunks(
+    registry: &Registry,
+    format: Format,
+    gzip: bool,
+    chunk: usize,
+    send: &mut dyn FnMut(Vec<u8>) -> bool,
+) -> RenderEnd {
+    let chunk = chunk.max(1);
+    // Room for a piece and one more write of the encoder (it writes 4 KiB at a time), so the
+    // buffer is not grown while it fills.
+    let capacity = chunk + 8 * 1024;
+    let mut sink = ChunkSink {
+        plain: Vec::with_capacity(if gzip { 0 } else { capacity }),
+        gzip: gzip.then(|| {
+            flate2::write::GzEncoder::new(Vec::with_capacity(capacity), flate2::Compression::fast())
+        }),
+        chunk,
+        capacity,
+        send,
+        refused: false,
+    };
+    if let Err(e) = encode(&mut sink, registry, format) {
+        if sink.refused {
+            return RenderEnd::Refused;
+        }
+        tracing::error!(error = %e, "encoding /metrics failed");
+        return RenderEnd::Failed;
+    }
+    let rest = match sink.gzip.take() {
+        // Writing into a Vec cannot fail.
+        Some(encoder) => encoder.finish().unwrap_or_default(),
+        None => std::mem::take(&mut sink.plain),
+    };
+    if !rest.is_empty() && !(sink.send)(rest) {
+        return RenderEnd::Refused;
+    }
+    RenderEnd::Complete
 }
 
 /// Encodes into any text sink.
-fn encode(out: &mut impl std::fmt::Write, registry: &Registry, format: Format) {
-    let result = match format {
+fn encode(
+    out: &mut impl std::fmt::Write,
+    registry: &Registry,
+    format: Format,
+) -> Result<(), std::fmt::Error> {
+    match format {
         Format::Text => prometheus_client::encoding::prometheus_text::encode(out, registry),
         Format::OpenMetrics => prometheus_client::encoding::text::encode(out, registry),
-    };
-    // Writing to a String or a Vec cannot fail; a collector error would be a bug worth seeing.
-    if let Err(e) = result {
-        tracing::error!(error = %e, "encoding /metrics failed");
     }
 }
 
-/// A `fmt::Write` that compresses what is written.
-struct GzipWriter {
-    encoder: flate2::write::GzEncoder<Vec<u8>>,
-    /// Uncompressed bytes written.
-    written: usize,
+/// A `fmt::Write` that gathers what is written (compressed, with gzip) and hands it on in
+/// pieces.
+struct ChunkSink<'a> {
+    /// The piece being filled, without gzip.
+    plain: Vec<u8>,
+    /// The compressor; its output Vec is the piece being filled.
+    gzip: Option<flate2::write::GzEncoder<Vec<u8>>>,
+    chunk: usize,
+    capacity: usize,
+    send: &'a mut dyn FnMut(Vec<u8>) -> bool,
+    /// `send` said no: the error that stops the encoder is not a failure.
+    refused: bool,
 }
 
-impl std::fmt::Write for GzipWriter {
+impl std::fmt::Write for ChunkSink<'_> {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        use std::io::Write as _;
-        self.written += s.len();
-        self.encoder
-            .write_all(s.as_bytes())
-            .map_err(|_| std::fmt::Error)
+        let piece = match &mut self.gzip {
+            Some(encoder) => {
+                use std::io::Write as _;
+                encoder
+                    .write_all(s.as_bytes())
+                    .map_err(|_| std::fmt::Error)?;
+                encoder.get_mut()
+            }
+            None => {
+                self.plain.extend_from_slice(s.as_bytes());
+                &mut self.plain
+            }
+        };
+        if piece.len() >= self.chunk {
+            let full = std::mem::replace(piece, Vec::with_capacity(self.capacity));
+            if !(self.send)(full) {
+                self.refused = true;
+                return Err(std::fmt::Error);
+            }
+        }
+        Ok(())
     }
 }
 

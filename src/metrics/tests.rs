@@ -583,3 +583,53 @@ fn what_goes_wrong_is_written_at_every_level() {
         assert!(!page.contains("source=\"ocsp\"} 0"), "{level}: {page}");
     }
 }
+
+/// `/metrics` is streamed in pieces (`render_chunks`); put together (and decompressed) they are
+/// the page `render` gives, in both formats, whatever the piece size.
+#[test]
+fn streamed_page_is_the_rendered_page() {
+    use super::{render_chunks, RenderEnd};
+    let registry = fixture("full");
+    for format in [Format::Text, Format::OpenMetrics] {
+        let whole = normalize(&render(&registry, format));
+        for gzip in [false, true] {
+            for chunk in [1, 100, 4096, super::CHUNK] {
+                let mut pieces: Vec<Vec<u8>> = Vec::new();
+                let end = render_chunks(&registry, format, gzip, chunk, &mut |p| {
+                    pieces.push(p);
+                    true
+                });
+                assert_eq!(end, RenderEnd::Complete);
+                let last = pieces.len() - 1;
+                assert!(
+                    pieces[..last].iter().all(|p| p.len() >= chunk),
+                    "{format:?} gzip={gzip} chunk={chunk}: a piece before the last is short"
+                );
+                let bytes = pieces.concat();
+                let text = if gzip {
+                    let mut out = String::new();
+                    std::io::Read::read_to_string(
+                        &mut flate2::read::GzDecoder::new(bytes.as_slice()),
+                        &mut out,
+                    )
+                    .unwrap();
+                    out
+                } else {
+                    String::from_utf8(bytes).unwrap()
+                };
+                assert_eq!(
+                    normalize(&text),
+                    whole,
+                    "{format:?} gzip={gzip} chunk={chunk}"
+                );
+            }
+        }
+    }
+    // A scraper that goes away stops the render at once.
+    let mut sent = 0;
+    let end = render_chunks(&registry, Format::Text, false, 100, &mut |_| {
+        sent += 1;
+        sent < 3
+    });
+    assert_eq!((end, sent), (RenderEnd::Refused, 3));
+}

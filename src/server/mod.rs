@@ -15,8 +15,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Either, Full, Limited};
+use hyper::body::{Frame, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -41,6 +41,27 @@ const MAX_BODY: usize = 64 * 1024;
 /// connections open (each for at most [`HEADER_READ_TIMEOUT`] before a request) cannot take the
 /// file descriptors the probes need. Prometheus uses one connection per scrape target.
 pub const MAX_CONNECTIONS: usize = 512;
+
+/// `/metrics` pages rendered at once; a scrape that finds every slot taken waits for one (at
+/// most [`RENDER_WAIT`]). A render holds a piece of the page at a time (about
+/// [`metrics::CHUNK`] bytes in each of a few places) and the gzip state, under a MiB, so the slots
+/// bound the CPU and threads scrapes take rather than memory; two keep both cores busy when
+/// scrapes come together, and a slow reader holding one does not stop the others.
+pub const RENDER_SLOTS: usize = 4;
+/// How long a scrape waits for a render slot before it is answered `503`.
+pub const RENDER_WAIT: Duration = Duration::from_secs(30);
+/// How long one render may take, from its start until the scraper has taken the last piece. A
+/// scraper that reads slower is cut off (the page ends without its last chunk, which the
+/// scraper sees as an error, not as a short page), so it cannot hold a slot for long.
+pub const RENDER_DEADLINE: Duration = Duration::from_secs(60);
+/// Pieces a render may be ahead of the scraper.
+const RENDER_QUEUE: usize = 2;
+
+/// The render slots (one server runs in a process).
+static RENDERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(RENDER_SLOTS);
+
+/// The body of every answer: a whole one, or a `/metrics` page as it is rendered.
+pub type Body = Either<Full<Bytes>, PageBody>;
 
 /// Re-reads the configuration; `Err` carries the message for the operator.
 pub type ReloadFn = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
@@ -167,9 +188,9 @@ pub async fn serve(listener: TcpListener, endpoints: Arc<Endpoints>, shutdown: C
 /// Routes one request.
 pub async fn handle(
     req: Request<Incoming>,
-    endpoints: &Endpoints,
-    _peer: SocketAddr,
-) -> Response<Full<Bytes>> {
+    endpoints: &Arc<Endpoints>,
+    peer: SocketAddr,
+) -> Response<Body> {
     let security = endpoints.security();
     if security.auth.enabled() {
         let header = req
@@ -183,11 +204,22 @@ pub async fn handle(
             .await
             .unwrap_or(false);
         if !ok {
-            return unauthorized();
+            return unauthorized().map(Either::Left);
         }
     }
+    if matches!(*req.method(), Method::GET | Method::HEAD) && req.uri().path() == "/metrics" {
+        return metrics_response(&req, endpoints).await;
+    }
+    route(req, endpoints, peer).await.map(Either::Left)
+}
+
+/// Routes every request but `/metrics`.
+async fn route(
+    req: Request<Incoming>,
+    endpoints: &Endpoints,
+    _peer: SocketAddr,
+) -> Response<Full<Bytes>> {
     match (req.method(), req.uri().path()) {
-        (&Method::GET | &Method::HEAD, "/metrics") => metrics_response(&req, endpoints),
         (&Method::GET | &Method::HEAD, "/-/healthy") => text(StatusCode::OK, "Healthy.\n"),
         (&Method::GET | &Method::HEAD, "/-/ready") => {
             match endpoints.state.readiness() {
@@ -231,25 +263,137 @@ pub async fn handle(
     }
 }
 
-/// Renders `/metrics` in the format the scraper asked for, gzipped when it accepts gzip.
-fn metrics_response(req: &Request<Incoming>, endpoints: &Endpoints) -> Response<Full<Bytes>> {
+/// Renders `/metrics` in the format the scraper asked for, gzipped when it accepts gzip, and
+/// streams it: the page is encoded on a blocking thread into pieces of [`metrics::CHUNK`]
+/// bytes that go out as they are made, at most [`RENDER_QUEUE`] ahead of the scraper, so a
+/// scrape holds a few pieces, never the page (with or without gzip), and at most
+/// [`RENDER_SLOTS`] renders run at once.
+async fn metrics_response(req: &Request<Incoming>, endpoints: &Arc<Endpoints>) -> Response<Body> {
     let headers = req.headers();
     let format = Format::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     let gzip = accepts_gzip(headers.get(header::ACCEPT_ENCODING));
+    let Ok(Ok(slot)) = tokio::time::timeout(RENDER_WAIT, RENDERS.acquire()).await else {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Every /metrics render slot stayed busy; try again.\n",
+        )
+        .map(Either::Left);
+    };
+    let endpoints = endpoints.clone();
+    let body = stream(slot, RENDER_DEADLINE, move |send| {
+        metrics::render_chunks(&endpoints.registry, format, gzip, metrics::CHUNK, send)
+    });
     let mut builder = Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, format.content_type());
-    let body = if gzip {
-        // Compressed while rendering: the full page is never held in memory.
+    if gzip {
         builder = builder.header(header::CONTENT_ENCODING, "gzip");
-        Bytes::from(metrics::render_gzip(&endpoints.registry, format))
-    } else {
-        Bytes::from(metrics::render(&endpoints.registry, format))
-    };
+    }
     builder
         .header(header::VARY, "Accept, Accept-Encoding")
-        .body(Full::new(body))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+        .body(Either::Right(body))
+        .unwrap_or_else(|_| Response::new(Either::Left(Full::new(Bytes::new()))))
+}
+
+/// Runs `render` on a blocking thread (off the async workers: a page of ten thousand targets
+/// takes tens of milliseconds of CPU) and returns the body its pieces go out in. The render
+/// holds `slot` until it ends, waits while the scraper is [`RENDER_QUEUE`] pieces behind, and
+/// is stopped once the scraper has gone or `deadline` has passed since it began.
+fn stream<R>(slot: tokio::sync::SemaphorePermit<'static>, deadline: Duration, render: R) -> PageBody
+where
+    R: FnOnce(&mut dyn FnMut(Vec<u8>) -> bool) -> metrics::RenderEnd + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(RENDER_QUEUE);
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let deadline = tokio::time::Instant::now() + deadline;
+        let put = |piece: Piece| {
+            matches!(
+                runtime.block_on(tokio::time::timeout_at(deadline, tx.send(piece))),
+                Ok(Ok(()))
+            )
+        };
+        match render(&mut |bytes| put(Piece::Data(Bytes::from(bytes)))) {
+            metrics::RenderEnd::Complete => {
+                put(Piece::End);
+            }
+            metrics::RenderEnd::Refused => {
+                tracing::debug!(
+                    "a /metrics scraper went away or read too slowly; the page was cut short"
+                );
+            }
+            metrics::RenderEnd::Failed => {
+                put(Piece::Failed);
+            }
+        }
+    });
+    PageBody {
+        pieces: rx,
+        ended: false,
+    }
+}
+
+/// What a render hands the response body.
+enum Piece {
+    /// The next bytes of the page.
+    Data(Bytes),
+    /// The page is complete.
+    End,
+    /// Rendering failed; the response must not end as if the page were whole.
+    Failed,
+}
+
+/// A `/metrics` page as it is rendered. It ends cleanly only after the render said the page is
+/// complete; a render that failed, stopped or panicked ends it with an error, so hyper closes
+/// the connection without the final chunk and the scraper sees a failed scrape, not a page
+/// with series missing.
+pub struct PageBody {
+    pieces: tokio::sync::mpsc::Receiver<Piece>,
+    ended: bool,
+}
+
+/// Why a `/metrics` page ended early.
+#[derive(Debug)]
+pub struct PageCutShort;
+
+impl std::fmt::Display for PageCutShort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the /metrics page ended before it was complete")
+    }
+}
+
+impl std::error::Error for PageCutShort {}
+
+impl hyper::body::Body for PageBody {
+    type Data = Bytes;
+    type Error = PageCutShort;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, PageCutShort>>> {
+        use std::task::Poll;
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        match self.pieces.poll_recv(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Piece::Data(bytes))) => Poll::Ready(Some(Ok(Frame::data(bytes)))),
+            Poll::Ready(Some(Piece::End)) => {
+                self.ended = true;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Piece::Failed) | None) => {
+                self.ended = true;
+                Poll::Ready(Some(Err(PageCutShort)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended
+    }
 }
 
 /// Probes the target a `/probe` request names and answers with its series.
@@ -345,5 +489,101 @@ mod tests {
         assert!(!accepts_gzip(v("gzip;q=0").as_ref()));
         assert!(!accepts_gzip(v("identity").as_ref()));
         assert!(!accepts_gzip(None));
+    }
+
+    /// The streamed body: whole only when the render said so; cut short (an error, so the
+    /// scraper sees a failed scrape) when it failed or panicked; a reader that stops reading
+    /// stops the render at the deadline and frees its slot.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn streamed_bodies_end_as_their_render_did() {
+        let pieces = |n: usize| {
+            move |send: &mut dyn FnMut(Vec<u8>) -> bool| {
+                for i in 0..n {
+                    if !send(vec![b'a' + i as u8; 3]) {
+                        return metrics::RenderEnd::Refused;
+                    }
+                }
+                metrics::RenderEnd::Complete
+            }
+        };
+        let slot = || RENDERS.try_acquire().unwrap();
+        let whole = stream(slot(), RENDER_DEADLINE, pieces(5))
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(whole.to_bytes().as_ref(), b"aaabbbcccdddeee");
+
+        let failed = stream(slot(), RENDER_DEADLINE, |send| {
+            send(b"partial".to_vec());
+            metrics::RenderEnd::Failed
+        });
+        assert!(failed.collect().await.is_err());
+        let panicked = stream(slot(), RENDER_DEADLINE, |send| {
+            send(b"partial".to_vec());
+            panic!("a render that panics")
+        });
+        assert!(panicked.collect().await.is_err());
+
+        // Nobody reads: the render stops once the queue is full and the deadline passes.
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let unread = stream(slot(), Duration::from_millis(200), move |send| {
+            let end = pieces(1000)(send);
+            let _ = done_tx.send(end);
+            end
+        });
+        let end = tokio::time::timeout(Duration::from_secs(30), done_rx).await;
+        assert_eq!(end.unwrap().unwrap(), metrics::RenderEnd::Refused);
+        drop(unread);
+        // Every slot is back (the panicked render's too).
+        let all = tokio::time::timeout(
+            Duration::from_secs(30),
+            RENDERS.acquire_many(RENDER_SLOTS as u32),
+        )
+        .await;
+        assert!(all.is_ok());
+    }
+
+    #[test]
+    fn format_negotiation_follows_client_golang() {
+        let f = Format::from_accept;
+        assert_eq!(f(None), Format::Text);
+        assert_eq!(f(Some("*/*")), Format::Text);
+        assert_eq!(f(Some("application/openmetrics-text")), Format::OpenMetrics);
+        // Prometheus 2.x asks like this.
+        assert_eq!(
+            f(Some("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")),
+            Format::OpenMetrics
+        );
+        // With `scrape_protocols: [PrometheusText0.0.4, OpenMetricsText1.0.0]`, text first.
+        assert_eq!(
+            f(Some("text/plain;version=0.0.4;q=0.5,application/openmetrics-text;version=1.0.0;q=0.4,*/*;q=0.1")),
+            Format::Text
+        );
+        // Quality decides, not order; equal qualities go by order.
+        assert_eq!(
+            f(Some(
+                "text/plain;q=0.2, application/openmetrics-text; version=1.0.0; q=0.9"
+            )),
+            Format::OpenMetrics
+        );
+        assert_eq!(
+            f(Some("text/plain, application/openmetrics-text")),
+            Format::Text
+        );
+        // Refused, or a version we do not write: not picked.
+        assert_eq!(f(Some("application/openmetrics-text;q=0")), Format::Text);
+        assert_eq!(
+            f(Some("application/openmetrics-text;version=2.0.0")),
+            Format::Text
+        );
+        // Prometheus 3 with UTF-8 escaping: the protobuf and text 1.0.0 offers are skipped.
+        assert_eq!(
+            f(Some("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1")),
+            Format::OpenMetrics
+        );
+        assert_eq!(
+            f(Some("Application/OpenMetrics-Text; Version=\"1.0.0\"")),
+            Format::OpenMetrics
+        );
     }
 }
