@@ -56,25 +56,13 @@ targets:
 
 fn cert(subject: &str, issuer: &str, not_after: i64, signature: &str) -> Arc<CertFacts> {
     Arc::new(CertFacts {
-        subject: subject.into(),
-        issuer: issuer.into(),
         serial: format!("{:02x}", subject.len()),
         not_before: 1_700_000_000,
-        not_after,
         sha256_fingerprint: format!("{:064x}", not_after),
-        key_algorithm: "EC",
-        key_bits: 256,
         signature_algorithm: signature.into(),
         dns_names: vec!["a.example".into(), "b.example".into()],
-        ip_addresses: Vec::new(),
         is_ca: subject.contains("CA"),
-        self_issued: subject == issuer,
-        ocsp_urls: Vec::new(),
-        ca_issuer_urls: Vec::new(),
-        crl_urls: Vec::new(),
-        lints: Vec::new(),
-        refused_key: None,
-        encoding_problem: None,
+        ..CertFacts::example(subject, issuer, not_after)
     })
 }
 

@@ -92,25 +92,8 @@ mod tests {
 
     fn cert(subject: &str, issuer: &str, is_ca: bool, not_after: i64) -> Arc<CertFacts> {
         Arc::new(CertFacts {
-            subject: subject.into(),
-            issuer: issuer.into(),
-            serial: "01".into(),
-            not_before: 0,
-            not_after,
-            sha256_fingerprint: String::new(),
-            key_algorithm: "EC",
-            key_bits: 256,
-            signature_algorithm: "ecdsa-with-SHA256".into(),
-            dns_names: Vec::new(),
-            ip_addresses: Vec::new(),
             is_ca,
-            self_issued: subject == issuer,
-            ocsp_urls: Vec::new(),
-            ca_issuer_urls: Vec::new(),
-            crl_urls: Vec::new(),
-            lints: Vec::new(),
-            refused_key: None,
-            encoding_problem: None,
+            ..CertFacts::example(subject, issuer, not_after)
         })
     }
 

@@ -162,6 +162,34 @@ impl CertFacts {
     pub fn lifetime_seconds(&self) -> i64 {
         self.not_after - self.not_before
     }
+
+    /// Facts for tests, without parsing a certificate: `subject` issued by `issuer` (self-issued
+    /// when they are equal), valid from the epoch to `not_after`, an EC P-256 key signed with
+    /// ECDSA-SHA256, serial 01, no names, no URLs, no problems; tests change what they need.
+    #[cfg(test)]
+    pub(crate) fn example(subject: &str, issuer: &str, not_after: i64) -> CertFacts {
+        CertFacts {
+            subject: subject.into(),
+            issuer: issuer.into(),
+            serial: "01".into(),
+            not_before: 0,
+            not_after,
+            sha256_fingerprint: String::new(),
+            key_algorithm: "EC",
+            key_bits: 256,
+            signature_algorithm: "ecdsa-with-SHA256".into(),
+            dns_names: Vec::new(),
+            ip_addresses: Vec::new(),
+            is_ca: false,
+            self_issued: subject == issuer,
+            ocsp_urls: Vec::new(),
+            ca_issuer_urls: Vec::new(),
+            crl_urls: Vec::new(),
+            lints: Vec::new(),
+            refused_key: None,
+            encoding_problem: None,
+        }
+    }
 }
 
 /// Why no rustls client (rustls-webpki with aws-lc-rs, the TLS handshake with the same

@@ -136,25 +136,11 @@ mod tests {
 
     fn cert(key: &'static str, bits: u32, sig: &str) -> CertFacts {
         CertFacts {
-            subject: "CN=leaf".into(),
-            issuer: "CN=ca".into(),
-            serial: "01".into(),
             not_before: MAR_2026 + 10 * DAY,
-            not_after: MAR_2026 + 50 * DAY,
-            sha256_fingerprint: String::new(),
             key_algorithm: key,
             key_bits: bits,
             signature_algorithm: sig.into(),
-            dns_names: Vec::new(),
-            ip_addresses: Vec::new(),
-            is_ca: false,
-            self_issued: false,
-            ocsp_urls: Vec::new(),
-            ca_issuer_urls: Vec::new(),
-            crl_urls: Vec::new(),
-            lints: Vec::new(),
-            refused_key: None,
-            encoding_problem: None,
+            ..CertFacts::example("CN=leaf", "CN=ca", MAR_2026 + 50 * DAY)
         }
     }
 

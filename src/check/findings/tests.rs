@@ -19,25 +19,11 @@ fn target() -> Arc<Target> {
 
 fn cert(subject: &str, issuer: &str, days_left: i64) -> Arc<CertFacts> {
     Arc::new(CertFacts {
-        subject: subject.into(),
-        issuer: issuer.into(),
-        serial: "01".into(),
         not_before: NOW - 10 * 86_400,
-        not_after: NOW + days_left * 86_400,
-        sha256_fingerprint: String::new(),
-        key_algorithm: "EC",
-        key_bits: 256,
-        signature_algorithm: "ecdsa-with-SHA256".into(),
         dns_names: vec!["shop.example".into()],
-        ip_addresses: Vec::new(),
         is_ca: subject != "CN=shop.example",
         self_issued: false,
-        ocsp_urls: Vec::new(),
-        ca_issuer_urls: Vec::new(),
-        crl_urls: Vec::new(),
-        lints: Vec::new(),
-        refused_key: None,
-        encoding_problem: None,
+        ..CertFacts::example(subject, issuer, NOW + days_left * 86_400)
     })
 }
 
