@@ -315,33 +315,21 @@ async fn key_rollover_chain_is_not_called_a_bad_signature() {
     // tried. Every signature verifies: the chain is not "bad_signature".
     let dir = tempfile::tempdir().unwrap();
     let root = Ca::root("Rollover Root");
-    let ica = signed_ca(
-        ca_params(
-            "Rollover ICA",
-            IsCa::Ca(BasicConstraints::Constrained(1)),
-            -30,
-            3000,
-        ),
-        &root,
-    );
-    let ica_rolled = signed_ca(
-        ca_params(
-            "Rollover ICA",
-            IsCa::Ca(BasicConstraints::Constrained(1)),
-            -30,
-            3000,
-        ),
-        &ica,
-    );
-    let ica2 = signed_ca(
-        ca_params(
-            "Rollover ICA2",
-            IsCa::Ca(BasicConstraints::Constrained(0)),
-            -30,
-            3000,
-        ),
-        &ica_rolled,
-    );
+    // A CA valid from a month ago for about eight years, with a path-length constraint.
+    let ca = |name: &str, pathlen: u8, issuer: &Ca| {
+        signed_ca(
+            ca_params(
+                name,
+                IsCa::Ca(BasicConstraints::Constrained(pathlen)),
+                -30,
+                3000,
+            ),
+            issuer,
+        )
+    };
+    let ica = ca("Rollover ICA", 1, &root);
+    let ica_rolled = ca("Rollover ICA", 1, &ica);
+    let ica2 = ca("Rollover ICA2", 0, &ica_rolled);
     let leaf = ica2.leaf(&LeafSpec::new("shop.test", 30));
     let chain = vec![
         leaf.der.clone(),
