@@ -245,7 +245,10 @@ mod tests {
         )
         .expect_err("contradiction")
         .to_string();
-        assert!(e.contains("revocation.ocsp_nonce: a nonce needs OCSP"), "{e}");
+        assert!(
+            e.contains("revocation.ocsp_nonce: a nonce needs OCSP"),
+            "{e}"
+        );
         assert!(e.contains("line 2"), "{e}");
         // Switched off for one target under defaults that ask for a nonce: no contradiction.
         let s = target_settings(

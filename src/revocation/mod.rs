@@ -237,7 +237,9 @@ impl Revocation {
         if nonce {
             let nonce = ocsp::new_nonce()?;
             let request = ocsp::build_request(&about, Some(&nonce))?;
-            return self.query(&urls, &request, &about, Some(&nonce), deadline).await;
+            return self
+                .query(&urls, &request, &about, Some(&nonce), deadline)
+                .await;
         }
         let request = ocsp::build_request(&about, None)?;
         let key = OcspKey {
@@ -277,7 +279,11 @@ impl Revocation {
         };
         let mut last = None;
         for url in urls {
-            if let Some(get) = nonce.is_none().then(|| ocsp::get_url(url, request)).flatten() {
+            if let Some(get) = nonce
+                .is_none()
+                .then(|| ocsp::get_url(url, request))
+                .flatten()
+            {
                 match verify(self.fetcher.get_ocsp(&get, deadline, source).await) {
                     Ok(answer) => return Ok(answer),
                     Err(e) if post_may_help(&e) => {

@@ -220,7 +220,10 @@ fn nonce_value(nonce: &[u8]) -> Result<Vec<u8>, String> {
 pub fn new_nonce() -> Result<Vec<u8>, OcspError> {
     let mut nonce = vec![0u8; NONCE_LEN];
     aws_lc_rs::rand::fill(&mut nonce).map_err(|_| {
-        OcspError::new(OcspReason::Malformed, "cannot build the request: no randomness for the nonce")
+        OcspError::new(
+            OcspReason::Malformed,
+            "cannot build the request: no randomness for the nonce",
+        )
     })?;
     Ok(nonce)
 }
@@ -480,7 +483,10 @@ fn signer_key(
                     .extensions()
                     .iter()
                     .any(|e| e.oid.to_id_string() == ID_PKIX_OCSP_NOCHECK);
-                return Ok((cert.public_key().raw.to_vec(), Signer::Delegated { nocheck }));
+                return Ok((
+                    cert.public_key().raw.to_vec(),
+                    Signer::Delegated { nocheck },
+                ));
             }
             Some(problem) => refusals.push(format!("responder {}: {problem}", cert.subject())),
         }
