@@ -101,6 +101,19 @@ fn result(checked: &Checked, now: i64) -> Value {
     })
 }
 
+/// A revocation note as JSON.
+fn note(n: &crate::revocation::RevocationNote) -> serde_json::Value {
+    use crate::revocation::RevocationNote;
+    match n {
+        RevocationNote::DelegatedResponder { subject, nocheck } => {
+            json!({ "note": "delegated_responder", "subject": subject, "nocheck": nocheck })
+        }
+        RevocationNote::NonceNotEchoed { subject } => {
+            json!({ "note": "nonce_not_echoed", "subject": subject })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,18 +150,5 @@ mod tests {
         assert_eq!(r["chain_valid"], Value::Null);
         assert_eq!(r["findings"][0]["code"], "connect_refused");
         assert!(r["findings"][0]["advice"].is_string());
-    }
-}
-
-/// A revocation note as JSON.
-fn note(n: &crate::revocation::RevocationNote) -> serde_json::Value {
-    use crate::revocation::RevocationNote;
-    match n {
-        RevocationNote::DelegatedResponder { subject, nocheck } => {
-            json!({ "note": "delegated_responder", "subject": subject, "nocheck": nocheck })
-        }
-        RevocationNote::NonceNotEchoed { subject } => {
-            json!({ "note": "nonce_not_echoed", "subject": subject })
-        }
     }
 }
