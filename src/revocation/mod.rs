@@ -284,7 +284,13 @@ impl Revocation {
                 .then(|| ocsp::get_url(url, request))
                 .flatten()
             {
-                match verify(self.fetcher.get_ocsp(&get, deadline, source).await) {
+                // Errors name the responder, not the long URL of the encoded request.
+                let outcome =
+                    verify(self.fetcher.get_ocsp(&get, deadline, source).await).map_err(|mut e| {
+                        e.detail = e.detail.replace(&get, &format!("{url} (GET)"));
+                        e
+                    });
+                match outcome {
                     Ok(answer) => return Ok(answer),
                     Err(e) if post_may_help(&e) => {
                         tracing::debug!(url, reason = e.reason.as_str(), error = %e.detail, "OCSP GET failed, POSTing");
