@@ -93,11 +93,25 @@ fn result(checked: &Checked, now: i64) -> Value {
                 "source": s.source.as_str(),
                 "revoked": s.revoked,
                 "errors": s.errors.iter().map(|e| json!({ "reason": e.reason.as_str(), "detail": e.detail })).collect::<Vec<_>>(),
+                "notes": s.notes.iter().map(note).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         })),
         "missing_intermediate_from": r.aia.as_ref().map(|a| a.completed_from.clone()).unwrap_or_default(),
         "findings": checked.findings.iter().map(finding).collect::<Vec<_>>(),
     })
+}
+
+/// A revocation note as JSON.
+fn note(n: &crate::revocation::RevocationNote) -> serde_json::Value {
+    use crate::revocation::RevocationNote;
+    match n {
+        RevocationNote::DelegatedResponder { subject, nocheck } => {
+            json!({ "note": "delegated_responder", "subject": subject, "nocheck": nocheck })
+        }
+        RevocationNote::NonceNotEchoed { subject } => {
+            json!({ "note": "nonce_not_echoed", "subject": subject })
+        }
+    }
 }
 
 #[cfg(test)]

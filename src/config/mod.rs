@@ -461,7 +461,7 @@ fn resolve_settings(
         ca_file: raw.ca_file.or_else(|| defaults.ca_file.clone()),
         labels,
         reach,
-        revocation: revocation::resolve(defaults.revocation.as_ref(), raw.revocation.as_ref()),
+        revocation: revocation::resolve(defaults.revocation.as_ref(), raw.revocation.as_ref())?,
         legacy_protocols: raw
             .legacy_protocols
             .map(|l| l.value)

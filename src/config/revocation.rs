@@ -1,5 +1,5 @@
-//! The `revocation:` block of a target (or of `defaults:`): which revocation sources to consult and
-//! how large a CRL may be.
+//! The `revocation:` block of a target (or of `defaults:`): which revocation sources to consult,
+//! how large a CRL may be, and whether OCSP requests carry a nonce.
 //!
 //! Kept in its own file so the revocation settings, their YAML form and their byte-size syntax
 //! live together; [`super::resolve_settings`] only calls [`resolve`].
@@ -22,6 +22,9 @@ pub struct RevocationSettings {
     pub crl: bool,
     /// The most bytes one CRL download may have.
     pub crl_max_bytes: u64,
+    /// Send a nonce with every OCSP request to a responder (POSTed, never cached): proves the
+    /// answer is fresh when the responder echoes it, at one request per probe and certificate.
+    pub ocsp_nonce: bool,
 }
 
 impl Default for RevocationSettings {
@@ -30,6 +33,7 @@ impl Default for RevocationSettings {
             ocsp: true,
             crl: true,
             crl_max_bytes: DEFAULT_CRL_MAX_BYTES,
+            ocsp_nonce: false,
         }
     }
 }
@@ -46,17 +50,29 @@ pub struct RawRevocation {
     /// The most bytes one CRL download may have (`20MiB`, `1048576`, …); a larger CRL is
     /// `too_large`. [`DEFAULT_CRL_MAX_BYTES`] when unset.
     pub crl_max_bytes: Option<ByteSize>,
+    /// Whether OCSP requests to responders carry a nonce (default off; see
+    /// [`RevocationSettings::ocsp_nonce`]).
+    pub ocsp_nonce: Option<bool>,
 }
 
-/// The target's settings over the defaults' over the built-in defaults, key by key.
+/// The target's settings over the defaults' over the built-in defaults, key by key. A block
+/// that asks for a nonce while switching OCSP off is refused: one of the two is a mistake.
 pub fn resolve(
     defaults: Option<&RawRevocation>,
     target: Option<&RawRevocation>,
-) -> RevocationSettings {
+) -> Result<RevocationSettings, String> {
+    for block in [defaults, target].into_iter().flatten() {
+        if block.ocsp == Some(false) && block.ocsp_nonce == Some(true) {
+            return Err(
+                "revocation.ocsp_nonce: a nonce needs OCSP, which this block switches off (ocsp: false)"
+                    .into(),
+            );
+        }
+    }
     let builtin = RevocationSettings::default();
     let pick =
         |f: fn(&RawRevocation) -> Option<bool>| target.and_then(f).or_else(|| defaults.and_then(f));
-    RevocationSettings {
+    Ok(RevocationSettings {
         ocsp: pick(|r| r.ocsp).unwrap_or(builtin.ocsp),
         crl: pick(|r| r.crl).unwrap_or(builtin.crl),
         crl_max_bytes: target
@@ -64,7 +80,8 @@ pub fn resolve(
             .or_else(|| defaults.and_then(|r| r.crl_max_bytes))
             .map(|b| b.0)
             .unwrap_or(builtin.crl_max_bytes),
-    }
+        ocsp_nonce: pick(|r| r.ocsp_nonce).unwrap_or(builtin.ocsp_nonce),
+    })
 }
 
 /// A number of bytes, written as a plain integer (`1048576`) or with a unit: `KiB`, `MiB`, `GiB`
@@ -168,7 +185,8 @@ mod tests {
             RevocationSettings {
                 ocsp: false,
                 crl: false,
-                crl_max_bytes: 1 << 20
+                crl_max_bytes: 1 << 20,
+                ocsp_nonce: false,
             }
         );
         let s = target_settings(
@@ -176,6 +194,19 @@ mod tests {
         );
         assert!(s.ocsp && s.crl);
         assert_eq!(s.crl_max_bytes, 4096);
+    }
+
+    #[test]
+    fn the_nonce_is_off_by_default_and_inherited_key_by_key() {
+        assert!(!target_settings("targets:\n  - address: a.example:443\n").ocsp_nonce);
+        let s = target_settings(
+            "defaults:\n  revocation: {ocsp_nonce: true}\ntargets:\n  - address: a.example:443\n    revocation: {crl: false}\n",
+        );
+        assert!(s.ocsp_nonce && s.ocsp && !s.crl);
+        let s = target_settings(
+            "defaults:\n  revocation: {ocsp_nonce: true}\ntargets:\n  - address: a.example:443\n    revocation: {ocsp_nonce: false}\n",
+        );
+        assert!(!s.ocsp_nonce);
     }
 
     #[test]
@@ -208,6 +239,25 @@ mod tests {
     }
 
     #[test]
+    fn a_nonce_with_ocsp_switched_off_is_refused_with_its_place() {
+        let e = Config::parse(
+            "targets:\n  - address: a.example:443\n    revocation: {ocsp: false, ocsp_nonce: true}\n",
+        )
+        .expect_err("contradiction")
+        .to_string();
+        assert!(
+            e.contains("revocation.ocsp_nonce: a nonce needs OCSP"),
+            "{e}"
+        );
+        assert!(e.contains("line 2"), "{e}");
+        // Switched off for one target under defaults that ask for a nonce: no contradiction.
+        let s = target_settings(
+            "defaults:\n  revocation: {ocsp_nonce: true}\ntargets:\n  - address: a.example:443\n    revocation: {ocsp: false}\n",
+        );
+        assert!(!s.ocsp);
+    }
+
+    #[test]
     fn bad_values_name_line_and_field() {
         for (yaml, needle) in [
             (
@@ -228,6 +278,10 @@ mod tests {
             ),
             (
                 "targets:\n  - address: a.example:443\n    revocation: {ocsp: maybe}\n",
+                "line 3",
+            ),
+            (
+                "targets:\n  - address: a.example:443\n    revocation: {ocsp_nonce: yes please}\n",
                 "line 3",
             ),
         ] {

@@ -1,6 +1,6 @@
-//! The HTTP client for CAs' services: GET of CRLs (conditional when we hold a copy), POST of
-//! OCSP requests and GET of caIssuers certificates, each capped in size and bounded by a
-//! deadline.
+//! The HTTP client for CAs' services: GET of CRLs (conditional when we hold a copy), GET or
+//! POST of OCSP requests and GET of caIssuers certificates, each capped in size and bounded by
+//! a deadline.
 //!
 //! reqwest enforces no body limit, so bodies are read chunk by chunk and abandoned as soon as
 //! they pass the cap. Every revocation request actually sent is counted in
@@ -174,6 +174,32 @@ impl Fetcher {
             .header(reqwest::header::CONTENT_TYPE, "application/ocsp-request")
             .header(reqwest::header::ACCEPT, "application/ocsp-response")
             .body(request_der);
+        self.ocsp(request, url, deadline, source).await
+    }
+
+    /// GETs an OCSP response from `url`, which carries the encoded request in its path (RFC 6960
+    /// appendix A.1); counted under `source`.
+    pub async fn get_ocsp(
+        &self,
+        url: &str,
+        deadline: Instant,
+        source: &'static str,
+    ) -> Result<Bytes, FetchError> {
+        let request = self
+            .client
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/ocsp-response");
+        self.ocsp(request, url, deadline, source).await
+    }
+
+    /// Sends an OCSP request (either method) and returns the body.
+    async fn ocsp(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: &str,
+        deadline: Instant,
+        source: &'static str,
+    ) -> Result<Bytes, FetchError> {
         let outcome = self
             .send(request, url, OCSP_MAX_BYTES, deadline, false)
             .await;
@@ -182,7 +208,7 @@ impl Fetcher {
             Got::Body(body, _) => Ok(body),
             Got::NotModified => Err(FetchError::new(
                 FetchReason::HttpStatus,
-                format!("{url}: 304 Not Modified to a POST"),
+                format!("{url}: 304 Not Modified to an OCSP request"),
             )),
         }
     }

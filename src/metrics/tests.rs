@@ -131,6 +131,7 @@ fn valid_endpoint() -> ProbeResult {
                 revoked: Some(false),
                 next_update: Some(1_800_086_400),
                 errors: Vec::new(),
+                notes: Vec::new(),
             },
             SourceReport {
                 source: Source::Ocsp,
@@ -141,12 +142,14 @@ fn valid_endpoint() -> ProbeResult {
                     RevocationError::new(RevocationReason::Fetch(FetchReason::HttpStatus), "502"),
                     RevocationError::new(RevocationReason::Fetch(FetchReason::Timeout), "slow"),
                 ],
+                notes: Vec::new(),
             },
             SourceReport {
                 source: Source::Crl,
                 revoked: Some(true),
                 next_update: None,
                 errors: Vec::new(),
+                notes: Vec::new(),
             },
         ],
     });
@@ -426,6 +429,7 @@ fn healthy_endpoint() -> ProbeResult {
         revoked: Some(false),
         next_update: (source == Source::Ocsp).then_some(1_800_086_400),
         errors: Vec::new(),
+        notes: Vec::new(),
     };
     r.revocation = Some(RevocationReport {
         stapled: false,

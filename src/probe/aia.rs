@@ -31,6 +31,16 @@ pub struct IssuerCache {
     by_url: Cache<String, Arc<Vec<CertificateDer<'static>>>>,
 }
 
+/// A path completed by downloads: the verdict of the served chain plus the downloads, and the
+/// downloaded certificates (issuers for the revocation check of what the server sent).
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// The verdict of the served chain completed with the downloads.
+    pub report: ChainReport,
+    /// Every certificate downloaded on the way.
+    pub issuers: Vec<CertificateDer<'static>>,
+}
+
 /// What the search for a missing intermediate found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AiaOutcome {
@@ -41,8 +51,8 @@ pub struct AiaOutcome {
 }
 
 /// Looks for the intermediates `chain` lacks by following caIssuers URLs from its leaf. The
-/// completed verdict comes back when the served chain plus the downloads reach an anchor of
-/// `trust`.
+/// completed verdict and the downloads come back when the served chain plus the downloads
+/// reach an anchor of `trust`.
 pub async fn find_missing(
     cache: &IssuerCache,
     http: &Fetcher,
@@ -50,7 +60,7 @@ pub async fn find_missing(
     report: &ChainReport,
     trust: &TrustStore,
     deadline: Instant,
-) -> (Option<ChainReport>, AiaOutcome) {
+) -> (Option<Completion>, AiaOutcome) {
     let mut outcome = AiaOutcome {
         completed_from: Vec::new(),
         error: None,
@@ -81,9 +91,10 @@ pub async fn find_missing(
         };
         fetched.extend(certs.iter().cloned());
         let now = crate::clock::unix_now();
-        if let Some(completed) = missing::complete(chain, &fetched, trust, now) {
+        if let Some(report) = missing::complete(chain, &fetched, trust, now) {
             outcome.completed_from = used;
-            return (Some(completed), outcome);
+            let issuers = fetched;
+            return (Some(Completion { report, issuers }), outcome);
         }
         // The download may itself lack its issuer: climb one more level.
         urls = certs

@@ -3,8 +3,10 @@
 //! intermediate the server left out ([`super::aia`]).
 //!
 //! The network part has one budget of its own, the target's `timeout`, shared by revocation
-//! and the caIssuers download, which run at the same time: a slow responder never hides the
-//! chain's facts, and the missing-intermediate check adds no time of its own to a probe.
+//! and the caIssuers download: a slow responder never hides the chain's facts. When the path
+//! does not build and the leaf names a caIssuers URL, the download comes first, so that an
+//! intermediate it finds can verify the leaf's OCSP and CRL answers (downloads are kept a day,
+//! so this waits on the network only at the first probe); otherwise revocation runs alone.
 
 use tokio::time::Instant;
 
@@ -36,10 +38,7 @@ pub(super) async fn judge_chain(
     };
     let started = Instant::now();
     let budget = started + target.timeout;
-    let issuers = async {
-        if !missing::worth_fetching(&report) {
-            return None;
-        }
+    let issuers = if missing::worth_fetching(&report) {
         let found = aia::find_missing(
             &prober.caches.issuers,
             checker.http(),
@@ -50,26 +49,31 @@ pub(super) async fn judge_chain(
         )
         .await;
         Some((found, started.elapsed()))
+    } else {
+        None
     };
-    let revocation = async {
-        let input = revocation::Input {
-            target: &target.name,
-            chain: &captured.chain,
-            report: &report,
-            stapled: &captured.ocsp_response,
-            anchors: trust.anchors(),
-            settings: target.revocation,
-        };
-        let verdict = checker.check(&input, budget).await;
-        (verdict, started.elapsed())
+    let fetched: &[rustls_pki_types::CertificateDer<'_>] = match &issuers {
+        Some(((Some(completion), _), _)) => &completion.issuers,
+        _ => &[],
     };
-    let (issuers, (verdict, revocation_took)) = tokio::join!(issuers, revocation);
+    let revocation_started = Instant::now();
+    let input = revocation::Input {
+        target: &target.name,
+        chain: &captured.chain,
+        report: &report,
+        stapled: &captured.ocsp_response,
+        anchors: trust.anchors(),
+        fetched_issuers: fetched,
+        settings: target.revocation,
+    };
+    let verdict = checker.check(&input, budget).await;
+    let revocation_took = revocation_started.elapsed();
     revocation::apply(&verdict, &mut report);
     result.revocation = Some(verdict);
     result.phases.push((Phase::Revocation, revocation_took));
     if let Some(((completed, outcome), took)) = issuers {
         match &completed {
-            Some(completed) => missing::mark_missing_intermediate(&mut report, completed),
+            Some(completed) => missing::mark_missing_intermediate(&mut report, &completed.report),
             None => tracing::debug!(
                 target_name = %target.name,
                 error = outcome.error.as_deref().unwrap_or("the downloads reach no trust anchor"),

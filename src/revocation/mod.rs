@@ -1,5 +1,5 @@
 //! Revocation: is a certificate of the served path revoked, according to the stapled OCSP
-//! response, the leaf's OCSP responder and the CRLs the path's certificates name?
+//! response, the OCSP responders and the CRLs the path's certificates name?
 //!
 //! Runs after the chain has been judged, within its own budget (the target's timeout again), so
 //! a slow responder never hides the chain's facts. Each source gives a verified verdict or
@@ -34,15 +34,16 @@ use issuer::Issuer;
 use ocsp::{CertRef, OcspAnswer};
 use path::{fetchable, issuer_unknown, path_certs, PathCert};
 pub use reason::{RevocationError, RevocationReason};
-pub use report::{apply, RevocationReport, SourceReport};
-use report::{crl_report, ocsp_report, CrlVerdict};
+pub use report::{apply, RevocationNote, RevocationReport, SourceReport};
+use report::{crl_report, ocsp_report, CrlVerdict, OcspOutcome};
 
 /// Where a revocation verdict came from: the `source` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Source {
     /// The OCSP response the server stapled to the handshake.
     OcspStapled,
-    /// The leaf's OCSP responder (authorityInfoAccess).
+    /// The OCSP responders (authorityInfoAccess) of the leaf and of the intermediates that
+    /// name one.
     Ocsp,
     /// The CRLs of the path's certificates (cRLDistributionPoints).
     Crl,
@@ -71,6 +72,10 @@ pub struct Input<'a> {
     pub stapled: &'a [u8],
     /// The trust anchors, for an issuer the server did not send.
     pub anchors: &'a [TrustAnchor<'a>],
+    /// Certificates downloaded from caIssuers URLs that complete the path to an anchor (the
+    /// intermediate the server left out): issuers too, so the leaf's answers can be verified.
+    /// Empty when none was needed or found.
+    pub fetched_issuers: &'a [CertificateDer<'a>],
     /// The target's `revocation:` settings: which sources to ask, and the CRL size cap.
     pub settings: RevocationSettings,
 }
@@ -152,14 +157,32 @@ impl Revocation {
             report.sources.push(stapled(leaf, input.stapled, now));
         }
         let responder = async {
-            if !input.settings.ocsp || leaf.ocsp_urls.is_empty() {
+            // The leaf and every intermediate that names a responder, asked at the same time.
+            let asked: Vec<(usize, &PathCert<'_>)> = path
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| !c.ocsp_urls.is_empty())
+                .collect();
+            if !input.settings.ocsp || asked.is_empty() {
                 return None;
             }
-            let outcome =
-                tokio::time::timeout_at(deadline, self.ask_responder(leaf, now, deadline))
+            let nonce = input.settings.ocsp_nonce;
+            let outcomes =
+                futures_util::future::join_all(asked.iter().map(|&(i, cert)| async move {
+                    let outcome = tokio::time::timeout_at(
+                        deadline,
+                        self.ask_responder(cert, nonce, now, deadline),
+                    )
                     .await
                     .unwrap_or_else(|_| Err(budget_spent("the OCSP responder")));
-            Some(ocsp_report(Source::Ocsp, outcome))
+                    OcspOutcome {
+                        subject: cert.subject,
+                        leaf: i == 0,
+                        outcome,
+                    }
+                }))
+                .await;
+            Some(ocsp_report(Source::Ocsp, outcomes))
         };
         let crls = async {
             let with_crls: Vec<&PathCert<'_>> =
@@ -194,62 +217,105 @@ impl Revocation {
         report
     }
 
-    /// The leaf's OCSP answer: cached while fresh, else from its responders in turn.
+    /// The OCSP answer about one path certificate: cached while fresh, else from its
+    /// responders in turn. With `nonce`, a fresh request with a nonce of its own goes around the
+    /// cache: its answer is neither taken from the cache nor put in it, so a nonce target never
+    /// sees another target's answer as its own proof of freshness, nor changes what others get.
     async fn ask_responder(
         &self,
-        leaf: &PathCert<'_>,
+        cert: &PathCert<'_>,
+        nonce: bool,
         now: i64,
         deadline: Instant,
     ) -> Result<OcspAnswer, RevocationError> {
-        let issuer = leaf.issuer.as_ref().ok_or_else(|| issuer_unknown(leaf))?;
-        let urls = fetchable(leaf.ocsp_urls)?;
-        let cert = CertRef {
-            serial: &leaf.serial,
+        let issuer = cert.issuer.as_ref().ok_or_else(|| issuer_unknown(cert))?;
+        let urls = fetchable(cert.ocsp_urls)?;
+        let about = CertRef {
+            serial: &cert.serial,
             issuer,
         };
-        let request = ocsp::build_request(&cert)?;
+        if nonce {
+            let nonce = ocsp::new_nonce()?;
+            let request = ocsp::build_request(&about, Some(&nonce))?;
+            return self
+                .query(&urls, &request, &about, Some(&nonce), deadline)
+                .await;
+        }
+        let request = ocsp::build_request(&about, None)?;
         let key = OcspKey {
             issuer_spki: issuer.spki_der.clone(),
-            serial: leaf.serial.clone(),
+            serial: cert.serial.clone(),
         };
         self.ocsp
             .get(&key, now, |_held| async {
-                let mut last = None;
-                for url in urls {
-                    let body = match self
-                        .fetcher
-                        .post_ocsp(url, request.clone(), deadline, Source::Ocsp.as_str())
-                        .await
-                    {
-                        Ok(body) => body,
-                        Err(e) => {
-                            last = Some(e.into());
-                            continue;
-                        }
-                    };
-                    match ocsp::verify_response(&body, &cert, crate::clock::unix_now()) {
-                        Ok(answer) => {
-                            return Ok(Stored {
-                                value: answer,
-                                fresh_until: fresh_until(
-                                    now,
-                                    answer.this_update,
-                                    answer.next_update,
-                                ),
-                                usable_until: answer.next_update,
-                            })
-                        }
-                        Err(e) => last = Some(RevocationError::from(e)),
-                    }
-                }
-                Err(last.unwrap_or_else(|| {
-                    RevocationError::new(
-                        RevocationReason::Fetch(FetchReason::UnsupportedUrl),
-                        "no URL",
-                    )
-                }))
+                let answer = self.query(&urls, &request, &about, None, deadline).await?;
+                Ok(Stored {
+                    value: answer,
+                    fresh_until: fresh_until(now, answer.this_update, answer.next_update),
+                    usable_until: answer.next_update,
+                })
             })
             .await
+    }
+
+    /// Asks the responders at `urls` in turn until one gives a verified answer. A request
+    /// without a nonce goes by GET when it fits ([`ocsp::get_url`]); when the GET fails in a
+    /// way a POST may not ([`post_may_help`]) it is sent again, once, by POST to the same URL.
+    /// A request with a nonce is always POSTed: a GET URL unique to each request is what no
+    /// HTTP cache can serve, and RFC 5019 keeps GET for cacheable requests.
+    async fn query(
+        &self,
+        urls: &[&str],
+        request: &[u8],
+        about: &CertRef<'_>,
+        nonce: Option<&[u8]>,
+        deadline: Instant,
+    ) -> Result<OcspAnswer, RevocationError> {
+        let source = Source::Ocsp.as_str();
+        let verify = |body: Result<bytes::Bytes, crate::fetch::http::FetchError>| {
+            let body = body?;
+            ocsp::verify_response_to(&body, about, nonce, crate::clock::unix_now())
+                .map_err(RevocationError::from)
+        };
+        let mut last = None;
+        for url in urls {
+            if let Some(get) = nonce
+                .is_none()
+                .then(|| ocsp::get_url(url, request))
+                .flatten()
+            {
+                // Errors name the responder, not the long URL of the encoded request.
+                let outcome =
+                    verify(self.fetcher.get_ocsp(&get, deadline, source).await).map_err(|mut e| {
+                        e.detail = e.detail.replace(&get, &format!("{url} (GET)"));
+                        e
+                    });
+                match outcome {
+                    Ok(answer) => return Ok(answer),
+                    Err(e) if post_may_help(&e) => {
+                        tracing::debug!(url, reason = e.reason.as_str(), error = %e.detail, "OCSP GET failed, POSTing");
+                    }
+                    Err(e) => {
+                        last = Some(e);
+                        continue;
+                    }
+                }
+            }
+            match verify(
+                self.fetcher
+                    .post_ocsp(url, request.to_vec(), deadline, source)
+                    .await,
+            ) {
+                Ok(answer) => return Ok(answer),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            RevocationError::new(
+                RevocationReason::Fetch(FetchReason::UnsupportedUrl),
+                "no URL",
+            )
+        }))
     }
 
     /// The verdict of the CRLs of one certificate: its distribution points tried in turn until
@@ -392,6 +458,23 @@ impl RevocationError {
     }
 }
 
+/// Whether an OCSP GET that failed with `e` is worth sending again by POST: the answer was
+/// not an OCSP response at all (an HTTP error status — a responder or front that does not
+/// take GET —, a body that does not parse), a non-successful status (`malformedRequest` is
+/// what a responder that cannot read the GET path says), or a stale answer (an HTTP cache in
+/// front may hold an old one; a POST reaches the responder). Not when the server could not be
+/// reached or ran out of time (a POST would fare no better and eat the budget), nor when a
+/// well-formed answer fails verification (a POST gets the same answer).
+fn post_may_help(e: &RevocationError) -> bool {
+    matches!(
+        e.reason,
+        RevocationReason::Fetch(FetchReason::HttpStatus)
+            | RevocationReason::Malformed
+            | RevocationReason::ResponderError
+            | RevocationReason::Stale
+    )
+}
+
 /// The stapled response, verified like a responder's.
 fn stapled(leaf: &PathCert<'_>, response: &[u8], now: i64) -> SourceReport {
     let outcome = match &leaf.issuer {
@@ -406,7 +489,14 @@ fn stapled(leaf: &PathCert<'_>, response: &[u8], now: i64) -> SourceReport {
         )
         .map_err(RevocationError::from),
     };
-    ocsp_report(Source::OcspStapled, outcome)
+    ocsp_report(
+        Source::OcspStapled,
+        vec![OcspOutcome {
+            subject: leaf.subject,
+            leaf: true,
+            outcome,
+        }],
+    )
 }
 
 fn budget_spent(what: &str) -> RevocationError {

@@ -9,9 +9,16 @@
 //!   issuer's key, or with the key of a delegated responder certificate carried in the response
 //!   that the issuer signed, that has the OCSPSigning extended key usage and that is valid now;
 //! - its thisUpdate is not in the future (five minutes of clock skew allowed) and its
-//!   nextUpdate, when present, has not passed.
+//!   nextUpdate, when present, has not passed;
+//! - when the request carried a nonce and the response carries one, they are the same.
 //!
-//! Anything else is an [`OcspError`] with a fixed reason, never a verdict.
+//! Anything else is an [`OcspError`] with a fixed reason, never a verdict. Whether a delegated
+//! responder certificate carries `id-pkix-ocsp-nocheck`, and whether a nonce was echoed, is
+//! told in the answer ([`Signer`], [`NonceCheck`]) for `check` to explain.
+//!
+//! Requests go by GET when they fit ([`get_url`], RFC 6960 appendix A.1 and RFC 5019 §5),
+//! which lets CDNs in front of responders cache the answers; the parent module falls back to
+//! POST.
 
 use aws_lc_rs::digest;
 use der::asn1::{AnyRef, ObjectIdentifier, OctetString};
@@ -37,6 +44,17 @@ const ID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
 const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 const ID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
 const ID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
+/// id-pkix-ocsp-nonce (RFC 6960 §4.4.1, RFC 8954).
+const ID_PKIX_OCSP_NONCE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.2");
+/// id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1), as x509-parser prints OIDs.
+const ID_PKIX_OCSP_NOCHECK: &str = "1.3.6.1.5.5.7.48.1.5";
+
+/// The longest request URL sent by GET: RFC 5019 §5 has clients use GET for requests of up to
+/// 255 bytes in all after encoding (scheme, host, path and the encoded request), POST beyond.
+pub const MAX_GET_URL: usize = 255;
+
+/// The nonce length sent (RFC 8954: 1 to 32 octets; 32 recommended).
+pub const NONCE_LEN: usize = 32;
 
 /// The certificate a request or response is about: its serial and its issuer.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +79,33 @@ pub enum OcspStatus {
     Unknown,
 }
 
+/// Who signed a verified answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Signer {
+    /// The certificate's issuer itself.
+    Issuer,
+    /// A delegated responder certificate the issuer signed (OCSPSigning usage). `nocheck` when
+    /// it carries `id-pkix-ocsp-nocheck`, the CA's statement that clients need not check its
+    /// revocation; without it RFC 6960 §4.2.2.2.1 leaves checking it to the client, which this
+    /// exporter does not do (the answer is used, and `check` says so).
+    Delegated {
+        /// Whether the responder certificate carries `id-pkix-ocsp-nocheck`.
+        nocheck: bool,
+    },
+}
+
+/// What became of the nonce of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NonceCheck {
+    /// The request carried none.
+    NotSent,
+    /// The response carries the request's nonce.
+    Echoed,
+    /// The response carries no nonce (a responder serving pre-signed answers): accepted, as
+    /// RFC 8954 allows, and told in `check`.
+    NotEchoed,
+}
+
 /// A verified answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OcspAnswer {
@@ -70,6 +115,10 @@ pub struct OcspAnswer {
     pub this_update: i64,
     /// Unix seconds; `None` when the responder says newer information is always available.
     pub next_update: Option<i64>,
+    /// Who signed it.
+    pub signer: Signer,
+    /// Whether the request's nonce came back.
+    pub nonce: NonceCheck,
 }
 
 /// Why a response (or a request) is unusable; the label is that of the [`RevocationReason`]
@@ -91,6 +140,8 @@ pub enum OcspReason {
     Stale,
     /// The signature does not verify, or the signer is not authorised.
     BadSignature,
+    /// The response carries a nonce other than the request's (a replayed answer).
+    NonceMismatch,
 }
 
 impl Reason for OcspReason {
@@ -109,8 +160,9 @@ impl OcspError {
 }
 
 /// A DER `OCSPRequest` for one certificate, with a SHA-1 CertID (what every responder
-/// accepts) and no nonce (so responders and CDNs may serve pre-signed answers).
-pub fn build_request(cert: &CertRef<'_>) -> Result<Vec<u8>, OcspError> {
+/// accepts) and, unless `nonce` is given, no nonce (so responders and CDNs may serve
+/// pre-signed answers).
+pub fn build_request(cert: &CertRef<'_>, nonce: Option<&[u8]>) -> Result<Vec<u8>, OcspError> {
     let fail = |what: String| {
         OcspError::new(
             OcspReason::Malformed,
@@ -141,7 +193,15 @@ pub fn build_request(cert: &CertRef<'_>) -> Result<Vec<u8>, OcspError> {
                 req_cert: cert_id,
                 single_request_extensions: None,
             }],
-            request_extensions: None,
+            request_extensions: match nonce {
+                None => None,
+                Some(nonce) => Some(vec![x509_cert::ext::Extension {
+                    extn_id: ID_PKIX_OCSP_NONCE,
+                    critical: false,
+                    extn_value: OctetString::new(nonce_value(nonce).map_err(fail)?)
+                        .map_err(|e| fail(e.to_string()))?,
+                }]),
+            },
         },
         optional_signature: None,
     }
@@ -149,8 +209,66 @@ pub fn build_request(cert: &CertRef<'_>) -> Result<Vec<u8>, OcspError> {
     .map_err(|e| fail(e.to_string()))
 }
 
-/// Parses and verifies a DER `OCSPResponse` about `cert` at Unix time `now`.
+/// The nonce extension's value: the DER of `Nonce ::= OCTET STRING` (RFC 8954).
+fn nonce_value(nonce: &[u8]) -> Result<Vec<u8>, String> {
+    OctetString::new(nonce)
+        .and_then(|o| o.to_der())
+        .map_err(|e| format!("nonce: {e}"))
+}
+
+/// A fresh random nonce of [`NONCE_LEN`] bytes.
+pub fn new_nonce() -> Result<Vec<u8>, OcspError> {
+    let mut nonce = vec![0u8; NONCE_LEN];
+    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| {
+        OcspError::new(
+            OcspReason::Malformed,
+            "cannot build the request: no randomness for the nonce",
+        )
+    })?;
+    Ok(nonce)
+}
+
+/// The URL that GETs `request_der` from the responder at `responder` (RFC 6960 appendix A.1:
+/// the URL-encoded base64 of the DER request appended to the responder's URL, after a `/`
+/// unless it ends in one), or `None` when the request must be POSTed: the URL would pass
+/// [`MAX_GET_URL`] bytes, or the responder's URL has a query or fragment a path cannot follow.
+pub fn get_url(responder: &str, request_der: &[u8]) -> Option<String> {
+    use base64::Engine as _;
+    if responder.contains(['?', '#']) {
+        return None;
+    }
+    let encoded = base64::engine::general_purpose::STANDARD.encode(request_der);
+    let mut url = String::with_capacity(responder.len() + 1 + encoded.len() * 3 / 2);
+    url.push_str(responder);
+    if !url.ends_with('/') {
+        url.push('/');
+    }
+    // Of base64's alphabet only `+`, `/` and `=` are not unreserved in a path segment.
+    for c in encoded.chars() {
+        match c {
+            '+' => url.push_str("%2B"),
+            '/' => url.push_str("%2F"),
+            '=' => url.push_str("%3D"),
+            c => url.push(c),
+        }
+    }
+    (url.len() <= MAX_GET_URL).then_some(url)
+}
+
+/// Parses and verifies a DER `OCSPResponse` about `cert` at Unix time `now`, to a request
+/// without a nonce (a stapled response, or a responder asked without one).
 pub fn verify_response(der: &[u8], cert: &CertRef<'_>, now: i64) -> Result<OcspAnswer, OcspError> {
+    verify_response_to(der, cert, None, now)
+}
+
+/// Like [`verify_response`], to a request that carried `nonce` when it is `Some`: a nonce in
+/// the response must then be the same.
+pub fn verify_response_to(
+    der: &[u8],
+    cert: &CertRef<'_>,
+    nonce: Option<&[u8]>,
+    now: i64,
+) -> Result<OcspAnswer, OcspError> {
     if der.is_empty() {
         return Err(OcspError::malformed("empty"));
     }
@@ -193,8 +311,9 @@ pub fn verify_response(der: &[u8], cert: &CertRef<'_>, now: i64) -> Result<OcspA
             )
         })?;
 
-    let signer = signer_key(&raw, cert.issuer, now)?;
-    verify_signature(&signer, &raw)?;
+    let (signer_spki, signer) = signer_key(&raw, cert.issuer, now)?;
+    verify_signature(&signer_spki, &raw)?;
+    let nonce = check_nonce(&basic, nonce)?;
 
     let this_update = unix(&single.this_update);
     let next_update = single.next_update.as_ref().map(unix);
@@ -223,7 +342,41 @@ pub fn verify_response(der: &[u8], cert: &CertRef<'_>, now: i64) -> Result<OcspA
         status,
         this_update,
         next_update,
+        signer,
+        nonce,
     })
+}
+
+/// Whether the response echoes the request's `sent` nonce (a signed extension: checked after
+/// the signature). Both the RFC 8954 form (the extension's value is the DER of an OCTET
+/// STRING) and the bare nonce some responders put there are taken as echoes.
+fn check_nonce(basic: &BasicOcspResponse, sent: Option<&[u8]>) -> Result<NonceCheck, OcspError> {
+    let Some(sent) = sent else {
+        return Ok(NonceCheck::NotSent);
+    };
+    let echoed = basic
+        .tbs_response_data
+        .response_extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == ID_PKIX_OCSP_NONCE);
+    let Some(echoed) = echoed else {
+        return Ok(NonceCheck::NotEchoed);
+    };
+    let value = echoed.extn_value.as_bytes();
+    let expected = nonce_value(sent).map_err(OcspError::malformed)?;
+    if value == expected.as_slice() || value == sent {
+        Ok(NonceCheck::Echoed)
+    } else {
+        Err(OcspError::new(
+            OcspReason::NonceMismatch,
+            format!(
+                "the response carries nonce {} instead of the request's {}: a replayed answer",
+                hex::encode(value),
+                hex::encode(&expected)
+            ),
+        ))
+    }
 }
 
 /// The parts of a BasicOCSPResponse as received, for the signature check: re-encoding the
@@ -291,9 +444,14 @@ fn cert_id_matches(id: &CertId, cert: &CertRef<'_>) -> bool {
         && hash(alg, &key_bits).as_deref() == Some(id.issuer_key_hash.as_bytes())
 }
 
-/// The key that must have signed the response: the issuer's, when the responder ID names the
-/// issuer, else that of an authorised delegated responder certificate in the response.
-fn signer_key(raw: &RawBasic<'_>, issuer: &Issuer, now: i64) -> Result<Vec<u8>, OcspError> {
+/// The key that must have signed the response, and whose it is: the issuer's, when the
+/// responder ID names the issuer, else that of an authorised delegated responder certificate
+/// in the response.
+fn signer_key(
+    raw: &RawBasic<'_>,
+    issuer: &Issuer,
+    now: i64,
+) -> Result<(Vec<u8>, Signer), OcspError> {
     let issuer_bits = issuer
         .key_bits()
         .map_err(|e| OcspError::new(OcspReason::BadSignature, e))?;
@@ -305,7 +463,7 @@ fn signer_key(raw: &RawBasic<'_>, issuer: &Issuer, now: i64) -> Result<Vec<u8>, 
         _ => false,
     };
     if names(&issuer.name_der, &issuer_bits) {
-        return Ok(issuer.spki_der.clone());
+        return Ok((issuer.spki_der.clone(), Signer::Issuer));
     }
     let mut refusals = Vec::new();
     for der in &raw.certs {
@@ -320,7 +478,16 @@ fn signer_key(raw: &RawBasic<'_>, issuer: &Issuer, now: i64) -> Result<Vec<u8>, 
             continue;
         }
         match delegation_problem(&cert, issuer, now) {
-            None => return Ok(cert.public_key().raw.to_vec()),
+            None => {
+                let nocheck = cert
+                    .extensions()
+                    .iter()
+                    .any(|e| e.oid.to_id_string() == ID_PKIX_OCSP_NOCHECK);
+                return Ok((
+                    cert.public_key().raw.to_vec(),
+                    Signer::Delegated { nocheck },
+                ));
+            }
             Some(problem) => refusals.push(format!("responder {}: {problem}", cert.subject())),
         }
     }
@@ -473,7 +640,7 @@ mod tests {
             serial: &[0x10, 0x01],
             issuer: &issuer,
         };
-        let request = build_request(&cert).expect("request");
+        let request = build_request(&cert, None).expect("request");
         assert_eq!(check(&request).reason.as_str(), "malformed");
         let leaf = rcgen::generate_simple_self_signed(vec!["a.test".into()]).expect("cert");
         assert_eq!(check(leaf.cert.der()).reason.as_str(), "malformed");
@@ -486,7 +653,7 @@ mod tests {
             serial: &[0x10, 0x01],
             issuer: &issuer,
         };
-        let request = build_request(&cert).expect("request");
+        let request = build_request(&cert, None).expect("request");
         for len in 0..request.len() {
             assert_eq!(check(&request[..len]).reason.as_str(), "malformed");
         }
@@ -499,7 +666,7 @@ mod tests {
             serial: &[0x00, 0x90, 0x01],
             issuer: &issuer,
         };
-        let der = build_request(&cert).expect("request");
+        let der = build_request(&cert, None).expect("request");
         let parsed = OcspRequest::from_der(&der).expect("parses back");
         let id = &parsed.tbs_request.request_list[0].req_cert;
         assert_eq!(id.hash_algorithm.oid, ID_SHA1);
@@ -510,6 +677,86 @@ mod tests {
             issuer: &issuer,
         };
         assert!(!cert_id_matches(id, &other));
+    }
+
+    #[test]
+    fn get_urls_append_the_url_encoded_base64_request() {
+        // Bytes whose base64 holds all three characters that need escaping: fb ff bf → "+/+/",
+        // and one byte more pads with "==".
+        let der = [0xfb, 0xff, 0xbf, 0xfb, 0xff, 0xbf, 0x01];
+        assert_eq!(
+            get_url("http://ocsp.example.com", &der).as_deref(),
+            Some("http://ocsp.example.com/%2B%2F%2B%2F%2B%2F%2B%2FAQ%3D%3D")
+        );
+        // A path that ends in `/` is not given a second one; one that does not gets it.
+        assert_eq!(
+            get_url("http://ocsp.example.com/", &[0x30, 0x00]).as_deref(),
+            Some("http://ocsp.example.com/MAA%3D")
+        );
+        assert_eq!(
+            get_url("http://ca.example/ocsp", &[0x30, 0x00]).as_deref(),
+            Some("http://ca.example/ocsp/MAA%3D")
+        );
+        // A query or fragment cannot be followed by a path: POST.
+        assert_eq!(get_url("http://ca.example/ocsp?x=1", &[0x30, 0x00]), None);
+        assert_eq!(get_url("http://ca.example/ocsp#a", &[0x30, 0x00]), None);
+    }
+
+    #[test]
+    fn get_is_used_up_to_255_bytes_of_url_and_no_further() {
+        let issuer = issuer();
+        let cert = CertRef {
+            serial: &[0x10, 0x01],
+            issuer: &issuer,
+        };
+        let request = build_request(&cert, None).expect("request");
+        let url = get_url("http://r.example/", &request).expect("a short request fits");
+        // The encoded request decodes back to the very request.
+        use base64::Engine as _;
+        let encoded = url.strip_prefix("http://r.example/").unwrap();
+        let b64 = encoded
+            .replace("%2B", "+")
+            .replace("%2F", "/")
+            .replace("%3D", "=");
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap(),
+            request
+        );
+        // Pad the responder URL so the whole is exactly 255 bytes, then one more.
+        let room = MAX_GET_URL - url.len();
+        let exact = format!("http://r.example/{}/", "p".repeat(room - 1));
+        assert_eq!(get_url(&exact, &request).map(|u| u.len()), Some(255));
+        let over = format!("http://r.example/{}/", "p".repeat(room));
+        assert_eq!(get_url(&over, &request), None);
+    }
+
+    #[test]
+    fn a_nonce_is_carried_as_an_rfc_8954_extension() {
+        let issuer = issuer();
+        let cert = CertRef {
+            serial: &[0x10, 0x01],
+            issuer: &issuer,
+        };
+        let nonce = new_nonce().expect("nonce");
+        assert_eq!(nonce.len(), NONCE_LEN);
+        assert_ne!(nonce, new_nonce().unwrap(), "random each time");
+        let der = build_request(&cert, Some(&nonce)).expect("request");
+        let parsed = OcspRequest::from_der(&der).expect("parses back");
+        let ext = parsed.tbs_request.request_extensions.expect("extensions");
+        assert_eq!(ext.len(), 1);
+        assert_eq!(ext[0].extn_id, ID_PKIX_OCSP_NONCE);
+        assert!(!ext[0].critical);
+        // extnValue holds the DER of the OCTET STRING nonce.
+        let inner = OctetString::from_der(ext[0].extn_value.as_bytes()).expect("inner");
+        assert_eq!(inner.as_bytes(), nonce.as_slice());
+        assert!(build_request(&cert, None)
+            .map(|d| OcspRequest::from_der(&d).unwrap())
+            .unwrap()
+            .tbs_request
+            .request_extensions
+            .is_none());
     }
 
     #[test]

@@ -17,15 +17,24 @@ pub(super) struct PathCert<'a> {
     pub(super) subject: &'a str,
 }
 
-/// The path's certificates (leaf first, as sent) with their serial, issuer and URLs.
+/// The path's certificates (leaf first, as sent) with their serial, issuer and URLs. Issuers
+/// are looked for among the certificates sent, then those fetched from caIssuers URLs, then
+/// the anchors.
 pub(super) fn path_certs<'a>(input: &Input<'a>) -> Vec<PathCert<'a>> {
-    let parsed: Vec<X509Certificate<'_>> = input
+    let mut parsed: Vec<X509Certificate<'_>> = input
         .chain
         .iter()
         .take(input.report.certs.len())
         .map_while(|der| X509Certificate::from_der(der).ok().map(|(_, c)| c))
         .collect();
-    parsed
+    let sent = parsed.len();
+    parsed.extend(
+        input
+            .fetched_issuers
+            .iter()
+            .filter_map(|der| X509Certificate::from_der(der).ok().map(|(_, c)| c)),
+    );
+    parsed[..sent]
         .iter()
         .enumerate()
         .filter(|(i, _)| input.report.in_path.get(*i).copied().unwrap_or(false))

@@ -40,6 +40,8 @@ pub enum RevocationReason {
     UnknownStatus,
     /// The certificate's issuer is not in the path or the trust store.
     IssuerUnknown,
+    /// The OCSP response carries a nonce other than the request's (a replayed answer).
+    NonceMismatch,
 }
 
 impl RevocationReason {
@@ -57,6 +59,7 @@ impl RevocationReason {
             RevocationReason::Stale => "stale",
             RevocationReason::UnknownStatus => "unknown_status",
             RevocationReason::IssuerUnknown => "issuer_unknown",
+            RevocationReason::NonceMismatch => "nonce_mismatch",
         }
     }
 }
@@ -88,6 +91,7 @@ impl From<OcspReason> for RevocationReason {
             OcspReason::NoMatchingResponse => RevocationReason::NoMatchingResponse,
             OcspReason::NotYetValid => RevocationReason::NotYetValid,
             OcspReason::Stale => RevocationReason::Stale,
+            OcspReason::NonceMismatch => RevocationReason::NonceMismatch,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::{Finding, Severity};
 use crate::probe::ProbeResult;
+use crate::revocation::RevocationNote;
 
 /// Revocation sources that could not answer, and the stapling state. A verified revocation is
 /// the chain's `revoked` finding.
@@ -34,6 +35,45 @@ pub(super) fn findings(result: &ProbeResult, findings: &mut Vec<Finding>) {
                     error.detail
                 ),
             ));
+        }
+    }
+    for source in &revocation.sources {
+        for note in &source.notes {
+            match note {
+                RevocationNote::DelegatedResponder {
+                    subject,
+                    nocheck: true,
+                } => findings.push(Finding::new(
+                    Severity::Ok,
+                    "ocsp_delegated_responder",
+                    format!(
+                        "{}: the answer about {subject} is signed by a delegated responder certificate of the CA that carries id-pkix-ocsp-nocheck",
+                        source.source.as_str()
+                    ),
+                )),
+                RevocationNote::DelegatedResponder {
+                    subject,
+                    nocheck: false,
+                } => findings.push(
+                    Finding::new(
+                        Severity::Note,
+                        "ocsp_responder_unchecked",
+                        format!(
+                            "{}: the answer about {subject} is signed by a delegated responder certificate without id-pkix-ocsp-nocheck; its own revocation is not checked, and the answer is used as the CA's",
+                            source.source.as_str()
+                        ),
+                    )
+                    .advice("a CA's delegated OCSP responder certificates should carry id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1); without it a client that does not check the responder certificate relies on its being short-lived"),
+                ),
+                RevocationNote::NonceNotEchoed { subject } => findings.push(Finding::new(
+                    Severity::Note,
+                    "ocsp_nonce_not_echoed",
+                    format!(
+                        "{}: the answer about {subject} carries no nonce: a pre-signed answer, current by its own dates but not proven fresh",
+                        source.source.as_str()
+                    ),
+                )),
+            }
         }
     }
     let leaf_has_ocsp = result

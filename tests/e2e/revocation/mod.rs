@@ -1,6 +1,7 @@
 //! Issue 3's revocation cases: real TLS servers, a real `openssl ocsp` responder, CRLs made with
 //! rcgen and served over real HTTP, the real exporter; every assertion is on scraped `/metrics`.
 
+mod complete;
 mod faults;
 mod http;
 mod responder;

@@ -105,13 +105,24 @@ impl OcspFiles {
 
     /// A DER OCSP response about `leaf`, made by `openssl ocsp` from the index, for stapling.
     pub fn response_for(&self, leaf: &CertificateDer<'_>) -> Vec<u8> {
+        self.response_about(leaf, false)
+    }
+
+    /// Like [`OcspFiles::response_for`], to a request with a nonce of openssl's, which the
+    /// response echoes: what a replayed answer looks like to a client sending its own nonce.
+    pub fn response_with_nonce_for(&self, leaf: &CertificateDer<'_>) -> Vec<u8> {
+        self.response_about(leaf, true)
+    }
+
+    fn response_about(&self, leaf: &CertificateDer<'_>, nonce: bool) -> Vec<u8> {
         let leaf_path = self.dir.path().join("leaf.pem");
         std::fs::write(&leaf_path, pem_of(leaf)).expect("write leaf");
         let out = self.dir.path().join("response.der");
         let output = openssl::command()
             .args(self.responder_args())
             .args(["-issuer", path(&self.ca), "-cert", path(&leaf_path)])
-            .args(["-no_nonce", "-respout", path(&out)])
+            .args(if nonce { &[][..] } else { &["-no_nonce"][..] })
+            .args(["-respout", path(&out)])
             .output()
             .expect("run openssl ocsp");
         assert!(
@@ -139,6 +150,7 @@ impl OcspFiles {
         Responder {
             _child: child,
             url: format!("http://127.0.0.1:{port}/"),
+            port,
         }
     }
 }
@@ -148,6 +160,8 @@ pub struct Responder {
     _child: KillOnDrop,
     /// `http://127.0.0.1:PORT/`
     pub url: String,
+    /// PORT
+    pub port: u16,
 }
 
 fn path(p: &Path) -> &str {

@@ -200,7 +200,7 @@ pub fn pem_of(der: &CertificateDer<'_>) -> String {
 }
 
 /// authorityInfoAccess with an OCSP and/or caIssuers URL (rcgen has no builder for it).
-fn aia_extension(ocsp: Option<&str>, ca_issuers: Option<&str>) -> rcgen::CustomExtension {
+pub fn aia_extension(ocsp: Option<&str>, ca_issuers: Option<&str>) -> rcgen::CustomExtension {
     fn der_len(len: usize) -> Vec<u8> {
         if len < 128 {
             vec![len as u8]
