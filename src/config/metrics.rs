@@ -4,8 +4,24 @@
 //! overrides the level for that group. Key by key, a target's block wins over the defaults',
 //! which wins over the level's choice (see [`resolve`]). The series each group adds are listed
 //! in `docs/metrics.md#levels`; `crate::metrics` reads only the resolved [`MetricsSettings`].
+//!
+//! Beside the groups, the label controls (`docs/metrics.md#label-controls`): which fields of a
+//! certificate's subject and issuer become labels, how a file target's `file` label shows the
+//! path, and the cap on the length of every label value.
+
+use std::path::Path;
+use std::sync::Arc;
 
 use serde::Deserialize;
+use serde_saphyr::{Location, Spanned};
+
+use crate::x509::dn::{DnField, DnFieldSet};
+
+/// The longest label value written unless `label_value_length_limit` says otherwise, in bytes.
+pub const DEFAULT_LABEL_VALUE_LENGTH_LIMIT: usize = 1024;
+/// The shortest `label_value_length_limit` accepted: a truncated value ends with a marker of
+/// 11 bytes, and what is left before it should still say something.
+pub const MIN_LABEL_VALUE_LENGTH_LIMIT: usize = 32;
 
 /// A preset for every group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -48,8 +64,70 @@ pub enum Certificates {
     All,
 }
 
-/// What a target's page carries, with the level and every override applied.
+/// Which labels a certificate's subject (or issuer) is written as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NameLabels {
+    /// The whole name as one label, `subject` (or `issuer`): `DN` in the list.
+    pub whole: bool,
+    /// One label per field, `subject_CN` (or `issuer_CN`), …
+    pub fields: DnFieldSet,
+}
+
+impl Default for NameLabels {
+    /// The whole name only, as before the fields could be chosen.
+    fn default() -> Self {
+        NameLabels {
+            whole: true,
+            fields: DnFieldSet::EMPTY,
+        }
+    }
+}
+
+/// How a file target's `file` label shows the path of a file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub enum FileLabel {
+    /// The path as the glob matched it (`file_path: full`, the default).
+    #[default]
+    Full,
+    /// The path below the glob's literal directory (`file_path: relative`).
+    Relative,
+    /// The path less this leading directory, where it starts with it (`trim_path_prefix:`).
+    TrimPrefix(Arc<str>),
+}
+
+impl FileLabel {
+    /// The `file` label for `path`, a file the glob `pattern` matched: a part of `path`, so
+    /// that distinct files keep distinct labels; the whole path where nothing would be left.
+    pub fn apply<'a>(&self, pattern: &str, path: &'a str) -> &'a str {
+        let base = match self {
+            FileLabel::Full => return path,
+            FileLabel::Relative => glob_base(pattern),
+            FileLabel::TrimPrefix(prefix) => prefix,
+        };
+        match Path::new(path)
+            .strip_prefix(base)
+            .ok()
+            .and_then(Path::to_str)
+        {
+            Some(rest) if !rest.is_empty() => rest,
+            _ => path,
+        }
+    }
+}
+
+/// The literal directory a glob starts from: the components before the first one with a
+/// wildcard, or the parent directory of a path without any (`/etc/ssl/` for both
+/// `/etc/ssl/**/*.pem` and `/etc/ssl/cert.pem`).
+fn glob_base(pattern: &str) -> &str {
+    let wild = pattern.find(['*', '?', '[']).unwrap_or(pattern.len());
+    match pattern[..wild].rfind('/') {
+        Some(slash) => &pattern[..=slash],
+        None => "",
+    }
+}
+
+/// What a target's page carries, with the level and every override applied.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MetricsSettings {
     /// Phases of `cert_probe_duration_seconds`.
     pub phases: Phases,
@@ -59,6 +137,14 @@ pub struct MetricsSettings {
     pub cert_info: bool,
     /// `cert_tls_version_info`.
     pub tls: bool,
+    /// The subject labels of the per-certificate series, `cert_info` and the anchor's.
+    pub subject_labels: NameLabels,
+    /// The issuer labels of the per-certificate series and `cert_info`.
+    pub issuer_labels: NameLabels,
+    /// How a file target's `file` label shows the path.
+    pub file_label: FileLabel,
+    /// The longest label value this target's series carry, in bytes.
+    pub label_value_length_limit: usize,
     /// Facts that are constant or derivable for a healthy endpoint: `cert_tls_cipher_info`, `cert_client_cert_requested`, `cert_ocsp_stapled`,
     /// `cert_ocsp_next_update_timestamp_seconds`, and the `0` samples of `cert_revoked` and
     /// `cert_legacy_protocol_enabled` (their `1` samples are always written).
@@ -75,6 +161,7 @@ impl MetricsSettings {
                 cert_info: false,
                 tls: false,
                 details: false,
+                ..MetricsSettings::labels_as_before()
             },
             MetricsLevel::Default => MetricsSettings {
                 phases: Phases::None,
@@ -82,6 +169,7 @@ impl MetricsSettings {
                 cert_info: false,
                 tls: true,
                 details: false,
+                ..MetricsSettings::labels_as_before()
             },
             MetricsLevel::Full => MetricsSettings {
                 phases: Phases::All,
@@ -89,7 +177,25 @@ impl MetricsSettings {
                 cert_info: true,
                 tls: true,
                 details: true,
+                ..MetricsSettings::labels_as_before()
             },
+        }
+    }
+
+    /// The label controls left as they were before they existed (every level has them): the
+    /// whole subject and issuer, the full path, values up to
+    /// [`DEFAULT_LABEL_VALUE_LENGTH_LIMIT`] bytes.
+    fn labels_as_before() -> MetricsSettings {
+        MetricsSettings {
+            phases: Phases::None,
+            certificates: Certificates::None,
+            cert_info: false,
+            tls: false,
+            details: false,
+            subject_labels: NameLabels::default(),
+            issuer_labels: NameLabels::default(),
+            file_label: FileLabel::Full,
+            label_value_length_limit: DEFAULT_LABEL_VALUE_LENGTH_LIMIT,
         }
     }
 }
@@ -116,6 +222,118 @@ pub struct RawMetrics {
     pub tls: Option<bool>,
     /// Overrides whether the constant and derivable facts are written.
     pub details: Option<bool>,
+    /// The subject labels: `DN` (the whole name, `subject`) and fields (`CN` gives
+    /// `subject_CN`); default `[DN]`.
+    pub subject_fields: Option<Spanned<Vec<Spanned<String>>>>,
+    /// The issuer labels, as `subject_fields`.
+    pub issuer_fields: Option<Spanned<Vec<Spanned<String>>>>,
+    /// `full` or `relative`: how a file target's `file` label shows the path.
+    pub file_path: Option<Spanned<FilePath>>,
+    /// A leading directory left out of a file target's `file` label.
+    pub trim_path_prefix: Option<Spanned<String>>,
+    /// The longest label value, in bytes.
+    pub label_value_length_limit: Option<Spanned<usize>>,
+}
+
+/// `file_path:` as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FilePath {
+    /// The path as matched.
+    Full,
+    /// The path below the glob's literal directory.
+    Relative,
+}
+
+impl RawMetrics {
+    /// Whether the block says how the `file` label shows paths, and where.
+    pub fn file_label_at(&self) -> Option<Location> {
+        self.file_path
+            .as_ref()
+            .map(|f| f.referenced)
+            .or_else(|| self.trim_path_prefix.as_ref().map(|p| p.referenced))
+    }
+}
+
+/// Checks what types cannot say of one `metrics:` block; errors point at the value and start
+/// with `metrics.<key>`.
+pub fn check(raw: &RawMetrics) -> Result<(), (Location, String)> {
+    for (key, list) in [
+        ("subject_fields", &raw.subject_fields),
+        ("issuer_fields", &raw.issuer_fields),
+    ] {
+        if let Some(list) = list {
+            name_labels(key, list)?;
+        }
+    }
+    if let (Some(path), Some(prefix)) = (&raw.file_path, &raw.trim_path_prefix) {
+        if path.value == FilePath::Relative {
+            return Err((
+                prefix.referenced,
+                "metrics.trim_path_prefix: give either this or `file_path: relative`, not both"
+                    .into(),
+            ));
+        }
+    }
+    if let Some(prefix) = &raw.trim_path_prefix {
+        if prefix.value.trim().is_empty() {
+            return Err((
+                prefix.referenced,
+                "metrics.trim_path_prefix: must not be empty; name a directory such as /host"
+                    .into(),
+            ));
+        }
+    }
+    if let Some(limit) = &raw.label_value_length_limit {
+        if limit.value < MIN_LABEL_VALUE_LENGTH_LIMIT {
+            return Err((
+                limit.referenced,
+                format!(
+                    "metrics.label_value_length_limit: {} is too short; at least \
+                     {MIN_LABEL_VALUE_LENGTH_LIMIT} bytes (a cut value ends with an 11-byte marker)",
+                    limit.value
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The labels a `subject_fields` (or `issuer_fields`) list asks for.
+fn name_labels(
+    key: &str,
+    list: &Spanned<Vec<Spanned<String>>>,
+) -> Result<NameLabels, (Location, String)> {
+    let mut labels = NameLabels {
+        whole: false,
+        fields: DnFieldSet::EMPTY,
+    };
+    for (i, entry) in list.value.iter().enumerate() {
+        let new = match entry.value.as_str() {
+            "DN" => !std::mem::replace(&mut labels.whole, true),
+            name => match DnField::from_name(name) {
+                Some(field) => labels.fields.insert(field),
+                None => {
+                    let known: Vec<&str> = DnField::all().map(DnField::name).collect();
+                    return Err((
+                        entry.referenced,
+                        format!(
+                            "metrics.{key}[{i}]: {name:?} is not a field of a name; use DN (the \
+                             whole name) or one of {}",
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            },
+        };
+        if !new {
+            return Err((
+                entry.referenced,
+                format!("metrics.{key}[{i}]: {:?} is listed twice", entry.value),
+            ));
+        }
+    }
+    Ok(labels)
 }
 
 /// The target's block over the defaults' over the level, key by key: the level is the
@@ -137,5 +355,29 @@ pub fn resolve(defaults: Option<&RawMetrics>, target: Option<&RawMetrics>) -> Me
         cert_info: pick(defaults, target, |m| m.cert_info).unwrap_or(base.cert_info),
         tls: pick(defaults, target, |m| m.tls).unwrap_or(base.tls),
         details: pick(defaults, target, |m| m.details).unwrap_or(base.details),
+        // The blocks were checked (`check`), so the lists are valid here.
+        subject_labels: pick(defaults, target, |m| m.subject_fields.clone())
+            .and_then(|list| name_labels("subject_fields", &list).ok())
+            .unwrap_or(base.subject_labels),
+        issuer_labels: pick(defaults, target, |m| m.issuer_fields.clone())
+            .and_then(|list| name_labels("issuer_fields", &list).ok())
+            .unwrap_or(base.issuer_labels),
+        // `file_path` and `trim_path_prefix` are one setting written two ways: the block that
+        // names either decides it whole.
+        file_label: [target, defaults]
+            .into_iter()
+            .flatten()
+            .find(|m| m.file_label_at().is_some())
+            .map_or(base.file_label, |m| {
+                match (&m.trim_path_prefix, &m.file_path) {
+                    (Some(prefix), _) => FileLabel::TrimPrefix(prefix.value.as_str().into()),
+                    (None, Some(p)) if p.value == FilePath::Relative => FileLabel::Relative,
+                    _ => FileLabel::Full,
+                }
+            }),
+        label_value_length_limit: pick(defaults, target, |m| {
+            m.label_value_length_limit.as_ref().map(|l| l.value)
+        })
+        .unwrap_or(base.label_value_length_limit),
     }
 }

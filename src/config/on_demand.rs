@@ -202,6 +202,9 @@ fn module(
         ));
     }
     let reach = reach::resolve_reach(reach_defaults, r.reach(), here)?;
+    if let Some(m) = &r.metrics {
+        super::metrics::check(m)?;
+    }
     let template = resolve_settings(defaults, r.clone(), reach).map_err(|e| (here, e))?;
     if let Some(name) = &r.server_name {
         check_server_name(&name.value)
