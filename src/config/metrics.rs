@@ -19,9 +19,10 @@ use crate::x509::dn::{DnField, DnFieldSet};
 
 /// The longest label value written unless `label_value_length_limit` says otherwise, in bytes.
 pub const DEFAULT_LABEL_VALUE_LENGTH_LIMIT: usize = 1024;
-/// The shortest `label_value_length_limit` accepted: a truncated value ends with a marker of
-/// 11 bytes, and what is left before it should still say something.
-pub const MIN_LABEL_VALUE_LENGTH_LIMIT: usize = 32;
+/// The shortest `label_value_length_limit` accepted: every value the exporter makes itself (a
+/// SHA-256 fingerprint, 64 hex digits; a cipher suite's name) fits, so only values from outside
+/// (names, paths, URLs, the configuration's own labels) are ever cut.
+pub const MIN_LABEL_VALUE_LENGTH_LIMIT: usize = 64;
 
 /// A preset for every group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -246,12 +247,15 @@ pub enum FilePath {
 }
 
 impl RawMetrics {
-    /// Whether the block says how the `file` label shows paths, and where.
-    pub fn file_label_at(&self) -> Option<Location> {
+    /// Whether the block says how the `file` label shows paths: the key that does, and where.
+    pub fn file_label_at(&self) -> Option<(&'static str, Location)> {
         self.file_path
             .as_ref()
-            .map(|f| f.referenced)
-            .or_else(|| self.trim_path_prefix.as_ref().map(|p| p.referenced))
+            .map(|f| ("file_path", f.referenced))
+            .or_else(|| {
+                let prefix = self.trim_path_prefix.as_ref();
+                prefix.map(|p| ("trim_path_prefix", p.referenced))
+            })
     }
 }
 
@@ -290,7 +294,7 @@ pub fn check(raw: &RawMetrics) -> Result<(), (Location, String)> {
                 limit.referenced,
                 format!(
                     "metrics.label_value_length_limit: {} is too short; at least \
-                     {MIN_LABEL_VALUE_LENGTH_LIMIT} bytes (a cut value ends with an 11-byte marker)",
+                     {MIN_LABEL_VALUE_LENGTH_LIMIT} bytes, which a fingerprint takes",
                     limit.value
                 ),
             ));
@@ -379,5 +383,211 @@ pub fn resolve(defaults: Option<&RawMetrics>, target: Option<&RawMetrics>) -> Me
             m.label_value_length_limit.as_ref().map(|l| l.value)
         })
         .unwrap_or(base.label_value_length_limit),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn err(yaml: &str) -> String {
+        Config::parse(yaml)
+            .expect_err("config should be rejected")
+            .to_string()
+    }
+
+    fn settings(yaml: &str) -> Vec<MetricsSettings> {
+        Config::parse(yaml)
+            .unwrap()
+            .targets
+            .iter()
+            .map(|t| t.metrics.clone())
+            .collect()
+    }
+
+    fn set(fields: &[DnField]) -> DnFieldSet {
+        let mut set = DnFieldSet::EMPTY;
+        for f in fields {
+            set.insert(*f);
+        }
+        set
+    }
+
+    #[test]
+    fn label_controls_are_as_before_unless_set() {
+        let s = &settings("targets:\n  - address: a.example:443\n")[0];
+        assert_eq!(s.subject_labels, NameLabels::default());
+        assert!(s.subject_labels.whole && s.subject_labels.fields.is_empty());
+        assert_eq!(s.issuer_labels, NameLabels::default());
+        assert_eq!(s.file_label, FileLabel::Full);
+        assert_eq!(s.label_value_length_limit, DEFAULT_LABEL_VALUE_LENGTH_LIMIT);
+        let c = Config::parse("targets:\n  - address: a.example:443\n").unwrap();
+        assert_eq!(c.label_value_length_limit, DEFAULT_LABEL_VALUE_LENGTH_LIMIT);
+    }
+
+    #[test]
+    fn fields_and_limits_merge_key_by_key_target_over_defaults() {
+        let yaml = "defaults:
+  metrics:
+    subject_fields: [CN, O]
+    issuer_fields: []
+    label_value_length_limit: 200
+targets:
+  - address: a.example:443
+  - address: b.example:443
+    metrics: {subject_fields: [DN, CN], label_value_length_limit: 64}
+";
+        let s = settings(yaml);
+        assert_eq!(
+            s[0].subject_labels,
+            NameLabels {
+                whole: false,
+                fields: set(&[DnField::Cn, DnField::O]),
+            }
+        );
+        assert_eq!(
+            s[0].issuer_labels,
+            NameLabels {
+                whole: false,
+                fields: DnFieldSet::EMPTY,
+            }
+        );
+        assert_eq!(s[0].label_value_length_limit, 200);
+        assert_eq!(
+            s[1].subject_labels,
+            NameLabels {
+                whole: true,
+                fields: set(&[DnField::Cn]),
+            }
+        );
+        // Not named by the target: the defaults' empty list still holds.
+        assert!(!s[1].issuer_labels.whole);
+        assert_eq!(s[1].label_value_length_limit, 64);
+        // The series of no target take the defaults' limit.
+        assert_eq!(Config::parse(yaml).unwrap().label_value_length_limit, 200);
+    }
+
+    #[test]
+    fn the_file_label_is_decided_whole_by_the_block_that_names_it() {
+        let s = settings(
+            "defaults:
+  metrics: {trim_path_prefix: /host}
+targets:
+  - path: /host/etc/ssl/*.pem
+  - path: /host/etc/ssl/*.pem
+    name: relative
+    metrics: {file_path: relative}
+  - path: /host/etc/ssl/*.pem
+    name: full
+    metrics: {file_path: full}
+",
+        );
+        assert_eq!(s[0].file_label, FileLabel::TrimPrefix("/host".into()));
+        assert_eq!(s[1].file_label, FileLabel::Relative);
+        assert_eq!(s[2].file_label, FileLabel::Full);
+    }
+
+    #[test]
+    fn file_labels_keep_a_part_of_the_path() {
+        let relative = FileLabel::Relative;
+        let pattern = "/etc/ssl/private/**/*.pem";
+        assert_eq!(
+            relative.apply(pattern, "/etc/ssl/private/site/a.pem"),
+            "site/a.pem"
+        );
+        assert_eq!(
+            relative.apply("/etc/ssl/cert.pem", "/etc/ssl/cert.pem"),
+            "cert.pem"
+        );
+        assert_eq!(relative.apply("/*.pem", "/a.pem"), "a.pem");
+        assert_eq!(relative.apply("certs/*.pem", "certs/a.pem"), "a.pem");
+        assert_eq!(relative.apply("*.pem", "a.pem"), "a.pem");
+        assert_eq!(
+            relative.apply("/etc/ssl/c[ae]rt.pem", "/etc/ssl/cert.pem"),
+            "cert.pem"
+        );
+        let trim = FileLabel::TrimPrefix("/host".into());
+        assert_eq!(trim.apply("", "/host/etc/ssl/a.pem"), "etc/ssl/a.pem");
+        assert_eq!(
+            FileLabel::TrimPrefix("/host/".into()).apply("", "/host/etc/ssl/a.pem"),
+            "etc/ssl/a.pem"
+        );
+        // Only whole components, and never down to nothing.
+        assert_eq!(trim.apply("", "/hostile/a.pem"), "/hostile/a.pem");
+        assert_eq!(trim.apply("", "/host"), "/host");
+        assert_eq!(trim.apply("", "/elsewhere/a.pem"), "/elsewhere/a.pem");
+        assert_eq!(
+            FileLabel::Full.apply(pattern, "/etc/ssl/private/a.pem"),
+            "/etc/ssl/private/a.pem"
+        );
+    }
+
+    #[test]
+    fn wrong_label_controls_are_refused_where_they_are() {
+        let e = err("defaults:\n  metrics:\n    subject_fields: [CN, cn]\ntargets:\n  - address: a.example:443\n");
+        assert!(
+            e.starts_with("line 3 column 26: defaults.metrics.subject_fields[1]:"),
+            "{e}"
+        );
+        assert!(
+            e.contains("\"cn\" is not a field") && e.contains("DN") && e.contains("serialNumber"),
+            "{e}"
+        );
+        let e = err(
+            "targets:\n  - address: a.example:443\n    metrics:\n      issuer_fields: [O, O]\n",
+        );
+        assert!(
+            e.starts_with("line 4 column 26: targets[0].metrics.issuer_fields[1]:"),
+            "{e}"
+        );
+        assert!(e.contains("listed twice"), "{e}");
+        let e = err(
+            "targets:\n  - address: a.example:443\n    metrics: {label_value_length_limit: 8}\n",
+        );
+        assert!(
+            e.starts_with("line 3 column 41: targets[0].metrics.label_value_length_limit:"),
+            "{e}"
+        );
+        assert!(e.contains("at least 64"), "{e}");
+        let e = err("targets:\n  - path: /etc/ssl/*.pem\n    metrics:\n      file_path: relative\n      trim_path_prefix: /etc\n");
+        assert!(
+            e.starts_with("line 5 column 25: targets[0].metrics.trim_path_prefix:"),
+            "{e}"
+        );
+        let e = err("targets:\n  - path: /etc/ssl/*.pem\n    metrics: {trim_path_prefix: \"\"}\n");
+        assert!(
+            e.contains("targets[0].metrics.trim_path_prefix: must not be empty"),
+            "{e}"
+        );
+        // An endpoint has no `file` label to shape.
+        let e = err("targets:\n  - address: a.example:443\n    metrics: {file_path: relative}\n");
+        assert!(
+            e.starts_with("line 3 column 26: targets[0].metrics.file_path:"),
+            "{e}"
+        );
+        assert!(e.contains("an endpoint has none"), "{e}");
+        // Unknown keys are named with where they are.
+        let e =
+            err("targets:\n  - address: a.example:443\n    metrics:\n      subject_field: [CN]\n");
+        assert!(e.contains("line 4") && e.contains("subject_field"), "{e}");
+        let e = err("targets:\n  - path: /etc/*.pem\n    metrics: {file_path: short}\n");
+        assert!(e.contains("line 3") && e.contains("short"), "{e}");
+        // A target's own labels cannot take a field label's name.
+        let e = err("targets:\n  - address: a.example:443\n    labels: {subject_CN: x}\n");
+        assert!(
+            e.contains("labels.subject_CN") && e.contains("sets this label itself"),
+            "{e}"
+        );
+        assert!(Config::parse(
+            "targets:\n  - address: a.example:443\n    labels: {issuer_team: x}\n"
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn probe_modules_have_their_blocks_checked_too() {
+        let e = err("probe_allow: [\"*.example:443\"]\nmodules:\n  m:\n    metrics: {subject_fields: [XX]}\n");
+        assert!(e.contains("modules.m.metrics.subject_fields[0]"), "{e}");
     }
 }

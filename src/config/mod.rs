@@ -347,10 +347,10 @@ fn resolve_target(
                     "password_file: only a file target (`path:`) reads PKCS#12 files".into(),
                 ));
             }
-            if let Some(loc) = raw.metrics.as_ref().and_then(|m| m.file_label_at()) {
+            if let Some((key, loc)) = raw.metrics.as_ref().and_then(|m| m.file_label_at()) {
                 return Err((
                     loc,
-                    "metrics: file_path and trim_path_prefix shape the `file` label of a file target (`path:`); an endpoint has none".into(),
+                    format!("metrics.{key}: shapes the `file` label of a file target (`path:`); an endpoint has none"),
                 ));
             }
             (TargetKind::Endpoint(parsed), address.value.clone())

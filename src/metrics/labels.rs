@@ -182,4 +182,96 @@ mod tests {
         assert!(out.starts_with(&"é".repeat(10)), "{out}");
         assert!(!out.starts_with(&"é".repeat(11)), "{out}");
     }
+
+    /// A page at the shortest cap, 64 bytes, with long values from outside: a file's path, a
+    /// subject, a label of the configuration, a target file's path. Each is cut to exactly
+    /// what `capped` says; what the exporter makes itself (the fingerprint) is whole.
+    #[test]
+    fn long_outside_values_are_cut_on_the_page_and_nothing_else() {
+        use std::collections::BTreeSet;
+        use std::sync::Arc;
+
+        use crate::config::Config;
+        use crate::metrics::target_files::{FileReport, TargetFileLoad};
+        use crate::metrics::{registry, render, ExporterMetrics, Format};
+        use crate::probe::{Instance, ProbeResult};
+        use crate::revocation::Revocation;
+        use crate::state::State;
+        use crate::x509::ChainReport;
+
+        let note = "n".repeat(100);
+        let config = Config::parse(&format!(
+            "defaults:\n  metrics: {{level: full, label_value_length_limit: 64}}\n\
+             targets:\n  - name: files\n    path: /srv/certs/**/*.pem\n    labels: {{note: {note}}}\n"
+        ))
+        .unwrap();
+        let path = format!("/srv/certs/{}/site.pem", "d".repeat(80));
+        let subject = format!("CN={}", "s".repeat(100));
+        let fingerprint = "f".repeat(64);
+        let cert = Arc::new(CertFacts {
+            sha256_fingerprint: fingerprint.clone(),
+            ..CertFacts::example(&subject, "CN=Issuer", 4_102_444_800)
+        });
+        let mut result = ProbeResult::new();
+        result.instance = Some(Instance::File(path.clone()));
+        result.chain = Some(ChainReport {
+            in_path: vec![false],
+            expiry: Some(cert.not_after),
+            certs: vec![cert],
+            errors: BTreeSet::new(),
+            private_anchor: false,
+            detail: None,
+            judged: false,
+            anchor: None,
+            anchored: false,
+        });
+        let state = Arc::new(State::new());
+        state.store(config.targets[0].clone(), vec![result]);
+        let exporter = Arc::new(ExporterMetrics::default());
+        exporter.label_limit.set(config.label_value_length_limit);
+        let files = Arc::new(FileReport::default());
+        let target_file = format!("/etc/cert-exporter/{}.yml", "t".repeat(60));
+        files.set([TargetFileLoad {
+            file: target_file.clone(),
+            loaded: true,
+            targets: 1,
+        }]);
+        let revocation = Arc::new(Revocation::new().unwrap());
+        let page = render(&registry(state, exporter, revocation, files), Format::Text);
+
+        let (file, subject, note) = (capped(&path, 64), capped(&subject, 64), capped(&note, 64));
+        assert_eq!(file.len(), 64);
+        assert!(
+            file.starts_with("/srv/certs/ddd") && file.contains(MARKER),
+            "{file}"
+        );
+        let base = format!("target=\"files\",file=\"{file}\",note=\"{note}\"");
+        for line in [
+            format!("cert_probe_success{{{base}}} 1.0"),
+            format!(
+                "cert_not_after_timestamp_seconds{{{base},position=\"0\",subject=\"{subject}\",\
+                 issuer=\"CN=Issuer\",serial=\"01\"}} 4102444800.0"
+            ),
+            format!(
+                "cert_exporter_target_file_targets{{file=\"{}\"}} 1",
+                capped(&target_file, 64)
+            ),
+        ] {
+            assert!(page.lines().any(|l| l == line), "no {line} in\n{page}");
+        }
+        assert!(
+            page.contains(&format!("sha256_fingerprint=\"{fingerprint}\"")),
+            "{page}"
+        );
+        // No value on the page is longer than the cap.
+        for line in page.lines().filter(|l| !l.starts_with('#')) {
+            let Some((_, labels)) = line.split_once('{') else {
+                continue;
+            };
+            for kv in labels.rsplit_once('}').unwrap().0.split("\",") {
+                let value = kv.split_once("=\"").unwrap().1.trim_end_matches('"');
+                assert!(value.len() <= 64, "{value:?} in {line}");
+            }
+        }
+    }
 }
