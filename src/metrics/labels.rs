@@ -168,6 +168,13 @@ mod tests {
             long.as_bytes(),
         ));
         assert_eq!(out, format!("{}…{}", "a".repeat(21), &sha[..8]));
+        // The example of docs/metrics.md#label-controls.
+        let names =
+            "www.shop.example,shop.example,api.shop.example,static.shop.example,cdn.shop.example";
+        assert_eq!(
+            capped(names, 64),
+            "www.shop.example,shop.example,api.shop.example,static…d7aff167"
+        );
         // Two values alike up to the cut stay apart.
         let other = format!("{}b", "a".repeat(99));
         assert_ne!(capped(&other, 32), out);
