@@ -589,5 +589,10 @@ targets:
     fn probe_modules_have_their_blocks_checked_too() {
         let e = err("probe_allow: [\"*.example:443\"]\nmodules:\n  m:\n    metrics: {subject_fields: [XX]}\n");
         assert!(e.contains("modules.m.metrics.subject_fields[0]"), "{e}");
+        let e = err("probe_allow: [\"*.example:443\"]\nmodules:\n  m:\n    metrics: {file_path: relative}\n");
+        assert!(
+            e.contains("line 4") && e.contains("modules.m.metrics.file_path"),
+            "{e}"
+        );
     }
 }
