@@ -270,14 +270,11 @@ pub fn check(raw: &RawMetrics) -> Result<(), (Location, String)> {
             name_labels(key, list)?;
         }
     }
-    if let (Some(path), Some(prefix)) = (&raw.file_path, &raw.trim_path_prefix) {
-        if path.value == FilePath::Relative {
-            return Err((
-                prefix.referenced,
-                "metrics.trim_path_prefix: give either this or `file_path: relative`, not both"
-                    .into(),
-            ));
-        }
+    if let (Some(_), Some(prefix)) = (&raw.file_path, &raw.trim_path_prefix) {
+        return Err((
+            prefix.referenced,
+            "metrics.trim_path_prefix: give either this or `file_path`, not both".into(),
+        ));
     }
     if let Some(prefix) = &raw.trim_path_prefix {
         if prefix.value.trim().is_empty() {
@@ -376,7 +373,7 @@ pub fn resolve(defaults: Option<&RawMetrics>, target: Option<&RawMetrics>) -> Me
                 match (&m.trim_path_prefix, &m.file_path) {
                     (Some(prefix), _) => FileLabel::TrimPrefix(prefix.value.as_str().into()),
                     (None, Some(p)) if p.value == FilePath::Relative => FileLabel::Relative,
-                    _ => FileLabel::Full,
+                    (None, _) => FileLabel::Full,
                 }
             }),
         label_value_length_limit: pick(defaults, target, |m| {
@@ -553,6 +550,11 @@ targets:
         let e = err("targets:\n  - path: /etc/ssl/*.pem\n    metrics:\n      file_path: relative\n      trim_path_prefix: /etc\n");
         assert!(
             e.starts_with("line 5 column 25: targets[0].metrics.trim_path_prefix:"),
+            "{e}"
+        );
+        let e = err("defaults:\n  metrics: {file_path: full, trim_path_prefix: /host}\ntargets:\n  - path: /etc/*.pem\n");
+        assert!(
+            e.contains("defaults.metrics.trim_path_prefix") && e.contains("not both"),
             "{e}"
         );
         let e = err("targets:\n  - path: /etc/ssl/*.pem\n    metrics: {trim_path_prefix: \"\"}\n");
