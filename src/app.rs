@@ -166,7 +166,9 @@ impl Exporter {
         let apply: ApplyFn = {
             let scheduler = scheduler.clone();
             let on_demand = on_demand.clone();
+            let label_limit = exporter_metrics.label_limit.clone();
             Box::new(move |config, prober| {
+                label_limit.set(config.label_value_length_limit);
                 scheduler.apply(config, prober.clone());
                 on_demand.set(config.on_demand.clone(), prober);
             })

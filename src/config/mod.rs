@@ -29,7 +29,10 @@ use address::check_server_name;
 pub use address::{Address, Host};
 pub use cert_files::CertFileSource;
 pub use loaded::Loaded;
-pub use metrics::{Certificates, MetricsLevel, MetricsSettings, Phases, RawMetrics};
+pub use metrics::{
+    Certificates, FileLabel, MetricsLevel, MetricsSettings, NameLabels, Phases, RawMetrics,
+    DEFAULT_LABEL_VALUE_LENGTH_LIMIT,
+};
 pub use on_demand::{Module, OnDemandRequest, OnDemandSpec, Refusal};
 pub use probe_allow::AllowList;
 pub use raw::{RawConfig, RawDefaults, RawTarget};
@@ -82,6 +85,8 @@ pub struct Config {
     pub target_files: Option<TargetFileSpec>,
     /// What `/probe` may probe and with which modules.
     pub on_demand: OnDemandSpec,
+    /// The longest label value of the series that belong to no target (`defaults.metrics`).
+    pub label_value_length_limit: usize,
 }
 
 /// What a target is: a server to connect to, or certificate files to read.
@@ -236,6 +241,11 @@ impl Config {
         }
         let reach_defaults = reach::ReachDefaults::from_raw(defaults.reach())
             .map_err(|(loc, e)| format!("{}: defaults.{e}", at(&loc)))?;
+        if let Some(m) = &defaults.metrics {
+            metrics::check(m).map_err(|(loc, e)| format!("{}: defaults.{e}", at(&loc)))?;
+        }
+        let label_value_length_limit =
+            metrics::resolve(defaults.metrics.as_ref(), None).label_value_length_limit;
         let on_demand = on_demand::resolve(
             &defaults,
             &reach_defaults,
@@ -304,6 +314,7 @@ impl Config {
             targets: resolved,
             target_files,
             on_demand,
+            label_value_length_limit,
         })
     }
 }
@@ -322,6 +333,9 @@ fn resolve_target(
 ) -> Result<Target, (Location, String)> {
     let here = spanned.referenced;
     let raw = spanned.value;
+    if let Some(m) = &raw.metrics {
+        metrics::check(m)?;
+    }
     let reach = reach::resolve_reach(reach_defaults, raw.reach(), here)?;
     let (kind, default_name) = match (&raw.address, &raw.path) {
         (Some(address), None) => {
@@ -331,6 +345,12 @@ fn resolve_target(
                 return Err((
                     password_file.referenced,
                     "password_file: only a file target (`path:`) reads PKCS#12 files".into(),
+                ));
+            }
+            if let Some((key, loc)) = raw.metrics.as_ref().and_then(|m| m.file_label_at()) {
+                return Err((
+                    loc,
+                    format!("metrics.{key}: shapes the `file` label of a file target (`path:`); an endpoint has none"),
                 ));
             }
             (TargetKind::Endpoint(parsed), address.value.clone())
@@ -482,7 +502,9 @@ fn check_label_name(name: &str) -> Result<(), String> {
                 .into(),
         );
     }
-    if RESERVED_LABELS.contains(&name) {
+    let dn_label = crate::x509::dn::DnField::all()
+        .any(|f| f.subject_label() == name || f.issuer_label() == name);
+    if RESERVED_LABELS.contains(&name) || dn_label {
         return Err("the exporter sets this label itself; choose another name".into());
     }
     Ok(())

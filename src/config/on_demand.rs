@@ -202,6 +202,15 @@ fn module(
         ));
     }
     let reach = reach::resolve_reach(reach_defaults, r.reach(), here)?;
+    if let Some(m) = &r.metrics {
+        super::metrics::check(m)?;
+        if let Some((key, loc)) = m.file_label_at() {
+            return Err((
+                loc,
+                format!("metrics.{key}: shapes the `file` label of a file target; /probe probes endpoints"),
+            ));
+        }
+    }
     let template = resolve_settings(defaults, r.clone(), reach).map_err(|e| (here, e))?;
     if let Some(name) = &r.server_name {
         check_server_name(&name.value)

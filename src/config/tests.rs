@@ -207,7 +207,7 @@ fn metrics_level_is_default_unless_set_and_groups_override_it_key_by_key() {
         c.targets[0].metrics,
         MetricsSettings {
             phases: Phases::Total,
-            ..minimal
+            ..minimal.clone()
         }
     );
     // The target's level, with the defaults' `phases` still over it.

@@ -6,10 +6,10 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 
+use super::labels::{encode_sample, push_names};
 use super::{base_labels, family, unix_seconds, Labels};
 use crate::config::Certificates;
 use crate::probe::ProbeResult;
@@ -100,7 +100,7 @@ pub fn encode_target_series(
         |snap, r, out| {
             if let Some(anchor) = r.chain.as_ref().and_then(|c| c.anchor.as_ref()) {
                 let mut l = base_labels(snap, r);
-                l.push(("subject", anchor.subject.as_str()));
+                push_names(&mut l, anchor, &snap.target.metrics, true);
                 out.push((l, anchor.not_after as f64));
             }
         },
@@ -129,7 +129,8 @@ pub fn encode_target_series(
 
 /// One sample per certificate sent that the target's `certificates` setting writes (`leaf`:
 /// position 0; `path`: those of the path, every one of a certificate file; `all`: every one
-/// sent), labelled by position, subject, issuer and serial.
+/// sent), labelled by position, subject and issuer (as `subject_fields` and `issuer_fields`
+/// say) and serial.
 fn per_cert<'a>(
     snap: &'a Snapshot,
     r: &'a ProbeResult,
@@ -151,8 +152,7 @@ fn per_cert<'a>(
         }
         let mut l = base_labels(snap, r);
         l.push(("position", position(i)));
-        l.push(("subject", cert.subject.as_str()));
-        l.push(("issuer", cert.issuer.as_str()));
+        push_names(&mut l, cert, &snap.target.metrics, false);
         l.push(("serial", cert.serial.as_str()));
         out.push((l, value(cert)));
     }
@@ -186,6 +186,7 @@ fn cert_info(
     let mut bits = String::new();
     let mut names = String::new();
     for snap in snapshots.iter().filter(|s| s.target.metrics.cert_info) {
+        let limit = snap.target.metrics.label_value_length_limit;
         for r in &snap.results {
             let Some(chain) = &r.chain else { continue };
             for (i, cert) in chain.certs.iter().enumerate() {
@@ -195,15 +196,14 @@ fn cert_info(
                 names.push_str(&cert.dns_names.join(","));
                 let mut l = base_labels(snap, r);
                 l.push(("position", position(i)));
-                l.push(("subject", cert.subject.as_str()));
-                l.push(("issuer", cert.issuer.as_str()));
+                push_names(&mut l, cert, &snap.target.metrics, false);
                 l.push(("serial", cert.serial.as_str()));
                 l.push(("sha256_fingerprint", cert.sha256_fingerprint.as_str()));
                 l.push(("key_algorithm", cert.key_algorithm));
                 l.push(("key_bits", bits.as_str()));
                 l.push(("signature_algorithm", cert.signature_algorithm.as_str()));
                 l.push(("dns_names", names.as_str()));
-                ConstGauge::new(1).encode(family.encode_family(&l)?)?;
+                encode_sample(&mut family, &l, limit, 1i64)?;
             }
         }
     }

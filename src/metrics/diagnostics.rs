@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use super::chain::position;
+use super::labels::encode_sample;
 use super::{base_labels, family};
 use crate::clock::ClockSkew;
 use crate::revocation::Revocation;
@@ -84,8 +84,7 @@ impl Collector for ClockCollector {
             MetricType::Gauge,
         )?;
         if let Some(seen) = self.clock.latest() {
-            let no_labels: [(&str, &str); 0] = [];
-            ConstGauge::new(seen.skew_seconds).encode(gauge.encode_family(&no_labels)?)?;
+            encode_sample(&mut gauge, &[], usize::MAX, seen.skew_seconds)?;
         }
         Ok(())
     }

@@ -5,15 +5,17 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
+use super::labels::encode_sample;
 use super::unix_seconds;
 use crate::config::Target;
+use crate::config::DEFAULT_LABEL_VALUE_LENGTH_LIMIT;
 use crate::probe::ProbeResult;
 
 /// The exporter's own metrics, updated as things happen.
@@ -27,6 +29,9 @@ pub struct ExporterMetrics {
     pub reload_ok: Gauge,
     /// `cert_exporter_config_last_reload_success_timestamp_seconds`.
     pub reload_timestamp: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// The cap on the label values of the series that belong to no target, as the running
+    /// configuration's `defaults.metrics` says.
+    pub label_limit: Arc<super::LabelLimit>,
 }
 
 impl ExporterMetrics {
@@ -93,6 +98,6 @@ impl Collector for BuildInfo {
             None,
             MetricType::Gauge,
         )?;
-        ConstGauge::new(1).encode(family.encode_family(&labels)?)
+        encode_sample(&mut family, &labels, DEFAULT_LABEL_VALUE_LENGTH_LIMIT, 1i64)
     }
 }

@@ -8,20 +8,21 @@
 //! [`probe`], [`chain`], [`tls`], [`revocation`] and [`diagnostics`], each of the last two
 //! also with process-wide series (HTTP requests to CA servers, cached CRLs, clock skew), and
 //! [`target_files`]. This file holds what they share (`family`, `base_labels`), the one
-//! registry, and rendering the page.
+//! registry, and rendering the page; [`labels`] the label controls every sample goes through
+//! (the cap on value length, subject and issuer fields, the `file` path).
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 pub mod chain;
 pub mod diagnostics;
 pub mod exporter;
+pub mod labels;
 pub mod probe;
 pub mod revocation;
 pub mod target_files;
@@ -31,6 +32,7 @@ pub mod tls;
 mod tests;
 
 pub use exporter::ExporterMetrics;
+pub use labels::LabelLimit;
 
 use crate::probe::{Instance, ProbeResult};
 use crate::revocation::Revocation;
@@ -47,11 +49,12 @@ pub fn registry(
     target_files: Arc<FileReport>,
 ) -> Registry {
     let mut registry = Registry::default();
+    let limit = exporter.label_limit.clone();
     exporter::register(&mut registry, exporter);
     registry.register_collector(Box::new(SnapshotCollector { state }));
     diagnostics::register(&mut registry, &revocation);
-    revocation::register(&mut registry, revocation);
-    target_files::register(&mut registry, target_files);
+    revocation::register(&mut registry, revocation, limit.clone());
+    target_files::register(&mut registry, target_files, limit);
     registry
 }
 
@@ -244,14 +247,23 @@ pub struct SnapshotCollector {
 pub(crate) type Labels<'a> = Vec<(&'a str, &'a str)>;
 
 /// The labels every series of a result carries: `target`, the target's own labels, and the
-/// instance label (`address` or `file`) when there is one.
+/// instance label (`address` or `file`) when there is one; the `file` label shaped as the
+/// target's `file_path` or `trim_path_prefix` says.
 pub(crate) fn base_labels<'a>(snapshot: &'a Snapshot, result: &'a ProbeResult) -> Labels<'a> {
-    let mut labels = Vec::with_capacity(4 + snapshot.target.labels.len());
-    labels.push(("target", snapshot.target.name.as_str()));
-    if let Some(instance) = &result.instance {
-        labels.push((instance_label(instance), instance.value()));
+    let target = &snapshot.target;
+    let mut labels = Vec::with_capacity(4 + target.labels.len());
+    labels.push(("target", target.name.as_str()));
+    match (&result.instance, target.cert_files()) {
+        (Some(Instance::File(path)), Some(files)) => {
+            labels.push((
+                "file",
+                target.metrics.file_label.apply(&files.pattern, path),
+            ));
+        }
+        (Some(instance), _) => labels.push((instance_label(instance), instance.value())),
+        (None, _) => {}
     }
-    for (k, v) in &snapshot.target.labels {
+    for (k, v) in &target.labels {
         labels.push((k.as_str(), v.as_str()));
     }
     labels
@@ -266,7 +278,8 @@ pub fn instance_label(instance: &Instance) -> &'static str {
 }
 
 /// Writes one metric family: its descriptor, then one sample per `(labels, value)` the closure
-/// yields for each result of each snapshot.
+/// yields for each result of each snapshot, its label values capped at the target's
+/// `label_value_length_limit`.
 pub(crate) fn family<F>(
     encoder: &mut DescriptorEncoder,
     snapshots: &[Arc<Snapshot>],
@@ -283,8 +296,9 @@ where
         for result in &snapshot.results {
             rows.clear();
             samples(snapshot, result, &mut rows);
+            let limit = snapshot.target.metrics.label_value_length_limit;
             for (labels, value) in rows.drain(..) {
-                ConstGauge::new(value).encode(family.encode_family(&labels)?)?;
+                labels::encode_sample(&mut family, &labels, limit, value)?;
             }
         }
     }

@@ -6,24 +6,24 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
+use super::labels::{encode_sample, LabelLimit};
 use super::{base_labels, family, unix_seconds};
 use crate::revocation::Revocation;
 use crate::state::Snapshot;
 
 /// Registers the process-wide revocation series: per cached CRL, and
-/// `cert_revocation_fetches_total`.
-pub fn register(registry: &mut Registry, revocation: Arc<Revocation>) {
+/// `cert_revocation_fetches_total`; the `url` labels capped at `limit`.
+pub fn register(registry: &mut Registry, revocation: Arc<Revocation>, limit: Arc<LabelLimit>) {
     registry.register(
         "cert_revocation_fetches",
         "OCSP and CRL requests actually sent, by source and result",
         revocation.fetches().clone(),
     );
-    registry.register_collector(Box::new(CrlCollector { revocation }));
+    registry.register_collector(Box::new(CrlCollector { revocation, limit }));
 }
 
 /// Writes the per-target revocation families.
@@ -111,6 +111,7 @@ pub fn encode_target_series(
 #[derive(Debug)]
 struct CrlCollector {
     revocation: Arc<Revocation>,
+    limit: Arc<LabelLimit>,
 }
 
 impl Collector for CrlCollector {
@@ -118,6 +119,7 @@ impl Collector for CrlCollector {
         let mut crls = self.revocation.cached_crls();
         crls.sort_by(|a, b| a.0.cmp(&b.0));
         let now = unix_seconds(SystemTime::now());
+        let limit = self.limit.get();
         let mut next_update = encoder.encode_descriptor(
             "cert_crl_next_update_timestamp_seconds",
             "nextUpdate of each cached CRL, by URL",
@@ -126,8 +128,12 @@ impl Collector for CrlCollector {
         )?;
         for (url, copy) in &crls {
             if let Some(next) = copy.crl.next_update {
-                ConstGauge::new(next as f64)
-                    .encode(next_update.encode_family(&[("url", url.as_str())])?)?;
+                encode_sample(
+                    &mut next_update,
+                    &[("url", url.as_str())],
+                    limit,
+                    next as f64,
+                )?;
             }
         }
         let mut stale = encoder.encode_descriptor(
@@ -138,8 +144,12 @@ impl Collector for CrlCollector {
         )?;
         for (url, copy) in &crls {
             let is_stale = copy.crl.next_update.is_some_and(|next| (next as f64) < now);
-            ConstGauge::new(is_stale as u8 as f64)
-                .encode(stale.encode_family(&[("url", url.as_str())])?)?;
+            encode_sample(
+                &mut stale,
+                &[("url", url.as_str())],
+                limit,
+                is_stale as u8 as f64,
+            )?;
         }
         Ok(())
     }

@@ -5,10 +5,11 @@
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
+
+use super::labels::{encode_sample, LabelLimit};
 
 /// One target file as the series report it.
 #[derive(Debug, Clone)]
@@ -35,14 +36,15 @@ impl FileReport {
     }
 }
 
-/// Registers the target-file series.
-pub fn register(registry: &mut Registry, report: Arc<FileReport>) {
-    registry.register_collector(Box::new(FileCollector { report }));
+/// Registers the target-file series, their `file` labels capped at `limit`.
+pub fn register(registry: &mut Registry, report: Arc<FileReport>, limit: Arc<LabelLimit>) {
+    registry.register_collector(Box::new(FileCollector { report, limit }));
 }
 
 #[derive(Debug)]
 struct FileCollector {
     report: Arc<FileReport>,
+    limit: Arc<LabelLimit>,
 }
 
 impl Collector for FileCollector {
@@ -53,6 +55,7 @@ impl Collector for FileCollector {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        let limit = self.limit.get();
         let mut family = encoder.encode_descriptor(
             "cert_exporter_target_file_last_load_successful",
             "1 when the last read of the target file loaded; 0 while it is broken (its previous targets are kept)",
@@ -60,8 +63,8 @@ impl Collector for FileCollector {
             MetricType::Gauge,
         )?;
         for row in &rows {
-            ConstGauge::new(row.loaded as i64)
-                .encode(family.encode_family(&[("file", row.file.as_str())])?)?;
+            let labels = [("file", row.file.as_str())];
+            encode_sample(&mut family, &labels, limit, row.loaded as i64)?;
         }
         let mut family = encoder.encode_descriptor(
             "cert_exporter_target_file_targets",
@@ -70,8 +73,8 @@ impl Collector for FileCollector {
             MetricType::Gauge,
         )?;
         for row in &rows {
-            ConstGauge::new(row.targets as i64)
-                .encode(family.encode_family(&[("file", row.file.as_str())])?)?;
+            let labels = [("file", row.file.as_str())];
+            encode_sample(&mut family, &labels, limit, row.targets as i64)?;
         }
         Ok(())
     }

@@ -2,7 +2,8 @@
 //! text and label order, rendered from a few representative snapshots and compared with the
 //! golden pages in `testdata/`: `golden.*` at `metrics: {level: full}` (captured before the
 //! metrics moved into this module; every series the exporter can write), `golden-default.prom`
-//! at the default level. A change here is a change scrapers, dashboards and alerts see.
+//! at the default level, `golden-labels.prom` with every label control set. A change here is
+//! a change scrapers, dashboards and alerts see.
 //!
 //! Then the series budget of a healthy endpoint at each level: which families and label names
 //! it writes, how many series and how many bytes of page, so the default cannot grow by
@@ -231,6 +232,10 @@ fn fixture(level: &str) -> Registry {
 
     let exporter = Arc::new(super::ExporterMetrics::default());
     exporter.targets.set(targets.len() as i64);
+    // As the app does at every load: the defaults' cap for the series of no target.
+    exporter
+        .label_limit
+        .set(targets[0].metrics.label_value_length_limit);
     for snapshot in state.snapshots().iter() {
         for result in &snapshot.results {
             exporter.record_probe(&snapshot.target, result);
@@ -624,4 +629,74 @@ fn streamed_page_is_the_rendered_page() {
         sent < 3
     });
     assert_eq!((end, sent), (RenderEnd::Refused, 3));
+}
+
+/// Every label control at once over the fixture: subject fields without the whole name, the
+/// whole issuer beside its CN (no certificate of the fixture has an O: no `subject_O`), file
+/// paths relative to the glob, and the shortest cap, 64 bytes, which the fixture's values fit
+/// (`labels::tests` shows long ones cut).
+const LABEL_CONTROLS: &str = "full, subject_fields: [CN, O], issuer_fields: [DN, CN], \
+    file_path: relative, label_value_length_limit: 64";
+
+#[test]
+fn label_controls_page_is_byte_identical_to_the_golden_one() {
+    check(
+        LABEL_CONTROLS,
+        Format::Text,
+        include_str!("testdata/golden-labels.prom"),
+        "golden-labels.prom",
+    );
+}
+
+/// Every labelled sample reaches the page through `labels::encode_sample`, the one place the
+/// cap on label values is applied: no other file of `metrics/` encodes a label set itself.
+#[test]
+fn every_sample_goes_through_the_label_cap() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/metrics");
+    let mut files = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".rs") || name == "labels.rs" || name == "tests.rs" {
+            continue;
+        }
+        files += 1;
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("encode_family("),
+            "{name} encodes a label set itself; write samples with labels::encode_sample"
+        );
+    }
+    assert!(files >= 8, "{files} files read from {dir}");
+}
+
+/// Fields instead of whole names: the healthy endpoint keeps its series, each certificate's
+/// series carry `subject_CN`/`issuer_CN`/`issuer_O` where the names have them, and the page
+/// gets shorter.
+#[test]
+fn subject_and_issuer_fields_replace_the_whole_names_on_the_healthy_endpoint() {
+    let lines = healthy_lines("default, subject_fields: [CN], issuer_fields: [CN, O]");
+    assert_eq!(
+        shape(&lines),
+        [
+            "cert_anchor_not_after_timestamp_seconds{target,subject_CN}",
+            "cert_chain_valid{target}",
+            "cert_days_to_expiry{target}",
+            "cert_expiry_timestamp_seconds{target}",
+            "cert_not_after_timestamp_seconds{target,position,subject_CN,issuer_CN,issuer_O,serial}",
+            "cert_not_before_timestamp_seconds{target,position,subject_CN,issuer_CN,issuer_O,serial}",
+            "cert_probe_success{target}",
+            "cert_probe_timestamp_seconds{target}",
+            "cert_tls_version_info{target,version}",
+        ],
+        "{}",
+        lines.join("\n")
+    );
+    assert!(lines.iter().any(|l| l.contains(
+        "subject_CN=\"www.shop.example\",issuer_CN=\"R11\",issuer_O=\"Let's Encrypt\","
+    )));
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("{target=\"www.shop.example:443\",subject_CN=\"ISRG Root X1\"}")));
+    assert!(bytes(&lines) < bytes(&healthy_lines("default")));
 }

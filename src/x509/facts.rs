@@ -20,6 +20,10 @@ pub struct CertFacts {
     pub subject: String,
     /// Issuer distinguished name, same style.
     pub issuer: String,
+    /// The attributes of the subject that `subject_fields` can make labels of.
+    pub subject_fields: super::dn::DnValues,
+    /// The attributes of the issuer that `issuer_fields` can make labels of.
+    pub issuer_fields: super::dn::DnValues,
     /// Serial number as lowercase hex without separators.
     pub serial: String,
     /// notBefore as Unix seconds.
@@ -90,6 +94,8 @@ impl CertFacts {
         let mut facts = CertFacts {
             subject: cert.subject().to_string(),
             issuer: cert.issuer().to_string(),
+            subject_fields: super::dn::DnValues::of(cert.subject()),
+            issuer_fields: super::dn::DnValues::of(cert.issuer()),
             serial: hex::encode(trim_leading_zeros(cert.raw_serial())),
             not_before: cert.validity().not_before.timestamp(),
             not_after: cert.validity().not_after.timestamp(),
@@ -171,6 +177,8 @@ impl CertFacts {
         CertFacts {
             subject: subject.into(),
             issuer: issuer.into(),
+            subject_fields: super::dn::DnValues::from_test_name(subject),
+            issuer_fields: super::dn::DnValues::from_test_name(issuer),
             serial: "01".into(),
             not_before: 0,
             not_after,

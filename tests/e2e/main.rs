@@ -8,6 +8,7 @@ mod dns;
 mod files;
 mod handshake;
 mod http;
+mod labels;
 mod limbo;
 mod logging;
 mod places;
