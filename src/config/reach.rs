@@ -76,9 +76,7 @@ impl HeloName {
             };
             return match literal {
                 true => Ok(HeloName(text.to_string())),
-                false => fail(
-                    "is not an address literal: write [192.0.2.1] or [IPv6:2001:db8::1]",
-                ),
+                false => fail("is not an address literal: write [192.0.2.1] or [IPv6:2001:db8::1]"),
             };
         }
         if text.is_empty() {
@@ -89,7 +87,9 @@ impl HeloName {
         }
         for label in text.split('.') {
             let bytes = label.as_bytes();
-            let ldh = bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-');
+            let ldh = bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-');
             let edges = bytes.first().is_some_and(u8::is_ascii_alphanumeric)
                 && bytes.last().is_some_and(u8::is_ascii_alphanumeric);
             if !ldh || !edges || bytes.len() > 63 {
@@ -494,10 +494,18 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("is not a domain"), "{e}");
-        let e = err("defaults:\n  smtp_helo_name: '[10.0.0.300]'\ntargets:\n  - address: mx.example:25\n");
-        assert!(e.contains("defaults.smtp_helo_name") && e.contains("line 2"), "{e}");
+        let e = err(
+            "defaults:\n  smtp_helo_name: '[10.0.0.300]'\ntargets:\n  - address: mx.example:25\n",
+        );
+        assert!(
+            e.contains("defaults.smtp_helo_name") && e.contains("line 2"),
+            "{e}"
+        );
         let e = err("targets:\n  - address: ldap.example:389\n    starttls: ldap\n    smtp_helo_name: prober.example\n");
-        assert!(e.contains("only SMTP sends EHLO") && e.contains("line 4"), "{e}");
+        assert!(
+            e.contains("only SMTP sends EHLO") && e.contains("line 4"),
+            "{e}"
+        );
     }
 
     #[test]
