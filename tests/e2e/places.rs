@@ -3,7 +3,9 @@
 //! and mutual TLS. Assertions are on the scraped `/metrics`.
 
 mod addresses;
+mod apache_haproxy;
 mod dialogue_servers;
+mod dovecot;
 mod mail;
 mod mtls;
 mod postfix;
@@ -152,4 +154,14 @@ pub fn advice_of<'a>(result: &'a serde_json::Value, code: &str) -> &'a str {
         .find(|f| f["code"] == code)
         .and_then(|f| f["advice"].as_str())
         .unwrap_or_else(|| panic!("no {code} finding with advice in {result:#}"))
+}
+
+/// A daemon with a master process (Postfix, Dovecot, Apache, HAProxy), asked to stop with
+/// SIGTERM when dropped so that it takes its children down too, also when a test fails.
+pub struct Terminating(pub crate::support::process::Daemon);
+
+impl Drop for Terminating {
+    fn drop(&mut self) {
+        self.0.terminate();
+    }
 }
