@@ -1,6 +1,7 @@
-//! Issue 4's ways of reaching a target: STARTTLS against real nginx and PostgreSQL and in-test
-//! servers of the other protocols, every resolved address, HTTP CONNECT proxies (tinyproxy)
-//! and mutual TLS. Assertions are on the scraped `/metrics`.
+//! Issue 4's ways of reaching a target: STARTTLS against real nginx, Postfix, Dovecot and
+//! PostgreSQL and in-test servers of the other protocols, HTTPS from real Apache httpd and
+//! HAProxy, every resolved address, HTTP CONNECT proxies (tinyproxy) and mutual TLS.
+//! Assertions are on the scraped `/metrics`, and for the real daemons on `check` too.
 
 mod addresses;
 mod apache_haproxy;
