@@ -26,13 +26,13 @@ struct Postfix {
 impl Postfix {
     /// Starts a Postfix whose main.cf is the common settings plus `main_extra`, whose master.cf
     /// is `services` plus the internal services it needs, serving the leaf `certs` made for
-    /// `mail.test`; waits until every port in `ports` accepts connections.
+    /// `mail.test`; waits until every address in `addrs` accepts connections.
     fn start(
         dir: &Path,
         certs: &Certs,
         main_extra: &str,
         services: &str,
-        ports: &[u16],
+        addrs: &[SocketAddr],
     ) -> Postfix {
         require("postconf", PACKAGES);
         let master = Path::new(DAEMON_DIR).join("master");
@@ -68,11 +68,11 @@ meta_directory = /etc/postfix
 shlib_directory = /usr/lib/postfix
 mail_owner = postfix
 setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
+inet_interfaces = loopback-only
+inet_protocols = all
 myhostname = mail.test
 mydestination =
-mynetworks = 127.0.0.0/8
+mynetworks = 127.0.0.0/8, [::1]/128
 alias_maps =
 alias_database =
 maillog_file = {d}/maillog
@@ -95,8 +95,8 @@ proxymap unix - - n - - proxymap
         let mut command = Command::new(&master);
         command.arg("-c").arg(dir).arg("-d");
         let mut daemon = Daemon::spawn("postfix", command, &dir.join("master.log"));
-        for &port in ports {
-            daemon.wait_listening(SocketAddr::from(([127, 0, 0, 1], port)));
+        for &addr in addrs {
+            daemon.wait_listening(addr);
         }
         Postfix {
             daemon,
@@ -147,48 +147,57 @@ fn assert_checked_cleanly(r: &serde_json::Value, postfix: &Postfix) {
     assert_eq!(r["tls"]["version"], "TLS 1.3", "{name}: {r:#}");
 }
 
-/// An SMTP target on `port` for the exporter's `targets:`, with `extra` settings.
-fn smtp_target(name: &str, port: u16, extra: &str) -> String {
+/// A loopback address on `port`.
+fn v4(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// An SMTP target on `addr` for the exporter's `targets:`, with `extra` settings.
+fn smtp_target(name: &str, addr: SocketAddr, extra: &str) -> String {
     format!(
-        "  - name: {name}\n    address: 127.0.0.1:{port}\n    server_name: mail.test\n    starttls: smtp\n{extra}"
+        "  - name: {name}\n    address: '{addr}'\n    server_name: mail.test\n    starttls: smtp\n{extra}"
     )
 }
 
 /// Port-25-style smtpd (`smtpd_tls_security_level=may`), a submission service (587-style, TLS
 /// required) and an smtpd that refuses an EHLO that is not a domain or address literal
-/// (`reject_non_fqdn_helo_hostname`, checked at EHLO with `smtpd_delay_reject=no`): the
-/// probe's EHLO must pass all three.
+/// (`reject_non_fqdn_helo_hostname`, checked at EHLO with `smtpd_delay_reject=no`), over IPv4
+/// and IPv6 (`EHLO [IPv6:::1]`) and with a configured name: the probe's EHLO must pass them all.
 #[tokio::test]
 async fn postfix_smtp_submission_and_a_strict_helo_check() {
     let run_dir = tempfile::tempdir().unwrap();
     let certs = Certs::new();
-    let [mx, submission, strict, named] = [free_port(), free_port(), free_port(), free_port()];
+    let [mx, submission, strict, named] =
+        [free_port(), free_port(), free_port(), free_port()].map(v4);
+    let strict6 = SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, free_port()));
     let strict_options = "-o smtpd_helo_required=yes -o smtpd_delay_reject=no \
                           -o smtpd_helo_restrictions=reject_invalid_helo_hostname,reject_non_fqdn_helo_hostname";
     let services = format!(
-        "127.0.0.1:{mx} inet n - n - - smtpd
-127.0.0.1:{submission} inet n - n - - smtpd -o syslog_name=postfix/submission -o smtpd_tls_security_level=encrypt -o smtpd_tls_mandatory_protocols=>=TLSv1.2
-127.0.0.1:{strict} inet n - n - - smtpd -o syslog_name=postfix/strict {strict_options}
-127.0.0.1:{named} inet n - n - - smtpd -o syslog_name=postfix/named {strict_options}"
+        "{mx} inet n - n - - smtpd
+{submission} inet n - n - - smtpd -o syslog_name=postfix/submission -o smtpd_tls_security_level=encrypt -o smtpd_tls_mandatory_protocols=>=TLSv1.2
+{strict} inet n - n - - smtpd -o syslog_name=postfix/strict {strict_options}
+{strict6} inet n - n - - smtpd -o syslog_name=postfix/strict6 {strict_options}
+{named} inet n - n - - smtpd -o syslog_name=postfix/named {strict_options}"
     );
     let postfix = Postfix::start(
         run_dir.path(),
         &certs,
         "",
         &services,
-        &[mx, submission, strict, named],
+        &[mx, submission, strict, strict6, named],
     );
 
     let targets = [
         smtp_target("mx", mx, ""),
         smtp_target("submission", submission, ""),
         smtp_target("strict", strict, ""),
+        smtp_target("strict6", strict6, ""),
         // A configured EHLO name instead of the address literal.
         smtp_target("named", named, "    smtp_helo_name: prober.example.net\n"),
     ]
     .concat();
     let (code, results) = check(certs.dir.path(), "10s", &targets).await;
-    for name in ["mx", "submission", "strict", "named"] {
+    for name in ["mx", "submission", "strict", "strict6", "named"] {
         assert_checked_cleanly(&results[name], &postfix);
     }
     // Postfix's default still allows TLS 1.0 and 1.1, which `check` finds through STARTTLS too;
@@ -198,7 +207,7 @@ async fn postfix_smtp_submission_and_a_strict_helo_check() {
         "{:#}",
         results["submission"]
     );
-    for name in ["mx", "strict", "named"] {
+    for name in ["mx", "strict", "strict6", "named"] {
         let r = &results[name];
         assert_eq!(r["status"], "attention", "{name}: {r:#}");
         assert!(advice_of(r, "legacy_protocol").contains("switch TLS 1.0 and 1.1 off"));
@@ -206,7 +215,7 @@ async fn postfix_smtp_submission_and_a_strict_helo_check() {
     assert_eq!(code, 1);
 
     let h = exporter(certs, "10s", &targets).await;
-    let names = ["mx", "submission", "strict", "named"];
+    let names = ["mx", "submission", "strict", "strict6", "named"];
     let m = h.wait_for_probes(&names, WAIT).await;
     for name in names {
         if !m.reasons("cert_probe_error_info", name).is_empty() {
@@ -235,18 +244,18 @@ async fn postfix_smtp_submission_and_a_strict_helo_check() {
 async fn postfix_postscreen_greet_wait_longer_than_the_timeout() {
     let run_dir = tempfile::tempdir().unwrap();
     let certs = Certs::new();
-    let port = free_port();
+    let addr = v4(free_port());
     let services = format!(
-        "127.0.0.1:{port} inet n - n - 1 postscreen
+        "{addr} inet n - n - 1 postscreen
 smtpd pass - - n - - smtpd"
     );
     // Every new client's greeting waits 3 s (a client that passed is let through at once
     // afterwards, so the short timeout is tried first), loopback too; no DNS lists.
     let main_extra =
         "postscreen_greet_wait = 3s\npostscreen_access_list =\npostscreen_dnsbl_sites =\n";
-    let postfix = Postfix::start(run_dir.path(), &certs, main_extra, &services, &[port]);
+    let postfix = Postfix::start(run_dir.path(), &certs, main_extra, &services, &[addr]);
 
-    let short = smtp_target("short", port, "    timeout: 1s\n");
+    let short = smtp_target("short", addr, "    timeout: 1s\n");
     let (code, results) = check(certs.dir.path(), "1s", &short).await;
     let r = &results["short"];
     assert_eq!(code, 2, "{r:#}");
@@ -277,7 +286,7 @@ smtpd pass - - n - - smtpd"
     assert_eq!(m.value("cert_probe_success", &[("target", "short")]), 0.0);
 
     // Above the greet wait, the same port is probed cleanly.
-    let patient = smtp_target("patient", port, "");
+    let patient = smtp_target("patient", addr, "");
     let (code, results) = check(&h.path(""), "10s", &patient).await;
     assert_checked_cleanly(&results["patient"], &postfix);
     assert_eq!(code, 1, "only TLS 1.0 and 1.1 need attention");
