@@ -98,9 +98,10 @@ DocumentRoot {docs}
     let config_path = write(dir, "httpd.conf", &config);
     let mut command = Command::new(apache);
     command.arg("-f").arg(&config_path).arg("-DFOREGROUND");
-    let mut daemon = Daemon::spawn("apache2", command, &dir.join("apache.log"));
-    daemon.wait_listening(SocketAddr::from(([127, 0, 0, 1], port)));
-    let daemon = Terminating(daemon);
+    let mut daemon = Terminating(Daemon::spawn("apache2", command, &dir.join("apache.log")));
+    daemon
+        .0
+        .wait_listening(SocketAddr::from(([127, 0, 0, 1], port)));
     assert_https(certs, "apache", port, &daemon).await;
     drop(daemon);
 }
@@ -141,9 +142,10 @@ frontend web
     let config_path = write(dir, "haproxy.cfg", &config);
     let mut command = Command::new(haproxy);
     command.arg("-f").arg(&config_path).arg("-db");
-    let mut daemon = Daemon::spawn("haproxy", command, &dir.join("haproxy.log"));
-    daemon.wait_listening(SocketAddr::from(([127, 0, 0, 1], port)));
-    let daemon = Terminating(daemon);
+    let mut daemon = Terminating(Daemon::spawn("haproxy", command, &dir.join("haproxy.log")));
+    daemon
+        .0
+        .wait_listening(SocketAddr::from(([127, 0, 0, 1], port)));
     assert_https(certs, "haproxy", port, &daemon).await;
     drop(daemon);
 }

@@ -72,11 +72,12 @@ service pop3-login {{
     let config_path = write(dir, "dovecot.conf", &config);
     let mut command = Command::new(dovecot);
     command.arg("-F").arg("-c").arg(&config_path);
-    let mut daemon = Daemon::spawn("dovecot", command, &dir.join("dovecot.log"));
+    let mut daemon = Terminating(Daemon::spawn("dovecot", command, &dir.join("dovecot.log")));
     for port in [imap, pop3] {
-        daemon.wait_listening(SocketAddr::from(([127, 0, 0, 1], port)));
+        daemon
+            .0
+            .wait_listening(SocketAddr::from(([127, 0, 0, 1], port)));
     }
-    let daemon = Terminating(daemon);
 
     let targets = format!(
         "  - name: imap\n    address: 127.0.0.1:{imap}\n    server_name: mail.test\n    starttls: imap\n\

@@ -94,14 +94,15 @@ proxymap unix - - n - - proxymap
         write(dir, "master.cf", &master_cf);
         let mut command = Command::new(&master);
         command.arg("-c").arg(dir).arg("-d");
-        let mut daemon = Daemon::spawn("postfix", command, &dir.join("master.log"));
-        for &addr in addrs {
-            daemon.wait_listening(addr);
-        }
-        Postfix {
-            daemon,
+        // Stopped when dropped, also if it does not come up.
+        let mut postfix = Postfix {
+            daemon: Daemon::spawn("postfix", command, &dir.join("master.log")),
             maillog: dir.join("maillog"),
+        };
+        for &addr in addrs {
+            postfix.daemon.wait_listening(addr);
         }
+        postfix
     }
 
     /// Postfix's own log, for failure messages.
