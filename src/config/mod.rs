@@ -36,7 +36,7 @@ pub use metrics::{
 pub use on_demand::{Module, OnDemandRequest, OnDemandSpec, Refusal};
 pub use probe_allow::AllowList;
 pub use raw::{RawConfig, RawDefaults, RawTarget};
-pub use reach::{ProxyCredentials, ProxyUrl, Reach, ResolveMode, Starttls};
+pub use reach::{HeloName, ProxyCredentials, ProxyUrl, Reach, ResolveMode, Starttls};
 pub use revocation::{ByteSize, RawRevocation, RevocationSettings, DEFAULT_CRL_MAX_BYTES};
 use serde_saphyr::{Location, Spanned};
 pub use target_files::{TargetFileEntry, TargetFileSpec};

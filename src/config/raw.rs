@@ -62,6 +62,9 @@ pub struct RawDefaults {
     pub client_cert: Option<Spanned<PathBuf>>,
     /// The PEM private key of `client_cert`; only together with it.
     pub client_key: Option<Spanned<PathBuf>>,
+    /// The name SMTP targets give in `EHLO` (a domain or an address literal); the address
+    /// literal of the connection's local address when unset.
+    pub smtp_helo_name: Option<Spanned<String>>,
     /// Revocation sources and limits every target inherits (see `super::revocation`).
     pub revocation: Option<super::revocation::RawRevocation>,
     /// Whether endpoints are also asked for TLS 1.0 and 1.1 (`crate::probe::legacy`).
@@ -109,6 +112,8 @@ pub struct RawTarget {
     pub client_cert: Option<Spanned<PathBuf>>,
     /// The PEM private key of `client_cert`; only together with it.
     pub client_key: Option<Spanned<PathBuf>>,
+    /// The name given in `EHLO` (`starttls: smtp` only), over `defaults.smtp_helo_name`.
+    pub smtp_helo_name: Option<Spanned<String>>,
     /// This target's revocation settings, key by key over the defaults'.
     pub revocation: Option<super::revocation::RawRevocation>,
     /// Whether this endpoint is also asked for TLS 1.0 and 1.1 (`crate::probe::legacy`).
@@ -126,6 +131,7 @@ impl RawDefaults {
             proxy_url: self.proxy_url.as_ref(),
             client_cert: self.client_cert.as_ref(),
             client_key: self.client_key.as_ref(),
+            smtp_helo_name: self.smtp_helo_name.as_ref(),
         }
     }
 }
@@ -139,6 +145,7 @@ impl RawTarget {
             proxy_url: self.proxy_url.as_ref(),
             client_cert: self.client_cert.as_ref(),
             client_key: self.client_key.as_ref(),
+            smtp_helo_name: self.smtp_helo_name.as_ref(),
         }
     }
 }

@@ -54,6 +54,59 @@ impl Starttls {
     }
 }
 
+/// The name an SMTP probe gives in `EHLO` (`smtp_helo_name:`): a domain, or an address literal
+/// (`[192.0.2.1]`, `[IPv6:2001:db8::1]`), as RFC 5321 §4.1.3 allows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HeloName(String);
+
+impl HeloName {
+    /// Checks `text` against RFC 5321's `Domain` and `address-literal`; the error says what is
+    /// wrong with it.
+    pub fn parse(text: &str) -> Result<HeloName, String> {
+        let fail = |why: &str| Err(format!("{text:?} {why}"));
+        if let Some(inner) = text.strip_prefix('[') {
+            let Some(inner) = inner.strip_suffix(']') else {
+                return fail("opens an address literal with `[` but does not close it with `]`");
+            };
+            let literal = match inner.get(..5) {
+                Some(tag) if tag.eq_ignore_ascii_case("IPv6:") => {
+                    inner[5..].parse::<std::net::Ipv6Addr>().is_ok()
+                }
+                _ => inner.parse::<std::net::Ipv4Addr>().is_ok(),
+            };
+            return match literal {
+                true => Ok(HeloName(text.to_string())),
+                false => fail("is not an address literal: write [192.0.2.1] or [IPv6:2001:db8::1]"),
+            };
+        }
+        if text.is_empty() {
+            return fail("is empty: give a domain or an address literal such as [192.0.2.1]");
+        }
+        if text.len() > 255 {
+            return fail("is longer than the 255 characters a domain may have");
+        }
+        for label in text.split('.') {
+            let bytes = label.as_bytes();
+            let ldh = bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-');
+            let edges = bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+                && bytes.last().is_some_and(u8::is_ascii_alphanumeric);
+            if !ldh || !edges || bytes.len() > 63 {
+                return fail(
+                    "is not a domain: labels of letters, digits and inner hyphens (at most 63                      each) joined by dots, or an address literal such as [192.0.2.1]",
+                );
+            }
+        }
+        Ok(HeloName(text.to_string()))
+    }
+
+    /// The name as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Which of a name's addresses are probed (`resolve:`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -193,6 +246,8 @@ pub struct Reach {
     pub proxy: Option<ProxyUrl>,
     /// The client certificate presented when the server asks for one (mutual TLS).
     pub client_identity: Option<ClientIdentity>,
+    /// The `EHLO` name of SMTP probes; `None`: the connection's local address as a literal.
+    pub smtp_helo_name: Option<HeloName>,
 }
 
 /// The reach settings as written, for a target or the `defaults:` block (borrowed, with the
@@ -208,6 +263,8 @@ pub struct RawReach<'a> {
     pub client_cert: Option<&'a Spanned<PathBuf>>,
     /// `client_key:`, not yet read; half a pair without `client_cert` is an error.
     pub client_key: Option<&'a Spanned<PathBuf>>,
+    /// `smtp_helo_name:` as written, not yet checked.
+    pub smtp_helo_name: Option<&'a Spanned<String>>,
 }
 
 /// The `defaults:` part, parsed and loaded once and shared by every target.
@@ -216,6 +273,7 @@ pub struct ReachDefaults {
     resolve: Option<ResolveMode>,
     proxy: Option<ProxyUrl>,
     client_identity: Option<ClientIdentity>,
+    smtp_helo_name: Option<HeloName>,
 }
 
 impl ReachDefaults {
@@ -225,6 +283,7 @@ impl ReachDefaults {
             resolve: raw.resolve,
             proxy: raw.proxy_url.map(parse_proxy).transpose()?,
             client_identity: load_identity(raw.client_cert, raw.client_key)?,
+            smtp_helo_name: raw.smtp_helo_name.map(parse_helo_name).transpose()?,
         })
     }
 }
@@ -255,12 +314,31 @@ pub fn resolve_reach(
                 .into(),
         ));
     }
+    let smtp_helo_name = match (raw.smtp_helo_name, raw.starttls) {
+        (None, _) => defaults.smtp_helo_name.clone(),
+        (Some(name), None | Some(Starttls::Smtp)) => Some(parse_helo_name(name)?),
+        (Some(name), Some(other)) => {
+            return Err((
+                name.referenced,
+                format!(
+                    "smtp_helo_name: only SMTP sends EHLO, and this entry has starttls: {}",
+                    other.as_str()
+                ),
+            ))
+        }
+    };
     Ok(Reach {
         starttls: raw.starttls,
         resolve,
         proxy,
         client_identity,
+        smtp_helo_name,
     })
+}
+
+/// Checks an `smtp_helo_name` value; the error points at the value.
+fn parse_helo_name(name: &Spanned<String>) -> Result<HeloName, (Location, String)> {
+    HeloName::parse(&name.value).map_err(|e| (name.referenced, format!("smtp_helo_name: {e}")))
 }
 
 /// Parses a `proxy_url` value; the error points at the value.
@@ -362,6 +440,70 @@ mod tests {
         let e = err("defaults:\n  proxy_url: http://p\ntargets:\n  - address: a.example:443\n");
         assert!(
             e.contains("defaults.proxy_url") && e.contains("line 2 column 14"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn helo_names_are_domains_or_address_literals() {
+        for good in [
+            "mx1.example.com",
+            "prober",
+            "a-b.c0",
+            "[192.0.2.1]",
+            "[IPv6:2001:db8::1]",
+            "[ipv6:::1]",
+        ] {
+            assert_eq!(HeloName::parse(good).unwrap().as_str(), good);
+        }
+        for bad in [
+            "",
+            "cert expiry",
+            "-lead.example",
+            "trail-.example",
+            "double..dot",
+            "under_score.example",
+            "[192.0.2.1",
+            "[2001:db8::1]",
+            "[IPv6:192.0.2.1]",
+            "[300.0.0.1]",
+        ] {
+            assert!(HeloName::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+        assert!(HeloName::parse(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn smtp_helo_name_is_checked_where_it_is_written() {
+        let ok = crate::config::Config::parse(
+            "defaults:\n  smtp_helo_name: prober.example.net\ntargets:\n  - address: mx.example:25\n    starttls: smtp\n  - address: mx.example:587\n    starttls: smtp\n    smtp_helo_name: '[192.0.2.7]'\n",
+        )
+        .unwrap();
+        let names: Vec<_> = ok
+            .targets
+            .iter()
+            .map(|t| t.reach.smtp_helo_name.as_ref().map(HeloName::as_str))
+            .collect();
+        assert_eq!(names, [Some("prober.example.net"), Some("[192.0.2.7]")]);
+        let unset = crate::config::Config::parse("targets:\n  - address: mx.example:25\n").unwrap();
+        assert_eq!(unset.targets[0].reach.smtp_helo_name, None);
+
+        let e = err("targets:\n  - address: mx.example:25\n    starttls: smtp\n    smtp_helo_name: cert-expiry exporter\n");
+        assert!(
+            e.contains("targets[0].smtp_helo_name") && e.contains("line 4 column 21"),
+            "{e}"
+        );
+        assert!(e.contains("is not a domain"), "{e}");
+        let e = err(
+            "defaults:\n  smtp_helo_name: '[10.0.0.300]'\ntargets:\n  - address: mx.example:25\n",
+        );
+        assert!(
+            e.contains("defaults.smtp_helo_name") && e.contains("line 2"),
+            "{e}"
+        );
+        let e = err("targets:\n  - address: ldap.example:389\n    starttls: ldap\n    smtp_helo_name: prober.example\n");
+        assert!(
+            e.contains("only SMTP sends EHLO") && e.contains("line 4"),
             "{e}"
         );
     }

@@ -41,6 +41,7 @@ use crate::x509::TrustStores;
 pub use reason::{ProbeFailure, ProbeReason};
 pub use resolve::Resolver;
 pub use result::{Instance, Phase, ProbeResult, TlsSession, TlsVersion};
+pub use starttls::Stall;
 
 /// What every probe needs that outlives one probe: the resolver and the trust anchors.
 #[derive(Debug, Clone)]
@@ -240,15 +241,21 @@ impl Prober {
     ) -> Result<(), ProbeFailure> {
         let stream = match target.reach.starttls {
             Some(protocol) => {
-                let upgrade = starttls::upgrade(protocol, stream, &target.server_name);
-                timed(
-                    result,
-                    Phase::Starttls,
-                    deadline,
-                    ProbeReason::StarttlsTimeout,
-                    upgrade,
-                )
-                .await?
+                let names = starttls::Names {
+                    server_name: &target.server_name,
+                    helo_name: target.reach.smtp_helo_name.as_ref(),
+                    local: local_ip(&stream),
+                };
+                let start = Instant::now();
+                let upgraded = starttls::upgrade(protocol, stream, names, deadline).await;
+                result.phases.push((Phase::Starttls, start.elapsed()));
+                match upgraded {
+                    Ok(stream) => stream,
+                    Err(e) => {
+                        result.starttls_stall = e.stall;
+                        return Err(e.failure);
+                    }
+                }
             }
             None => stream,
         };
@@ -329,6 +336,15 @@ impl Prober {
 fn finish(result: &mut ProbeResult, started: Instant) {
     result.phases.push((Phase::Total, started.elapsed()));
     result.finished_at = SystemTime::now();
+}
+
+/// The local address of a connection (for SMTP's `EHLO` literal); unspecified in the rare case
+/// the socket cannot say.
+fn local_ip(stream: &TcpStream) -> std::net::IpAddr {
+    stream
+        .local_addr()
+        .map(|a| a.ip())
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))
 }
 
 /// Runs one phase under the probe deadline and records how long it took.

@@ -136,6 +136,8 @@ pub struct ProbeResult {
     pub phases: Vec<(Phase, Duration)>,
     /// Why the probe failed; `None` when it completed.
     pub failure: Option<ProbeFailure>,
+    /// How far the STARTTLS dialogue had got when it ran out of time (`starttls_timeout`).
+    pub starttls_stall: Option<super::starttls::Stall>,
     /// What the handshake negotiated, when it completed.
     pub tls: Option<TlsSession>,
     /// The served chain and its verdict, whenever certificates arrived (even if the handshake
@@ -162,6 +164,7 @@ impl ProbeResult {
             peer: None,
             phases: Vec::new(),
             failure: None,
+            starttls_stall: None,
             tls: None,
             chain: None,
             client_cert_requested: false,

@@ -1,11 +1,15 @@
-//! Issue 4's ways of reaching a target: STARTTLS against real nginx and PostgreSQL and in-test
-//! servers of the other protocols, every resolved address, HTTP CONNECT proxies (tinyproxy)
-//! and mutual TLS. Assertions are on the scraped `/metrics`.
+//! Issue 4's ways of reaching a target: STARTTLS against real nginx, Postfix, Dovecot and
+//! PostgreSQL and in-test servers of the other protocols, HTTPS from real Apache httpd and
+//! HAProxy, every resolved address, HTTP CONNECT proxies (tinyproxy) and mutual TLS.
+//! Assertions are on the scraped `/metrics`, and for the real daemons on `check` too.
 
 mod addresses;
+mod apache_haproxy;
 mod dialogue_servers;
+mod dovecot;
 mod mail;
 mod mtls;
+mod postfix;
 mod postgres;
 mod proxy;
 mod starttls;
@@ -89,5 +93,76 @@ pub fn assert_probed_cleanly(m: &Metrics, t: &str, phases: &[&str]) {
             "{t}: no {phase} phase in\n{}",
             m.text
         );
+    }
+}
+
+/// Asserts that target `t` got the leaf `Certs::write_pem` made for `cn` over TLS 1.3, probed
+/// through `phases`: a valid two-level chain and 59 to 60 days to expiry.
+pub fn assert_serves_the_chain(m: &Metrics, t: &str, cn: &str, phases: &[&str]) {
+    assert_probed_cleanly(m, t, phases);
+    let target = [("target", t)];
+    let leaf = m.find("cert_info", &[("target", t), ("position", "0")]);
+    assert_eq!(leaf[0].labels["subject"], format!("CN={cn}"), "{t}");
+    let inter = m.find("cert_info", &[("target", t), ("position", "1")]);
+    assert!(
+        inter[0].labels["subject"].contains("CN=Places Intermediate"),
+        "{t}: {:?}",
+        inter[0].labels
+    );
+    let days = m.value("cert_days_to_expiry", &target);
+    assert!((59.0..=60.0).contains(&days), "{t}: {days} days to expiry");
+    assert_eq!(
+        m.value(
+            "cert_tls_version_info",
+            &[("target", t), ("version", "TLS 1.3")]
+        ),
+        1.0,
+        "{t}:\n{}",
+        m.text
+    );
+}
+
+/// Runs `check --output json` on `targets_yaml` (a list of targets, indented as under
+/// `targets:`) with `timeout` and `dir/ca.pem` (the certificates' root, see [`Certs`]) as
+/// `ca_file`; returns the exit code and
+/// the results by target name.
+pub async fn check(
+    dir: &std::path::Path,
+    timeout: &str,
+    targets_yaml: &str,
+) -> (i32, std::collections::BTreeMap<String, serde_json::Value>) {
+    let yaml = format!(
+        "defaults:\n  timeout: {timeout}\n  ca_file: {}/ca.pem\ntargets:\n{targets_yaml}",
+        dir.display()
+    );
+    let config = write(dir, "check.yaml", &yaml).display().to_string();
+    let (code, doc) = crate::support::binary::check_json(&["--config.file", &config]).await;
+    let results = doc["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no results in {doc:#}"))
+        .iter()
+        .map(|r| (r["target"].as_str().unwrap_or("").to_string(), r.clone()))
+        .collect();
+    (code, results)
+}
+
+/// The advice of `result`'s finding `code`.
+pub fn advice_of<'a>(result: &'a serde_json::Value, code: &str) -> &'a str {
+    result["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["code"] == code)
+        .and_then(|f| f["advice"].as_str())
+        .unwrap_or_else(|| panic!("no {code} finding with advice in {result:#}"))
+}
+
+/// A daemon with a master process (Postfix, Dovecot, Apache, HAProxy), asked to stop with
+/// SIGTERM when dropped so that it takes its children down too, also when a test fails.
+pub struct Terminating(pub crate::support::process::Daemon);
+
+impl Drop for Terminating {
+    fn drop(&mut self) {
+        self.0.terminate();
     }
 }

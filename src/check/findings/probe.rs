@@ -2,7 +2,11 @@
 
 use super::{Finding, Severity};
 use crate::config::Target;
-use crate::probe::{ProbeReason, ProbeResult};
+use crate::probe::{ProbeReason, ProbeResult, Stall};
+
+/// The advice for a dialogue the server broke off or answered unexpectedly.
+const IMPLICIT_TLS: &str =
+    "check the protocol: an implicit-TLS port (465, 993, 995, 636) needs no STARTTLS";
 
 /// The finding for a probe that failed with `reason`.
 pub(super) fn finding(
@@ -71,10 +75,29 @@ pub(super) fn finding(
             ),
         StarttlsUnsupported => broken(format!("the server does not offer STARTTLS ({detail})"))
             .advice("enable TLS in the service, or check the protocol and port"),
-        Starttls | StarttlsTimeout => broken(format!("the STARTTLS dialogue failed ({detail})"))
-            .advice(
-                "check the protocol: an implicit-TLS port (465, 993, 995, 636) needs no STARTTLS",
-            ),
+        Starttls => broken(format!("the STARTTLS dialogue failed ({detail})")).advice(IMPLICIT_TLS),
+        StarttlsTimeout => {
+            let finding = broken(format!(
+                "the STARTTLS dialogue did not finish in time ({detail})"
+            ));
+            match result.starttls_stall {
+                Some(Stall::Unfinished) => finding.advice(
+                    "the server was still sending when the timeout ran out: some servers hold \
+                     back the end of their greeting on purpose (Postfix's postscreen sends the \
+                     last `220` line after postscreen_greet_wait, 6 s by default), so raise the \
+                     target's timeout above the server's greeting delay",
+                ),
+                Some(Stall::Unanswered) => finding.advice(
+                    "the server stopped answering in the middle of the dialogue: check its log \
+                     and load, or raise the target's timeout",
+                ),
+                Some(Stall::Silent) | None => finding.advice(
+                    "the server said nothing: check the protocol (an implicit-TLS port such as \
+                     465, 993, 995 or 636 waits for the client's TLS hello and needs no \
+                     STARTTLS), or the server's load",
+                ),
+            }
+        }
         ProxyConnect | ProxyRefused => {
             broken(format!("the proxy did not open a tunnel ({detail})"))
                 .advice("check the proxy URL, its credentials and what it allows")

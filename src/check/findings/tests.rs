@@ -213,3 +213,35 @@ fn clock_skew_over_five_minutes_needs_attention() {
     assert_eq!(f.severity, Severity::Attention);
     assert!(f.message.contains("1h behind"), "{}", f.message);
 }
+
+#[test]
+fn a_starttls_timeout_is_advised_by_how_far_the_dialogue_got() {
+    use crate::probe::Stall;
+    let advice = |stall: Option<Stall>| {
+        let mut r = ProbeResult::new();
+        r.failure = Some(ProbeFailure::new(
+            ProbeReason::StarttlsTimeout,
+            "SMTP STARTTLS: the server's greeting was unfinished at the probe timeout; it had sent \"220-mx\\r\\n\"",
+        ));
+        r.starttls_stall = stall;
+        let f = assess(&target(), &r, NOW, 28.0);
+        let finding = f.iter().find(|f| f.code == "starttls_timeout").unwrap();
+        assert_eq!(finding.severity, Severity::Broken);
+        assert!(finding.message.contains("220-mx"), "{finding:?}");
+        finding.advice.clone().unwrap_or_default()
+    };
+    let postscreen = advice(Some(Stall::Unfinished));
+    assert!(
+        postscreen.contains("raise the target's timeout above the server's greeting delay")
+            && postscreen.contains("postscreen_greet_wait"),
+        "{postscreen}"
+    );
+    assert!(!postscreen.contains("implicit-TLS"), "{postscreen}");
+    assert!(advice(Some(Stall::Silent)).contains("implicit-TLS port"));
+    assert!(advice(None).contains("implicit-TLS port"));
+    let unanswered = advice(Some(Stall::Unanswered));
+    assert!(
+        unanswered.contains("stopped answering") && !unanswered.contains("implicit-TLS"),
+        "{unanswered}"
+    );
+}

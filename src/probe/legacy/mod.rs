@@ -284,9 +284,19 @@ async fn open(target: &Target, peer: SocketAddr, deadline: Instant) -> Result<Tc
             .map_err(|f| f.detail)?;
     }
     match target.reach.starttls {
-        Some(protocol) => starttls::upgrade(protocol, stream, &target.server_name)
-            .await
-            .map_err(|f| f.detail),
+        Some(protocol) => {
+            let names = starttls::Names {
+                server_name: &target.server_name,
+                helo_name: target.reach.smtp_helo_name.as_ref(),
+                local: stream
+                    .local_addr()
+                    .map(|a| a.ip())
+                    .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
+            };
+            starttls::upgrade(protocol, stream, names, deadline)
+                .await
+                .map_err(|e| e.failure.detail)
+        }
         None => Ok(stream),
     }
 }

@@ -20,11 +20,13 @@ mod smtp;
 mod xmpp;
 
 use std::fmt;
+use std::net::IpAddr;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
 
 use super::reason::{ProbeFailure, ProbeReason};
-use crate::config::Starttls;
+use crate::config::{HeloName, Starttls};
 
 /// The longest line (or XML tag, or binary message) accepted from the server.
 pub const MAX_LINE: usize = 4096;
@@ -35,24 +37,97 @@ const MAX_REPLY_LINES: usize = 256;
 /// How much of a server's words go into a failure's detail.
 const MAX_QUOTE: usize = 200;
 
-/// Runs `protocol`'s upgrade dialogue on `stream` and returns the stream, ready for the TLS
-/// handshake. `server_name` is the domain XMPP's stream header names.
-pub async fn upgrade<S>(protocol: Starttls, stream: S, server_name: &str) -> Result<S, ProbeFailure>
+/// What the probe says about itself and the server in a dialogue.
+#[derive(Debug, Clone, Copy)]
+pub struct Names<'a> {
+    /// The domain XMPP's stream header names (the target's `server_name`).
+    pub server_name: &'a str,
+    /// The `EHLO` name configured for SMTP (`smtp_helo_name`); when `None`, the address literal
+    /// of `local`.
+    pub helo_name: Option<&'a HeloName>,
+    /// The local address of the connection.
+    pub local: IpAddr,
+}
+
+impl Names<'_> {
+    /// The `EHLO` argument: the configured name, or the local address as an RFC 5321 address
+    /// literal (`[192.0.2.1]`, `[IPv6:2001:db8::1]`), which every server accepts as a client's
+    /// name where a bare word is refused (Postfix's `reject_non_fqdn_helo_hostname`).
+    pub fn ehlo_name(&self) -> String {
+        match (self.helo_name, self.local.to_canonical()) {
+            (Some(name), _) => name.as_str().to_string(),
+            (None, IpAddr::V4(ip)) => format!("[{ip}]"),
+            (None, IpAddr::V6(ip)) => format!("[IPv6:{ip}]"),
+        }
+    }
+}
+
+/// How far a dialogue that ran out of time had got: what `check` advises depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stall {
+    /// The server sent nothing at all: a port that waits for the client to speak first (an
+    /// implicit-TLS port waiting for a ClientHello), or a server that is stuck.
+    Silent,
+    /// The server had begun a greeting or an answer and not finished it: a server that delays
+    /// the end of its greeting on purpose (Postfix's postscreen), or a slow one.
+    Unfinished,
+    /// The server had finished every reply, then did not answer the probe's last request.
+    Unanswered,
+}
+
+/// A failed dialogue: the failure, and when it ran out of time, how far it had got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpgradeFailure {
+    /// Why the dialogue failed, with what the server said.
+    pub failure: ProbeFailure,
+    /// For `starttls_timeout`: how far the dialogue had got.
+    pub stall: Option<Stall>,
+}
+
+impl From<ProbeFailure> for UpgradeFailure {
+    fn from(failure: ProbeFailure) -> UpgradeFailure {
+        UpgradeFailure {
+            failure,
+            stall: None,
+        }
+    }
+}
+
+/// Runs `protocol`'s upgrade dialogue on `stream` until `deadline` and returns the stream,
+/// ready for the TLS handshake. When time runs out the failure is `starttls_timeout`, quoting
+/// what the server had sent of an unfinished reply.
+pub async fn upgrade<S>(
+    protocol: Starttls,
+    stream: S,
+    names: Names<'_>,
+    deadline: Instant,
+) -> Result<S, UpgradeFailure>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut dialogue = Dialogue::new(stream, protocol);
-    match protocol {
-        Starttls::Smtp => smtp::negotiate(&mut dialogue).await?,
-        Starttls::Imap => imap::negotiate(&mut dialogue).await?,
-        Starttls::Pop3 => pop3::negotiate(&mut dialogue).await?,
-        Starttls::Ftp => ftp::negotiate(&mut dialogue).await?,
-        Starttls::Ldap => ldap::negotiate(&mut dialogue).await?,
-        Starttls::Postgres => postgres::negotiate(&mut dialogue).await?,
-        Starttls::Mysql => mysql::negotiate(&mut dialogue).await?,
-        Starttls::Xmpp => xmpp::negotiate(&mut dialogue, server_name).await?,
+    match tokio::time::timeout_at(deadline, negotiate(&mut dialogue, names)).await {
+        Ok(Ok(())) => Ok(dialogue.into_stream()?),
+        Ok(Err(failure)) => Err(failure.into()),
+        Err(_) => Err(dialogue.stalled()),
     }
-    dialogue.into_stream()
+}
+
+/// The protocol's script.
+async fn negotiate<S>(dialogue: &mut Dialogue<S>, names: Names<'_>) -> Result<(), ProbeFailure>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match dialogue.protocol {
+        Starttls::Smtp => smtp::negotiate(dialogue, &names.ehlo_name()).await,
+        Starttls::Imap => imap::negotiate(dialogue).await,
+        Starttls::Pop3 => pop3::negotiate(dialogue).await,
+        Starttls::Ftp => ftp::negotiate(dialogue).await,
+        Starttls::Ldap => ldap::negotiate(dialogue).await,
+        Starttls::Postgres => postgres::negotiate(dialogue).await,
+        Starttls::Mysql => mysql::negotiate(dialogue).await,
+        Starttls::Xmpp => xmpp::negotiate(dialogue, names.server_name).await,
+    }
 }
 
 /// A connection during the plain-text part: a bounded read buffer over the stream, and the
@@ -64,6 +139,11 @@ pub struct Dialogue<S> {
     buf: Vec<u8>,
     /// Bytes read so far, against [`MAX_DIALOGUE`].
     received: usize,
+    /// What the server sent towards its next reply, since the probe last spoke (at most
+    /// [`MAX_LINE`] bytes): an unfinished reply, quoted when time runs out.
+    heard: Vec<u8>,
+    /// The first line of what the probe last sent, when it is text (at most [`MAX_QUOTE`]).
+    last_sent: Option<String>,
 }
 
 impl<S> Dialogue<S>
@@ -77,6 +157,45 @@ where
             protocol,
             buf: Vec::new(),
             received: 0,
+            heard: Vec::new(),
+            last_sent: None,
+        }
+    }
+
+    /// The `starttls_timeout` failure for where the dialogue stood when time ran out.
+    fn stalled(&self) -> UpgradeFailure {
+        let name = self.name();
+        let (stall, detail) = if self.received == 0 {
+            (
+                Stall::Silent,
+                format!("{name} STARTTLS: the server sent nothing before the probe timeout"),
+            )
+        } else if !self.heard.is_empty() {
+            let what = match &self.last_sent {
+                None => "greeting".to_string(),
+                Some(command) => format!("answer to {command:?}"),
+            };
+            (
+                Stall::Unfinished,
+                format!(
+                    "{name} STARTTLS: the server's {what} was unfinished at the probe timeout; \
+                     it had sent {}",
+                    quote(&self.heard)
+                ),
+            )
+        } else {
+            let what = match &self.last_sent {
+                None => "the probe's request".to_string(),
+                Some(command) => format!("{command:?}"),
+            };
+            (
+                Stall::Unanswered,
+                format!("{name} STARTTLS: no answer to {what} before the probe timeout"),
+            )
+        };
+        UpgradeFailure {
+            failure: ProbeFailure::new(ProbeReason::StarttlsTimeout, detail),
+            stall: Some(stall),
         }
     }
 
@@ -111,6 +230,15 @@ where
 
     /// Sends `bytes` to the server.
     pub async fn send(&mut self, bytes: &[u8]) -> Result<(), ProbeFailure> {
+        // What is buffered but unread is the start of the answer to this.
+        self.heard = self.buf[..self.buf.len().min(MAX_LINE)].to_vec();
+        let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+        let first_line = first_line.strip_suffix(b"\r").unwrap_or(first_line);
+        self.last_sent = (first_line.iter().all(|b| (0x20..0x7f).contains(b))
+            && !first_line.is_empty())
+        .then(|| {
+            String::from_utf8_lossy(&first_line[..first_line.len().min(MAX_QUOTE)]).into_owned()
+        });
         self.stream
             .write_all(bytes)
             .await
@@ -147,6 +275,8 @@ where
         }
         self.received += n;
         self.buf.extend_from_slice(&chunk[..n]);
+        let keep = MAX_LINE.saturating_sub(self.heard.len()).min(n);
+        self.heard.extend_from_slice(&chunk[..keep]);
         Ok(())
     }
 
@@ -335,10 +465,11 @@ mod tests {
             .write_all(b"220 mx\r\n250-mx\r\n250 STARTTLS\r\n220 go ahead\r\nEXTRA")
             .await
             .unwrap();
-        let e = upgrade(Starttls::Smtp, client, "mx.test")
+        let e = upgrade(Starttls::Smtp, client, names(), later())
             .await
             .err()
-            .unwrap();
+            .unwrap()
+            .failure;
         assert_eq!(e.reason.as_str(), "starttls");
         assert!(e.detail.contains("after agreeing"), "{e:?}");
         // Without them, the stream is handed over.
@@ -347,7 +478,110 @@ mod tests {
             .write_all(b"220 mx\r\n250-mx\r\n250 STARTTLS\r\n220 go ahead\r\n")
             .await
             .unwrap();
-        assert!(upgrade(Starttls::Smtp, client, "mx.test").await.is_ok());
+        assert!(upgrade(Starttls::Smtp, client, names(), later())
+            .await
+            .is_ok());
+    }
+
+    fn names() -> Names<'static> {
+        Names {
+            server_name: "mx.test",
+            helo_name: None,
+            local: IpAddr::from([127, 0, 0, 1]),
+        }
+    }
+
+    /// A deadline no test reaches.
+    fn later() -> Instant {
+        Instant::now() + std::time::Duration::from_secs(3600)
+    }
+
+    #[test]
+    fn ehlo_names_the_local_address_as_a_literal_unless_configured() {
+        let at = |ip: &str| {
+            Names {
+                local: ip.parse().unwrap(),
+                ..names()
+            }
+            .ehlo_name()
+        };
+        assert_eq!(at("192.0.2.1"), "[192.0.2.1]");
+        assert_eq!(at("::1"), "[IPv6:::1]");
+        assert_eq!(at("2001:db8::7"), "[IPv6:2001:db8::7]");
+        // A v4 connection on a dual-stack socket is still a v4 client.
+        assert_eq!(at("::ffff:192.0.2.1"), "[192.0.2.1]");
+        let configured = HeloName::parse("prober.example.net").unwrap();
+        let n = Names {
+            helo_name: Some(&configured),
+            ..names()
+        };
+        assert_eq!(n.ehlo_name(), "prober.example.net");
+    }
+
+    #[tokio::test]
+    async fn the_ehlo_carries_the_name() {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        server
+            .write_all(b"220 mx\r\n250-mx\r\n250 STARTTLS\r\n220 go ahead\r\n")
+            .await
+            .unwrap();
+        upgrade(Starttls::Smtp, client, names(), later())
+            .await
+            .unwrap();
+        let mut said = vec![0; 64];
+        let n = server.read(&mut said).await.unwrap();
+        assert!(
+            said[..n].starts_with(b"EHLO [127.0.0.1]\r\nSTARTTLS\r\n"),
+            "{:?}",
+            String::from_utf8_lossy(&said[..n])
+        );
+    }
+
+    /// Runs an SMTP dialogue whose deadline has passed against a server that said `server_says`
+    /// and keeps the connection open.
+    async fn stalled_after(server_says: &[u8]) -> UpgradeFailure {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        server.write_all(server_says).await.unwrap();
+        let e = upgrade(Starttls::Smtp, client, names(), Instant::now())
+            .await
+            .err()
+            .unwrap();
+        drop(server);
+        e
+    }
+
+    #[tokio::test]
+    async fn a_timeout_says_how_far_the_dialogue_got() {
+        // Postfix's postscreen: the first greeting line at once, the last after its greet wait.
+        let e = stalled_after(b"220-mx.test ESMTP\r\n").await;
+        assert_eq!(e.stall, Some(Stall::Unfinished));
+        assert_eq!(e.failure.reason.as_str(), "starttls_timeout");
+        assert_eq!(
+            e.failure.detail,
+            r#"SMTP STARTTLS: the server's greeting was unfinished at the probe timeout; it had sent "220-mx.test ESMTP\r\n""#
+        );
+        let e = stalled_after(b"220 mx\r\n250-mx\r\n").await;
+        assert_eq!(e.stall, Some(Stall::Unfinished));
+        assert!(
+            e.failure.detail.contains(r#"answer to "EHLO [127.0.0.1]""#),
+            "{e:?}"
+        );
+        assert!(
+            e.failure.detail.contains(r#"it had sent "250-mx\r\n""#),
+            "{e:?}"
+        );
+        let e = stalled_after(b"220 mx\r\n").await;
+        assert_eq!(e.stall, Some(Stall::Unanswered));
+        assert_eq!(
+            e.failure.detail,
+            r#"SMTP STARTTLS: no answer to "EHLO [127.0.0.1]" before the probe timeout"#
+        );
+        let e = stalled_after(b"").await;
+        assert_eq!(e.stall, Some(Stall::Silent));
+        assert_eq!(
+            e.failure.detail,
+            "SMTP STARTTLS: the server sent nothing before the probe timeout"
+        );
     }
 
     #[tokio::test]

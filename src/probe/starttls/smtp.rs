@@ -6,11 +6,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::Dialogue;
 use crate::probe::reason::ProbeFailure;
 
-/// The name the probe gives in `EHLO`: constant, so a mail log shows who connected.
-const EHLO: &[u8] = b"EHLO cert-expiry-exporter\r\n";
-
-/// Runs the SMTP dialogue up to the server's `220` to `STARTTLS`.
-pub(super) async fn negotiate<S>(d: &mut Dialogue<S>) -> Result<(), ProbeFailure>
+/// Runs the SMTP dialogue up to the server's `220` to `STARTTLS`, introducing the probe as
+/// `ehlo_name` (a domain or an address literal: RFC 5321 §4.1.1.1 allows nothing else, and
+/// servers enforcing it refuse a bare word).
+pub(super) async fn negotiate<S>(d: &mut Dialogue<S>, ehlo_name: &str) -> Result<(), ProbeFailure>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -18,7 +17,7 @@ where
     if greeting.code != 220 {
         return Err(d.failure(format_args!("greeting {greeting}")));
     }
-    d.send(EHLO).await?;
+    d.send(format!("EHLO {ehlo_name}\r\n").as_bytes()).await?;
     let ehlo = d.read_reply().await?;
     if ehlo.code != 250 {
         return Err(d.failure(format_args!("EHLO answered {ehlo}")));

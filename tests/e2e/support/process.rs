@@ -79,6 +79,26 @@ impl Daemon {
         }
     }
 
+    /// Asks the server to stop (SIGTERM, so a master process such as Postfix's, Dovecot's or
+    /// Apache's takes its children down too) and waits for it, at most [`START_LIMIT`]; the
+    /// kill on drop remains for one that does not stop.
+    pub fn terminate(&mut self) {
+        let pid = self.child.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let start = Instant::now();
+        while start.elapsed() < START_LIMIT {
+            if !matches!(self.child.0.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The server's output so far, for failure messages.
+    pub fn log_text(&self) -> String {
+        read_log(&self.log)
+    }
+
     /// Waits until `addr` accepts connections; panics with the server's log if it exits or
     /// takes too long.
     pub fn wait_listening(&mut self, addr: SocketAddr) {
