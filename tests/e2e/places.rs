@@ -1,6 +1,7 @@
-//! Issue 4's ways of reaching a target: STARTTLS against real nginx and PostgreSQL and in-test
-//! servers of the other protocols, every resolved address, HTTP CONNECT proxies (tinyproxy)
-//! and mutual TLS. Assertions are on the scraped `/metrics`.
+//! Issue 4's ways of reaching a target: STARTTLS against real nginx, PostgreSQL, vsftpd,
+//! slapd, MariaDB and Prosody (in-test servers only for misbehaviour real ones do not show),
+//! every resolved address, HTTP CONNECT proxies (tinyproxy) and mutual TLS. Assertions are on
+//! the scraped `/metrics` and the `check` report.
 
 mod addresses;
 mod dialogue_servers;

@@ -4,7 +4,8 @@
 //! StartTLS extended operation comes before any bind or search.
 //!
 //! slapd is also given the root after the intermediate, as some servers are, so `check` shows
-//! that a root the server sends is the trust anchor, not a stray certificate.
+//! that a root the server sends is the trust anchor, not a stray certificate. A second slapd
+//! without a certificate answers StartTLS with resultCode 2: TLS not offered.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -20,13 +21,19 @@ const PACKAGES: &str = "slapd ldap-utils";
 /// string (Debian's slapd is built on GnuTLS: by default it accepts TLS 1.0 and 1.1, `check`
 /// says so, and `olcTLSProtocolMin: 3.3` did not change that); and the frontend and config
 /// databases slapd needs to start (the config database readable by no one).
-fn config_ldif(dir: &Path, chain: &str, key: &str) -> String {
+/// Without `tls`, slapd has no certificate and answers StartTLS with resultCode 2.
+fn config_ldif(dir: &Path, tls: Option<(&str, &str)>) -> String {
+    let tls = match tls {
+        Some((chain, key)) => format!(
+            "olcTLSCertificateFile: {chain}\nolcTLSCertificateKeyFile: {key}\n\
+             olcTLSCipherSuite: NORMAL:-VERS-TLS1.0:-VERS-TLS1.1\n"
+        ),
+        None => String::new(),
+    };
     let dir = dir.display();
     format!(
         "dn: cn=config\nobjectClass: olcGlobal\ncn: config\n\
-         olcPidFile: {dir}/slapd.pid\nolcArgsFile: {dir}/slapd.args\n\
-         olcTLSCertificateFile: {chain}\nolcTLSCertificateKeyFile: {key}\n\
-         olcTLSCipherSuite: NORMAL:-VERS-TLS1.0:-VERS-TLS1.1\n\n\
+         olcPidFile: {dir}/slapd.pid\nolcArgsFile: {dir}/slapd.args\n{tls}\n\
          dn: cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: schema\n\n\
          dn: olcDatabase={{-1}}frontend,cn=config\nobjectClass: olcDatabaseConfig\n\
          objectClass: olcFrontendConfig\nolcDatabase: {{-1}}frontend\n\n\
@@ -49,21 +56,12 @@ fn run(what: &str, mut command: Command) {
     );
 }
 
-#[tokio::test]
-async fn ldap_starttls_through_slapd() {
+/// `slapadd`s the config into `dir/slapd.d` and starts slapd on a free loopback port; returns
+/// it and its address.
+fn start(dir: &Path, tls: Option<(&str, &str)>) -> (Daemon, SocketAddr) {
     let slapd = require("slapd", PACKAGES);
     let slapadd = require("slapadd", PACKAGES);
-    let certs = Certs::new();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let (chain, key) = certs.write_pem(dir, "ldap.test");
-    // The root too, after the intermediate.
-    let root = std::fs::read_to_string(certs.dir.path().join("ca.pem")).unwrap();
-    let mut served = std::fs::read_to_string(&chain).unwrap();
-    served.push_str(&root);
-    std::fs::write(&chain, served).unwrap();
-
-    let ldif = super::write(dir, "config.ldif", &config_ldif(dir, &chain, &key));
+    let ldif = super::write(dir, "config.ldif", &config_ldif(dir, tls));
     let config_dir = dir.join("slapd.d");
     std::fs::create_dir(&config_dir).unwrap();
     run("slapadd", {
@@ -74,8 +72,7 @@ async fn ldap_starttls_through_slapd() {
             .arg(&ldif);
         c
     });
-    let port = free_port();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let mut command = Command::new(slapd);
     command
         .arg("-F")
@@ -83,6 +80,23 @@ async fn ldap_starttls_through_slapd() {
         .args(["-h", &format!("ldap://{addr}/"), "-d", "0"]);
     let mut daemon = Daemon::spawn("slapd", command, &dir.join("slapd.log"));
     daemon.wait_listening(addr);
+    (daemon, addr)
+}
+
+#[tokio::test]
+async fn ldap_starttls_through_slapd_and_one_without_tls() {
+    let certs = Certs::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (chain, key) = certs.write_pem(dir, "ldap.test");
+    // The root too, after the intermediate.
+    let root = std::fs::read_to_string(certs.dir.path().join("ca.pem")).unwrap();
+    let mut served = std::fs::read_to_string(&chain).unwrap();
+    served.push_str(&root);
+    std::fs::write(&chain, served).unwrap();
+    let (daemon, addr) = start(dir, Some((&chain, &key)));
+    let plain_dir = tempfile::tempdir().unwrap();
+    let (plain_daemon, plain) = start(plain_dir.path(), None);
 
     let report = check(&certs.dir.path().join("ca.pem"), "ldap", "ldap.test", addr).await;
     assert!(
@@ -112,13 +126,20 @@ async fn ldap_starttls_through_slapd() {
         report.stdout
     );
     let targets = format!(
-        "  - name: ldap\n    address: {addr}\n    server_name: ldap.test\n    starttls: ldap\n"
+        "  - name: ldap\n    address: {addr}\n    server_name: ldap.test\n    starttls: ldap\n\
+         \x20 - name: plain\n    address: {plain}\n    server_name: ldap.test\n    starttls: ldap\n"
     );
     let h = exporter(certs, "5s", &targets).await;
-    let m = h.wait_for_probes(&["ldap"], WAIT).await;
+    let m = h.wait_for_probes(&["ldap", "plain"], WAIT).await;
     assert_served_over_tls13(&m, "ldap", &report);
     let leaf = m.find("cert_info", &[("target", "ldap"), ("position", "0")]);
     assert_eq!(leaf[0].labels["subject"], "CN=ldap.test");
+    assert_eq!(
+        m.reasons("cert_probe_error_info", "plain"),
+        ["starttls_unsupported"],
+        "{}",
+        m.text
+    );
     h.stop().await;
-    drop(daemon);
+    drop((daemon, plain_daemon));
 }

@@ -7,7 +7,8 @@
 //! host is `127.0.0.1`: the test first removes the one `mariadb-install-db` makes, so the server
 //! refuses the exporter with error 1130 before its greeting (`starttls_refused`), then creates
 //! the account without rights operators create for the exporter (docs/probes.md), and the same
-//! server lets the probe through: the SSLRequest comes before authentication.
+//! server lets the probe through: the SSLRequest comes before authentication. Restarted with
+//! `--skip-ssl`, its greeting lacks CLIENT_SSL: TLS not offered.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -46,7 +47,7 @@ fn sql(client: &Path, socket: &Path, sql: &str) {
 }
 
 #[tokio::test]
-async fn mysql_ssl_request_through_mariadb_refused_then_allowed() {
+async fn mysql_ssl_request_through_mariadb_refused_allowed_and_without_tls() {
     let install_db = require("mariadb-install-db", PACKAGES);
     let mariadbd = require("mariadbd", PACKAGES);
     let client = require("mariadb", PACKAGES);
@@ -68,23 +69,28 @@ async fn mysql_ssl_request_through_mariadb_refused_then_allowed() {
             .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
         c
     });
-    let port = free_port();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut command = Command::new(mariadbd);
-    command
-        .arg("--no-defaults")
-        .arg(format!("--datadir={}", data.display()))
-        .args(user)
-        .arg(format!("--port={port}"))
-        .arg("--bind-address=127.0.0.1")
-        .arg(format!("--socket={}", socket.display()))
-        .arg(format!("--pid-file={}", dir.join("mariadbd.pid").display()))
-        .arg(format!("--ssl-cert={chain}"))
-        .arg(format!("--ssl-key={key}"))
-        .arg(format!("--ssl-ca={}", ca.display()))
-        .args(["--skip-name-resolve", "--innodb-buffer-pool-size=16M"]);
-    let mut daemon = Daemon::spawn("mariadbd", command, &dir.join("mariadbd.log"));
-    daemon.wait_listening(addr);
+    let start = |ssl: &[String]| {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let mut command = Command::new(&mariadbd);
+        command
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args(user)
+            .arg(format!("--port={}", addr.port()))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--socket={}", socket.display()))
+            .arg(format!("--pid-file={}", dir.join("mariadbd.pid").display()))
+            .args(ssl)
+            .args(["--skip-name-resolve", "--innodb-buffer-pool-size=16M"]);
+        let mut daemon = Daemon::spawn("mariadbd", command, &dir.join("mariadbd.log"));
+        daemon.wait_listening(addr);
+        (daemon, addr)
+    };
+    let (daemon, addr) = start(&[
+        format!("--ssl-cert={chain}"),
+        format!("--ssl-key={key}"),
+        format!("--ssl-ca={}", ca.display()),
+    ]);
     sql(&client, &socket, "DROP USER IF EXISTS 'root'@'127.0.0.1'");
 
     // Refused: no account for 127.0.0.1.
@@ -146,6 +152,22 @@ async fn mysql_ssl_request_through_mariadb_refused_then_allowed() {
             &[("target", "db"), ("version", "TLS 1.0")]
         ),
         Some(0.0),
+        "{}",
+        m.text
+    );
+    h.stop().await;
+    drop(daemon);
+
+    // The same server restarted with `--skip-ssl`: its greeting has no CLIENT_SSL.
+    let (daemon, addr) = start(&["--skip-ssl".to_string()]);
+    let targets = format!(
+        "  - name: plain\n    address: {addr}\n    server_name: db.test\n    starttls: mysql\n"
+    );
+    let h = exporter(Certs::new(), "5s", &targets).await;
+    let m = h.wait_for_probes(&["plain"], WAIT).await;
+    assert_eq!(
+        m.reasons("cert_probe_error_info", "plain"),
+        ["starttls_unsupported"],
         "{}",
         m.text
     );

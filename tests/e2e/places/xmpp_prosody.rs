@@ -1,7 +1,9 @@
 //! XMPP STARTTLS against a real Prosody (Debian `prosody`) with one virtual host, `chat.test`,
 //! whose certificate is set; config, data and pid file in a temp dir, c2s on a free loopback
 //! port, run in the foreground (`prosody --config FILE -F`). `server_name` is the XMPP domain:
-//! asked for a domain it does not host, Prosody ends the stream with `host-unknown`.
+//! asked for a domain it does not host, Prosody ends the stream with `host-unknown`. A second
+//! host, `plain.test`, has TLS switched off (`modules_disabled = { "tls" }`): its stream
+//! features offer no `<starttls/>`.
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -13,7 +15,7 @@ use crate::support::process::{is_root, require, Daemon};
 const PACKAGES: &str = "prosody";
 
 #[tokio::test]
-async fn xmpp_starttls_through_prosody_and_an_unknown_host() {
+async fn xmpp_starttls_through_prosody_an_unknown_host_and_one_without_tls() {
     let prosody = require("prosody", PACKAGES);
     let certs = Certs::new();
     let tmp = tempfile::tempdir().unwrap();
@@ -37,7 +39,8 @@ async fn xmpp_starttls_through_prosody_and_an_unknown_host() {
          s2s_ports = {{ }}\ncomponent_ports = {{ }}\nhttp_ports = {{ }}\nhttps_ports = {{ }}\n\
          c2s_direct_tls_ports = {{ }}\nlegacy_ssl_ports = {{ }}\n\
          c2s_require_encryption = true\n\
-         VirtualHost \"chat.test\"\n  ssl = {{ certificate = \"{chain}\"; key = \"{key}\" }}\n",
+         VirtualHost \"chat.test\"\n  ssl = {{ certificate = \"{chain}\"; key = \"{key}\" }}\n\
+         VirtualHost \"plain.test\"\n  modules_disabled = {{ \"tls\" }}\n",
         dir = dir.display(),
         data = data.display(),
     );
@@ -74,10 +77,13 @@ async fn xmpp_starttls_through_prosody_and_an_unknown_host() {
 
     let targets = format!(
         "  - name: chat\n    address: {addr}\n    server_name: chat.test\n    starttls: xmpp\n\
-         \x20 - name: stranger\n    address: {addr}\n    server_name: other.test\n    starttls: xmpp\n"
+         \x20 - name: stranger\n    address: {addr}\n    server_name: other.test\n    starttls: xmpp\n\
+         \x20 - name: plain\n    address: {addr}\n    server_name: plain.test\n    starttls: xmpp\n"
     );
     let h = exporter(certs, "5s", &targets).await;
-    let m = h.wait_for_probes(&["chat", "stranger"], WAIT).await;
+    let m = h
+        .wait_for_probes(&["chat", "stranger", "plain"], WAIT)
+        .await;
     assert_served_over_tls13(&m, "chat", &report);
     let leaf = m.find("cert_info", &[("target", "chat"), ("position", "0")]);
     assert_eq!(leaf[0].labels["subject"], "CN=chat.test");
