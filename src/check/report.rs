@@ -8,6 +8,7 @@ use super::findings::{Finding, Severity};
 use super::{format_utc, Checked, Outcome};
 use crate::metrics::instance_label;
 use crate::probe::legacy::LegacyVersion;
+use crate::x509::{CertFacts, ChainReport};
 
 /// ANSI styling, or none.
 #[derive(Debug, Clone, Copy)]
@@ -77,6 +78,15 @@ pub fn render(outcome: &Outcome, colour: bool) -> String {
     out
 }
 
+/// Whether `cert`, as sent, is the trust anchor the chain's path ends at (the same
+/// certificate: a root the server sends along, found again in the trust store).
+fn is_the_anchor(chain: &ChainReport, cert: &CertFacts) -> bool {
+    chain.anchor.as_ref().is_some_and(|anchor| {
+        !anchor.sha256_fingerprint.is_empty()
+            && anchor.sha256_fingerprint == cert.sha256_fingerprint
+    })
+}
+
 /// One probe result.
 fn result(out: &mut String, checked: &Checked, style: Style) {
     let target = &checked.target;
@@ -128,10 +138,13 @@ fn result(out: &mut String, checked: &Checked, style: Style) {
             &format!("{how}, {}", plural(chain.certs.len(), "certificate")),
         );
         for (i, cert) in chain.certs.iter().enumerate() {
-            let extra = if chain.judged && !chain.in_path.get(i).copied().unwrap_or(false) {
-                style.dim("  (not part of the path)")
-            } else {
+            let extra = if !chain.judged || chain.in_path.get(i).copied().unwrap_or(false) {
                 String::new()
+            } else if is_the_anchor(chain, cert) {
+                // The path ends at it: sent by the server, trusted from the store.
+                style.dim("  (the trust anchor)")
+            } else {
+                style.dim("  (not part of the path)")
             };
             let _ = writeln!(out, "    [{i}] {}{extra}", style.bold(&cert.subject));
             sub(out, "issuer", &cert.issuer);
@@ -250,6 +263,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::probe::ProbeResult;
+    use std::sync::Arc;
 
     fn outcome(findings: Vec<Finding>) -> Outcome {
         let target = Config::parse("targets:\n  - name: shop\n    address: shop.example:443\n")
@@ -265,6 +279,49 @@ mod tests {
             clock_skew_seconds: None,
             clock: None,
         }
+    }
+
+    /// A root the server sends along is labelled as the anchor when the path ends at that
+    /// very certificate, and as outside the path when the anchor is another one.
+    #[test]
+    fn a_sent_root_that_is_the_anchor_is_labelled_so() {
+        let facts = |subject: &str, issuer: &str, fingerprint: &str| {
+            Arc::new(CertFacts {
+                sha256_fingerprint: fingerprint.into(),
+                ..CertFacts::example(subject, issuer, 2_000_000_000)
+            })
+        };
+        let root = facts("CN=Root", "CN=Root", "aa:aa");
+        let chain = |anchor: Arc<CertFacts>| ChainReport {
+            certs: vec![
+                facts("CN=shop.example", "CN=Inter", "11:11"),
+                facts("CN=Inter", "CN=Root", "22:22"),
+                root.clone(),
+            ],
+            in_path: vec![true, true, false],
+            errors: Default::default(),
+            expiry: Some(2_000_000_000),
+            private_anchor: true,
+            detail: None,
+            judged: true,
+            anchor: Some(anchor),
+            anchored: true,
+        };
+        let rendered = |chain: ChainReport| {
+            let mut o = outcome(Vec::new());
+            o.checked[0].result.chain = Some(chain);
+            render(&o, false)
+        };
+        let text = rendered(chain(root.clone()));
+        assert!(text.contains("[2] CN=Root  (the trust anchor)\n"), "{text}");
+        assert!(!text.contains("not part of the path"), "{text}");
+        assert!(text.contains("[1] CN=Inter\n"), "{text}");
+        // A renewed root with the same name is the anchor; the old one sent is not.
+        let text = rendered(chain(facts("CN=Root", "CN=Root", "bb:bb")));
+        assert!(
+            text.contains("[2] CN=Root  (not part of the path)\n"),
+            "{text}"
+        );
     }
 
     #[test]

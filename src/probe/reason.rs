@@ -49,6 +49,10 @@ pub enum ProbeReason {
     StarttlsUnsupported,
     /// The STARTTLS dialogue did not finish before the probe timeout.
     StarttlsTimeout,
+    /// The server refused this client in words of its protocol before TLS: an XMPP stream
+    /// error (`host-unknown`, …), a MySQL error packet instead of the greeting (1130: host not
+    /// allowed, 1040: too many connections, …). The detail has its condition or code and text.
+    StarttlsRefused,
     /// The proxy could not be reached or talked to.
     ProxyConnect,
     /// The proxy refused to open the tunnel.
@@ -92,6 +96,7 @@ impl ProbeReason {
             ProbeReason::Starttls => "starttls",
             ProbeReason::StarttlsUnsupported => "starttls_unsupported",
             ProbeReason::StarttlsTimeout => "starttls_timeout",
+            ProbeReason::StarttlsRefused => "starttls_refused",
             ProbeReason::ProxyConnect => "proxy_connect",
             ProbeReason::ProxyRefused => "proxy_refused",
             ProbeReason::FileUnreadable => "file_unreadable",

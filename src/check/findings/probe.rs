@@ -75,6 +75,24 @@ pub(super) fn finding(
             ),
         StarttlsUnsupported => broken(format!("the server does not offer STARTTLS ({detail})"))
             .advice("enable TLS in the service, or check the protocol and port"),
+        StarttlsRefused => {
+            let advice = match target.reach.starttls {
+                Some(crate::config::Starttls::Xmpp) => {
+                    "set server_name to a domain the server hosts (the stream asks for it); \
+                     the server's own words are above"
+                }
+                Some(crate::config::Starttls::Mysql) => {
+                    "let the exporter's address connect: an account with no rights for its host \
+                     (CREATE USER 'cert-expiry-exporter'@'<exporter address>' ACCOUNT LOCK), or \
+                     raise max_connections if the server is full; the probe never logs in"
+                }
+                _ => "the server's own words are above: it refuses this client before TLS",
+            };
+            broken(format!(
+                "the server refused the connection before TLS ({detail})"
+            ))
+            .advice(advice)
+        }
         Starttls => broken(format!("the STARTTLS dialogue failed ({detail})")).advice(IMPLICIT_TLS),
         StarttlsTimeout => {
             let finding = broken(format!(

@@ -10,6 +10,7 @@
 use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use crate::probe::starttls::quote;
 use crate::probe::TlsVersion;
 use crate::x509::chain::MAX_CHAIN;
 
@@ -41,17 +42,48 @@ pub struct Parser {
     handshake: Vec<u8>,
     /// Everything fed so far.
     total: usize,
+    /// Why the bytes stopped making sense, once they did.
+    broken: Option<String>,
+}
+
+/// What one [`Parser::feed`] gave: the events completed, and, when the bytes stopped making
+/// sense, why. Events before the first bad record are kept: a server often sends its alert and
+/// a plain-text complaint in one write (vsftpd's `500 OOPS: ... no shared cipher`, MariaDB's
+/// error packet), and the alert is the answer.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Fed {
+    pub events: Vec<Event>,
+    pub error: Option<String>,
 }
 
 impl Parser {
-    /// Takes the next bytes from the server and returns what they complete.
-    pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<Event>, String> {
+    /// Takes the next bytes from the server and returns what they complete. After an error
+    /// the parser stays broken: later bytes only repeat it.
+    pub fn feed(&mut self, bytes: &[u8]) -> Fed {
+        let mut fed = Fed::default();
+        if let Some(error) = &self.broken {
+            fed.error = Some(error.clone());
+            return fed;
+        }
         self.total += bytes.len();
         if self.total > MAX_ANSWER {
-            return Err(format!("the server sent over {MAX_ANSWER} bytes"));
+            fed.error = Some(format!("the server sent over {MAX_ANSWER} bytes"));
+        } else {
+            self.raw.extend_from_slice(bytes);
+            fed.error = self.records(&mut fed.events).err();
         }
-        self.raw.extend_from_slice(bytes);
-        let mut events = Vec::new();
+        self.broken.clone_from(&fed.error);
+        fed
+    }
+
+    /// The bytes not yet making a whole record: after an error, what the server sent from the
+    /// first bad record on.
+    pub fn rest(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// Takes every whole record out of the raw buffer, pushing the events they complete.
+    fn records(&mut self, events: &mut Vec<Event>) -> Result<(), String> {
         while self.raw.len() >= 5 {
             let kind = self.raw[0];
             let major = self.raw[1];
@@ -72,7 +104,7 @@ impl Parser {
             match kind {
                 HANDSHAKE => {
                     self.handshake.extend_from_slice(&fragment);
-                    self.take_messages(&mut events);
+                    self.take_messages(events);
                 }
                 ALERT => {
                     // An alert is two bytes; only the first matters to us.
@@ -85,7 +117,7 @@ impl Parser {
                 other => return Err(format!("record type {other} before the handshake was over")),
             }
         }
-        Ok(events)
+        Ok(())
     }
 
     /// Moves every complete handshake message out of the handshake buffer.
@@ -215,13 +247,16 @@ where
                 None => Answer::Refused("closed the connection without a ServerHello".into()),
             });
         }
-        for event in parser.feed(&buf[..n])? {
+        let fed = parser.feed(&buf[..n]);
+        for event in fed.events {
             match (event, accepted) {
                 (Event::Alert(_, description), None) => {
-                    return Ok(Answer::Refused(format!(
-                        "answered with the alert {}",
-                        alert_name(description)
-                    )))
+                    let mut why = format!("answered with the alert {}", alert_name(description));
+                    if fed.error.is_some() {
+                        why.push_str(", then ");
+                        why.push_str(&quote(parser.rest()));
+                    }
+                    return Ok(Answer::Refused(why));
                 }
                 (Event::Alert(..), Some(cipher_suite)) => {
                     return Ok(Answer::Accepted {
@@ -260,6 +295,16 @@ where
                 }
                 (Event::Message(..), Some(_)) => {}
             }
+        }
+        if let Some(error) = fed.error {
+            return match accepted {
+                // The server chose the version before the bytes went bad.
+                Some(cipher_suite) => Ok(Answer::Accepted {
+                    cipher_suite,
+                    chain: Vec::new(),
+                }),
+                None => Err(error),
+            };
         }
     }
 }
@@ -398,6 +443,55 @@ mod tests {
             read_all(hello_only, 0x0301, 100).await,
             Ok(Answer::Accepted {
                 cipher_suite: 0x0035,
+                chain: Vec::new()
+            })
+        );
+    }
+
+    /// What vsftpd 3.0.3 (Debian 12) sent to the legacy TLS 1.0 hello, in one read: a
+    /// handshake_failure alert, then its plain-text complaint.
+    const VSFTPD_REFUSAL: &[u8] = b"\x15\x03\x01\x00\x02\x02\x28500 OOPS: error:0A0000C1:SSL routines::no shared cipher\r\n500 OOPS: priv_sock_get_cmd\r\n";
+    /// What MariaDB 10.11 (Debian 12) sent after the SSLRequest and the TLS 1.0 hello, in one
+    /// read: a protocol_version alert, then an error packet (1043, Bad handshake) whose first
+    /// byte, its length, looks like a handshake record.
+    const MARIADB_REFUSAL: &[u8] =
+        b"\x15\x03\x01\x00\x02\x02\x46\x16\x00\x00\x02\xff\x13\x04#08S01Bad handshake";
+
+    #[tokio::test]
+    async fn an_alert_followed_by_plain_text_is_the_refusal() {
+        for (bytes, alert, text) in [
+            (VSFTPD_REFUSAL, "handshake_failure", "500 OOPS"),
+            (MARIADB_REFUSAL, "protocol_version", "Bad handshake"),
+        ] {
+            // In one read, and byte by byte (the alert alone first, then the text).
+            for chunk in [8192, 1] {
+                let Ok(Answer::Refused(why)) = read_all(bytes.to_vec(), 0x0301, chunk).await else {
+                    panic!("{alert}, read {chunk} at a time: not a refusal");
+                };
+                assert!(why.contains(alert), "{why}");
+                if chunk == 8192 {
+                    assert!(why.contains(text), "{why}");
+                }
+            }
+        }
+        // The parser keeps the events before the first bad record, and stays broken.
+        let mut parser = Parser::default();
+        let fed = parser.feed(VSFTPD_REFUSAL);
+        assert_eq!(fed.events, [Event::Alert(2, 40)]);
+        assert!(fed.error.unwrap().contains("not a TLS record"));
+        assert!(parser.rest().starts_with(b"500 OOPS"));
+        let again = parser.feed(&record(21, &[2, 70]));
+        assert!(
+            again.events.is_empty() && again.error.is_some(),
+            "{again:?}"
+        );
+        // A ServerHello in the offered version, then garbage: the version was chosen.
+        let mut bytes = record(22, &message(2, &hello_body(0x0301, 0x002f)));
+        bytes.extend_from_slice(b"garbage after the hello");
+        assert_eq!(
+            read_all(bytes, 0x0301, 8192).await,
+            Ok(Answer::Accepted {
+                cipher_suite: 0x002f,
                 chain: Vec::new()
             })
         );

@@ -6,9 +6,10 @@
 //! [`MAX_DIALOGUE`] — so a hostile or confused server cannot make the probe buffer without end;
 //! the caller runs the dialogue under the probe's deadline, so it cannot take longer either.
 //!
-//! Two reasons come out of here: `starttls_unsupported` when the server plainly does not offer
-//! TLS (no STARTTLS capability, `N` to an SSLRequest, …) and `starttls` for anything unexpected,
-//! with what the server said in the detail.
+//! Three reasons come out of here: `starttls_unsupported` when the server plainly does not offer
+//! TLS (no STARTTLS capability, `N` to an SSLRequest, …), `starttls_refused` when it refuses this
+//! client in its protocol's own words (an XMPP stream error, a MySQL error packet), and
+//! `starttls` for anything unexpected, with what the server said in the detail.
 
 mod ftp;
 mod imap;
@@ -211,6 +212,15 @@ where
     pub fn unsupported(&self, detail: impl fmt::Display) -> ProbeFailure {
         ProbeFailure::new(
             ProbeReason::StarttlsUnsupported,
+            format!("{} STARTTLS: {detail}", self.name()),
+        )
+    }
+
+    /// A `starttls_refused` failure: the server refused this client in words of its protocol
+    /// (an XMPP stream error, a MySQL error packet).
+    pub fn refused(&self, detail: impl fmt::Display) -> ProbeFailure {
+        ProbeFailure::new(
+            ProbeReason::StarttlsRefused,
             format!("{} STARTTLS: {detail}", self.name()),
         )
     }

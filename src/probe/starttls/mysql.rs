@@ -40,6 +40,13 @@ where
         )));
     }
     let payload = d.read_exact(length).await?;
+    if let Some(error) = ErrorPacket::parse(&payload) {
+        return Err(d.refused(format_args!(
+            "the server sent error {} instead of its greeting: {}",
+            error.code,
+            quote(&error.message)
+        )));
+    }
     let greeting = parse_greeting(&payload).map_err(|e| d.failure(e))?;
     if greeting.capabilities & CLIENT_SSL == 0 {
         return Err(d.unsupported(format_args!(
@@ -51,24 +58,41 @@ where
         .await
 }
 
-/// Parses a protocol-10 initial handshake, or reports the error packet sent instead.
+/// An error packet, which a server sends instead of its greeting when it refuses the client
+/// before any handshake: 1130 (this host is not allowed to connect), 1040 (too many
+/// connections), 1129 (host blocked after too many errors), …
+#[derive(Debug, PartialEq, Eq)]
+struct ErrorPacket {
+    code: u16,
+    message: Vec<u8>,
+}
+
+impl ErrorPacket {
+    /// Reads `0xff`, the code (2 bytes, little-endian), then the message, after a
+    /// `#` and a five-character SQLSTATE when there is one (servers send none before the
+    /// handshake); `None` when `payload` is not an error packet.
+    fn parse(payload: &[u8]) -> Option<ErrorPacket> {
+        if payload.first() != Some(&0xff) {
+            return None;
+        }
+        let code = payload
+            .get(1..3)
+            .map_or(0, |c| u16::from_le_bytes([c[0], c[1]]));
+        let mut message = payload.get(3..).unwrap_or_default();
+        if message.first() == Some(&b'#') {
+            message = message.get(6..).unwrap_or_default();
+        }
+        Some(ErrorPacket {
+            code,
+            message: message.to_vec(),
+        })
+    }
+}
+
+/// Parses a protocol-10 initial handshake.
 fn parse_greeting(payload: &[u8]) -> Result<Greeting, String> {
     match payload.first() {
         Some(10) => {}
-        Some(0xff) => {
-            // Error packet: 0xff, code (2 bytes), then the message (after "#SQLSTATE" if any).
-            let code = payload
-                .get(1..3)
-                .map_or(0, |c| u16::from_le_bytes([c[0], c[1]]));
-            let mut message = payload.get(3..).unwrap_or_default();
-            if message.first() == Some(&b'#') {
-                message = message.get(6..).unwrap_or_default();
-            }
-            return Err(format!(
-                "the server refused the connection: error {code}: {}",
-                quote(message)
-            ));
-        }
         Some(v) => return Err(format!("unsupported handshake protocol version {v}")),
         None => return Err("an empty initial packet".into()),
     }
@@ -137,8 +161,33 @@ mod tests {
         assert_eq!(g.server_version, "8.0.36");
         assert_eq!(g.capabilities, CLIENT_SSL | CLIENT_PLUGIN_AUTH);
         assert_eq!(g.charset, Some(33));
-        let e = parse_greeting(b"\xff\x69\x04#HY000Host is blocked").unwrap_err();
-        assert!(e.contains("1129") && e.contains("Host is blocked"), "{e}");
+    }
+
+    #[test]
+    fn error_packets_before_the_greeting() {
+        // As MariaDB 10.11 sends it to a host no account allows (no SQLSTATE before the
+        // handshake).
+        let refused = b"\xffj\x04Host '127.0.0.1' is not allowed to connect to this MariaDB server";
+        assert_eq!(
+            ErrorPacket::parse(refused),
+            Some(ErrorPacket {
+                code: 1130,
+                message: refused[3..].to_vec()
+            })
+        );
+        let e = ErrorPacket::parse(b"\xff\x69\x04#HY000Host is blocked").unwrap();
+        assert_eq!(
+            (e.code, e.message.as_slice()),
+            (1129, &b"Host is blocked"[..])
+        );
+        assert_eq!(
+            ErrorPacket::parse(b"\xff"),
+            Some(ErrorPacket {
+                code: 0,
+                message: Vec::new()
+            })
+        );
+        assert!(ErrorPacket::parse(&greeting(CLIENT_SSL)).is_none());
     }
 
     #[test]

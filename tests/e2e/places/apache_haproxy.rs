@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 
-use super::{assert_serves_the_chain, check, exporter, Certs, Terminating, WAIT};
+use super::{assert_serves_the_chain, check_config, exporter, Certs, Terminating, WAIT};
 use crate::support::pki::pem_of;
 use crate::support::ports::free_port;
 use crate::support::process::{is_root, require, Daemon};
@@ -24,7 +24,7 @@ fn https_target(name: &str, port: u16) -> String {
 /// days to expiry, no legacy TLS (both servers refuse TLS 1.0 and 1.1 by default).
 async fn assert_https(certs: Certs, name: &str, port: u16, daemon: &Terminating) {
     let target = https_target(name, port);
-    let (code, results) = check(certs.dir.path(), "10s", &target).await;
+    let (code, results) = check_config(certs.dir.path(), "10s", &target).await;
     let r = &results[name];
     assert_eq!(r["status"], "ok", "{r:#}\n{}", daemon.0.log_text());
     assert_eq!(r["chain_valid"], true, "{r:#}");

@@ -1,6 +1,9 @@
 //! In-test servers that speak a protocol's plain-text dialogue, then hand the socket to
-//! tokio-rustls — for the protocols Debian has no quick server for (FTP, LDAP, MySQL, XMPP) and
-//! for misbehaviour real servers do not show on demand (no STARTTLS, endless lines).
+//! tokio-rustls — only for misbehaviour real servers do not show on demand (a refusal after
+//! offering STARTTLS, endless lines, the wrong protocol). FTP, LDAP, MySQL and XMPP are tested
+//! against real vsftpd, slapd, MariaDB and Prosody (`ftp_vsftpd.rs`, `ldap_slapd.rs`,
+//! `mysql_mariadb.rs`, `xmpp_prosody.rs`), whose tests also cover "TLS not offered"; the
+//! in-test servers for those four protocols were removed.
 
 use std::future::Future;
 use std::io;
@@ -113,157 +116,6 @@ pub async fn smtp(
     .await
 }
 
-/// FTP with a multi-line greeting and `AUTH TLS` answered by 234.
-pub async fn ftp(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Server {
-    serve(chain, key, |mut p| async move {
-        say(
-            &mut p,
-            "220-Welcome to the test FTP service.\r\n Files are kept for 30 days.\r\n220 Ready\r\n",
-        )
-        .await?;
-        let command = line(&mut p).await?;
-        if command != "AUTH TLS" {
-            say(&mut p, "500 unknown\r\n").await?;
-            return Ok((p, false));
-        }
-        say(&mut p, "234 AUTH TLS successful\r\n").await?;
-        Ok((p, true))
-    })
-    .await
-}
-
-/// LDAP answering the StartTLS extended operation with `result_code`; it parses the request as
-/// a server would (messageID, ExtendedRequest, requestName) before answering.
-pub async fn ldap(
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-    result_code: u8,
-) -> Server {
-    serve(chain, key, move |mut p| async move {
-        let mut head = [0u8; 2];
-        p.read_exact(&mut head).await?;
-        assert_eq!(head[0], 0x30, "LDAPMessage is a SEQUENCE");
-        let mut body = vec![0u8; head[1] as usize];
-        p.read_exact(&mut body).await?;
-        // messageID 1, then [APPLICATION 23] holding [0] requestName
-        assert_eq!(&body[..3], &[0x02, 0x01, 0x01], "messageID 1");
-        assert_eq!(body[3], 0x77, "ExtendedRequest");
-        assert_eq!(body[5], 0x80, "requestName");
-        assert_eq!(&body[7..], b"1.3.6.1.4.1.1466.20037");
-        let diagnostic: &[u8] = if result_code == 0 {
-            b""
-        } else {
-            b"unsupported extended operation"
-        };
-        let mut op = vec![
-            0x0a,
-            0x01,
-            result_code,
-            0x04,
-            0x00,
-            0x04,
-            diagnostic.len() as u8,
-        ];
-        op.extend_from_slice(diagnostic);
-        if result_code == 0 {
-            op.push(0x8a);
-            op.push(22);
-            op.extend_from_slice(b"1.3.6.1.4.1.1466.20037");
-        }
-        let mut message = vec![0x02, 0x01, 0x01, 0x78, op.len() as u8];
-        message.extend(op);
-        let mut packet = vec![0x30, message.len() as u8];
-        packet.extend(message);
-        p.get_mut().write_all(&packet).await?;
-        Ok((p, result_code == 0))
-    })
-    .await
-}
-
-/// MySQL 8 initial handshake, with or without the CLIENT_SSL capability; expects the 32-byte
-/// SSLRequest with sequence number 1 and CLIENT_SSL set.
-pub async fn mysql(
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-    offer_ssl: bool,
-) -> Server {
-    serve(chain, key, move |mut p| async move {
-        let capabilities: u32 = 0x0000_a20f | if offer_ssl { 0x0800 } else { 0 } | 0x0008_0000;
-        let mut payload = vec![10];
-        payload.extend_from_slice(b"8.0.36-test\0");
-        payload.extend_from_slice(&42u32.to_le_bytes());
-        payload.extend_from_slice(b"12345678\0");
-        payload.extend_from_slice(&(capabilities as u16).to_le_bytes());
-        payload.push(255);
-        payload.extend_from_slice(&2u16.to_le_bytes());
-        payload.extend_from_slice(&((capabilities >> 16) as u16).to_le_bytes());
-        payload.push(21);
-        payload.extend_from_slice(&[0; 10]);
-        payload.extend_from_slice(b"901234567890\0mysql_native_password\0");
-        let mut packet = (payload.len() as u32).to_le_bytes()[..3].to_vec();
-        packet.push(0);
-        packet.extend(payload);
-        p.get_mut().write_all(&packet).await?;
-        if !offer_ssl {
-            // The probe gives up without answering; wait for it to hang up.
-            let mut rest = Vec::new();
-            let _ = p.read_to_end(&mut rest).await;
-            return Ok((p, false));
-        }
-        // The client starts TLS right after the SSLRequest, without waiting: read exactly
-        // its 36 bytes from the socket so the ClientHello stays there for the TLS acceptor.
-        let mut request = [0u8; 36];
-        p.get_mut().read_exact(&mut request).await?;
-        assert_eq!(&request[..4], &[32, 0, 0, 1], "SSLRequest header");
-        let flags = u32::from_le_bytes([request[4], request[5], request[6], request[7]]);
-        assert_ne!(flags & 0x0800, 0, "CLIENT_SSL");
-        Ok((p, true))
-    })
-    .await
-}
-
-/// XMPP: checks the stream header names `domain`, offers STARTTLS among other features (or not)
-/// and proceeds.
-pub async fn xmpp(
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-    domain: &'static str,
-    offer: bool,
-) -> Server {
-    serve(chain, key, move |mut p| async move {
-        let header = read_to(&mut p, b"'http://etherx.jabber.org/streams'>").await?;
-        assert!(header.contains(&format!("to='{domain}'")), "{header}");
-        let starttls = if offer {
-            "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"
-        } else {
-            ""
-        };
-        say(
-            &mut p,
-            &format!(
-                "<?xml version='1.0'?><stream:stream from='{domain}' id='s1' version='1.0' \
-                 xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>\n\
-                 <stream:features>{starttls}<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>\
-                 <mechanism>PLAIN</mechanism></mechanisms></stream:features>"
-            ),
-        )
-        .await?;
-        if !offer {
-            let mut rest = Vec::new();
-            let _ = p.read_to_end(&mut rest).await;
-            return Ok((p, false));
-        }
-        let request = read_to(&mut p, b"/>").await?;
-        assert!(
-            request.contains("urn:ietf:params:xml:ns:xmpp-tls"),
-            "{request}"
-        );
-        say(&mut p, "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>").await?;
-        Ok((p, true))
-    })
-    .await
-}
-
 /// PostgreSQL with SSL off: answers the SSLRequest with `N`.
 pub async fn postgres_without_ssl(
     chain: Vec<CertificateDer<'static>>,
@@ -298,17 +150,4 @@ pub async fn endless_line(
         Ok((p, false))
     })
     .await
-}
-
-/// Reads until `end` has been seen; returns what was read.
-async fn read_to(p: &mut Plain, end: &[u8]) -> io::Result<String> {
-    let mut got = Vec::new();
-    let mut byte = [0u8; 1];
-    while !got.ends_with(end) {
-        if p.read(&mut byte).await? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        got.push(byte[0]);
-    }
-    Ok(String::from_utf8_lossy(&got).into_owned())
 }

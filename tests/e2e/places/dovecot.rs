@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::process::Command;
 
-use super::{assert_serves_the_chain, check, exporter, Certs, Terminating, WAIT};
+use super::{assert_serves_the_chain, check_config, exporter, Certs, Terminating, WAIT};
 use crate::support::ports::free_port;
 use crate::support::process::{is_root, require, Daemon};
 use crate::support::write;
@@ -83,7 +83,7 @@ service pop3-login {{
         "  - name: imap\n    address: 127.0.0.1:{imap}\n    server_name: mail.test\n    starttls: imap\n\
          \x20 - name: pop3\n    address: 127.0.0.1:{pop3}\n    server_name: mail.test\n    starttls: pop3\n"
     );
-    let (code, results) = check(certs.dir.path(), "10s", &targets).await;
+    let (code, results) = check_config(certs.dir.path(), "10s", &targets).await;
     for name in ["imap", "pop3"] {
         let r = &results[name];
         assert_eq!(r["status"], "ok", "{name}: {r:#}\n{}", daemon.0.log_text());

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 
-use super::{advice_of, assert_serves_the_chain, check, exporter, Certs, WAIT};
+use super::{advice_of, assert_serves_the_chain, check_config, exporter, Certs, WAIT};
 use crate::support::ports::free_port;
 use crate::support::process::{is_root, read_log, require, Daemon};
 use crate::support::write;
@@ -197,7 +197,7 @@ async fn postfix_smtp_submission_and_a_strict_helo_check() {
         smtp_target("named", named, "    smtp_helo_name: prober.example.net\n"),
     ]
     .concat();
-    let (code, results) = check(certs.dir.path(), "10s", &targets).await;
+    let (code, results) = check_config(certs.dir.path(), "10s", &targets).await;
     for name in ["mx", "submission", "strict", "strict6", "named"] {
         assert_checked_cleanly(&results[name], &postfix);
     }
@@ -257,7 +257,7 @@ smtpd pass - - n - - smtpd"
     let postfix = Postfix::start(run_dir.path(), &certs, main_extra, &services, &[addr]);
 
     let short = smtp_target("short", addr, "    timeout: 1s\n");
-    let (code, results) = check(certs.dir.path(), "1s", &short).await;
+    let (code, results) = check_config(certs.dir.path(), "1s", &short).await;
     let r = &results["short"];
     assert_eq!(code, 2, "{r:#}");
     assert_eq!(r["probe_error"]["reason"], "starttls_timeout", "{r:#}");
@@ -288,7 +288,7 @@ smtpd pass - - n - - smtpd"
 
     // Above the greet wait, the same port is probed cleanly.
     let patient = smtp_target("patient", addr, "");
-    let (code, results) = check(&h.path(""), "10s", &patient).await;
+    let (code, results) = check_config(&h.path(""), "10s", &patient).await;
     assert_checked_cleanly(&results["patient"], &postfix);
     assert_eq!(code, 1, "only TLS 1.0 and 1.1 need attention");
     h.stop().await;
