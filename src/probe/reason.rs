@@ -65,6 +65,9 @@ pub enum ProbeReason {
     FileMalformed,
     /// The PKCS#12 password is wrong or cannot be read.
     Pkcs12Password,
+    /// A JKS or JCEKS keystore's password is wrong (its integrity digest does not match) or
+    /// cannot be read.
+    KeystorePassword,
     /// A file holds more certificates than are read.
     FileTooManyCertificates,
     /// The path matches more files than are read.
@@ -100,6 +103,7 @@ impl ProbeReason {
             ProbeReason::FileNoCertificate => "file_no_certificate",
             ProbeReason::FileMalformed => "file_malformed",
             ProbeReason::Pkcs12Password => "pkcs12_password",
+            ProbeReason::KeystorePassword => "keystore_password",
             ProbeReason::FileTooManyCertificates => "file_too_many_certificates",
             ProbeReason::TooManyFiles => "too_many_files",
         }

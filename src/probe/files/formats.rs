@@ -1,4 +1,4 @@
-//! Turning the bytes of a certificate file into certificates: PEM, DER or PKCS#12.
+//! Turning the bytes of a certificate file into certificates: PEM, DER, PKCS#12, JKS or JCEKS.
 //!
 //! Pure — bytes in, certificates out, no I/O — so it can be fuzzed. The format is told from the
 //! content, never from the file name (`.crt` is PEM as often as DER):
@@ -10,12 +10,14 @@
 //! - **PKCS#12**: a SEQUENCE whose first element is an INTEGER (the PFX version). Decrypted with
 //!   the target's password (the empty password when none is configured); the certificate whose
 //!   private key is in the file comes first, then its issuers by name, then the rest.
+//! - **JKS, JCEKS**: Java keystores, told by their magic number; see [`super::keystore`].
 
 use p12_keystore::error::Error as P12Error;
 use p12_keystore::Pkcs12Archive;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
+use super::keystore;
 use crate::probe::ProbeReason;
 
 /// How a certificate file is encoded.
@@ -28,6 +30,26 @@ pub enum Format {
     /// A PFX archive, opened with the target's `password_file` (the empty password without
     /// one).
     Pkcs12,
+    /// A Java keystore, its integrity checked with the target's `password_file` (unchecked
+    /// without one).
+    Jks,
+    /// A JCEKS Java keystore, read as [`Format::Jks`] (its secret keys have no certificate).
+    Jceks,
+}
+
+impl Format {
+    /// Whether the format is opened with the target's `password_file`.
+    pub fn takes_password(self) -> bool {
+        matches!(self, Format::Pkcs12 | Format::Jks | Format::Jceks)
+    }
+
+    /// The reason a password that cannot be read or does not open the file is reported as.
+    pub fn password_reason(self) -> ProbeReason {
+        match self {
+            Format::Jks | Format::Jceks => ProbeReason::KeystorePassword,
+            _ => ProbeReason::Pkcs12Password,
+        }
+    }
 }
 
 /// The certificates of one file.
@@ -50,6 +72,8 @@ pub enum DecodeError {
     Malformed(String),
     /// A PKCS#12 file whose integrity check or decryption failed with the password given.
     Pkcs12Password(String),
+    /// A JKS or JCEKS keystore whose integrity digest does not match the password given.
+    KeystorePassword(String),
 }
 
 impl DecodeError {
@@ -59,6 +83,7 @@ impl DecodeError {
             DecodeError::NoCertificate(_) => ProbeReason::FileNoCertificate,
             DecodeError::Malformed(_) => ProbeReason::FileMalformed,
             DecodeError::Pkcs12Password(_) => ProbeReason::Pkcs12Password,
+            DecodeError::KeystorePassword(_) => ProbeReason::KeystorePassword,
         }
     }
 
@@ -66,7 +91,7 @@ impl DecodeError {
     pub fn detail(&self) -> &str {
         match self {
             DecodeError::NoCertificate(d) | DecodeError::Malformed(d) => d,
-            DecodeError::Pkcs12Password(d) => d,
+            DecodeError::Pkcs12Password(d) | DecodeError::KeystorePassword(d) => d,
         }
     }
 }
@@ -75,6 +100,11 @@ impl DecodeError {
 pub fn detect(bytes: &[u8]) -> Result<Format, DecodeError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(DecodeError::NoCertificate("the file is empty".into()));
+    }
+    match bytes.get(..4) {
+        Some(m) if m == keystore::JKS_MAGIC => return Ok(Format::Jks),
+        Some(m) if m == keystore::JCEKS_MAGIC => return Ok(Format::Jceks),
+        _ => {}
     }
     if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
         return Ok(Format::Pem);
@@ -90,7 +120,8 @@ pub fn detect(bytes: &[u8]) -> Result<Format, DecodeError> {
 }
 
 /// Decodes the certificates of a file in `format`, keeping at most `max_certs`.
-/// `password` is used for PKCS#12 only; `None` means the empty password.
+/// `password` is used for PKCS#12 (`None`: the empty password) and Java keystores (`None`:
+/// read without checking their integrity).
 pub fn decode(
     bytes: &[u8],
     format: Format,
@@ -101,12 +132,15 @@ pub fn decode(
         Format::Pem => pem_certificates(bytes)?,
         Format::Der => der_certificates(bytes)?,
         Format::Pkcs12 => pkcs12_certificates(bytes, password.unwrap_or(""))?,
+        Format::Jks | Format::Jceks => keystore::certificates(bytes, password)?,
     };
     if certs.is_empty() {
         return Err(DecodeError::NoCertificate(match format {
             Format::Pem => "PEM without a CERTIFICATE block".into(),
             Format::Der => "DER without a certificate".into(),
             Format::Pkcs12 => "PKCS#12 without a certificate".into(),
+            Format::Jks => "JKS keystore without a certificate".into(),
+            Format::Jceks => "JCEKS keystore without a certificate".into(),
         }));
     }
     let truncated = certs.len() > max_certs;

@@ -12,6 +12,7 @@
 //! the timeout). A decoder that panics on a hostile file fails that file only.
 
 pub mod formats;
+pub mod keystore;
 pub mod read;
 pub mod walk;
 
@@ -120,9 +121,12 @@ fn read_one(path: &Path, password: &PasswordFile, trust: &TrustStore) -> ProbeRe
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let bytes = read::read_certificate_file(path)?;
         let format = formats::detect(&bytes).map_err(decode_failure)?;
-        let password = match format {
-            formats::Format::Pkcs12 => password.read()?,
-            _ => None,
+        let password = match format.takes_password() {
+            true => password.read().map_err(|mut f| {
+                f.reason = format.password_reason();
+                f
+            })?,
+            false => None,
         };
         formats::decode(&bytes, format, password.as_deref(), bundle::MAX_BUNDLE)
             .map_err(decode_failure)
@@ -243,8 +247,8 @@ fn panicked(path: &Path, panic: Box<dyn std::any::Any + Send>) -> ProbeFailure {
     )
 }
 
-/// The PKCS#12 password, read from its file only when a PKCS#12 file turns up, at most once
-/// per probe.
+/// The PKCS#12 or keystore password, read from its file only when such a file turns up, at
+/// most once per probe.
 struct PasswordFile<'a> {
     path: Option<&'a Path>,
     read: std::sync::OnceLock<Result<Option<String>, ProbeFailure>>,
