@@ -68,6 +68,8 @@ pub enum ProbeReason {
     /// A JKS or JCEKS keystore's password is wrong (its integrity digest does not match) or
     /// cannot be read.
     KeystorePassword,
+    /// A CRL file's CRL does not parse.
+    CrlMalformed,
     /// A file holds more certificates than are read.
     FileTooManyCertificates,
     /// The path matches more files than are read.
@@ -104,6 +106,7 @@ impl ProbeReason {
             ProbeReason::FileMalformed => "file_malformed",
             ProbeReason::Pkcs12Password => "pkcs12_password",
             ProbeReason::KeystorePassword => "keystore_password",
+            ProbeReason::CrlMalformed => "crl_malformed",
             ProbeReason::FileTooManyCertificates => "file_too_many_certificates",
             ProbeReason::TooManyFiles => "too_many_files",
         }

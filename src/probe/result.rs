@@ -122,6 +122,18 @@ pub struct TlsSession {
     pub group: String,
 }
 
+/// What a CRL file says (file targets; see `probe::files::formats::crl`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlFacts {
+    /// The issuer's name as text (`CN=…, O=…`), cut to
+    /// `probe::files::formats::MAX_ISSUER_LABEL` bytes for the label.
+    pub issuer: String,
+    /// thisUpdate, Unix seconds.
+    pub this_update: i64,
+    /// nextUpdate, Unix seconds; `None` when the CRL does not say (it never goes stale by date).
+    pub next_update: Option<i64>,
+}
+
 /// Everything one probe of one endpoint found.
 #[derive(Debug, Clone)]
 pub struct ProbeResult {
@@ -151,6 +163,8 @@ pub struct ProbeResult {
     pub legacy: Option<crate::probe::legacy::LegacyReport>,
     /// What the caIssuers download found, when the path did not build and the leaf names one.
     pub aia: Option<crate::probe::aia::AiaOutcome>,
+    /// The CRL a file target's file holds, instead of certificates.
+    pub crl: Option<CrlFacts>,
 }
 
 impl ProbeResult {
@@ -168,12 +182,13 @@ impl ProbeResult {
             revocation: None,
             legacy: None,
             aia: None,
+            crl: None,
         }
     }
 
-    /// `cert_probe_success`: the probe got a certificate chain.
+    /// `cert_probe_success`: the probe got a certificate chain (or, from a CRL file, a CRL).
     pub fn success(&self) -> bool {
-        self.chain.is_some()
+        self.chain.is_some() || self.crl.is_some()
     }
 }
 

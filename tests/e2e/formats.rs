@@ -205,3 +205,137 @@ async fn jks_and_jceks_keystores_report_key_chains_and_trusted_certificates() {
     assert_eq!(reasons(&m, "wrong", &truncated), ["file_malformed"]);
     h.stop().await;
 }
+
+/// `openssl ca -gencrl` in `dir` (holding `ca.pem`, `ca.key` and `ca.cnf`), with `dates`.
+fn gencrl(dir: &Path, out: &str, dates: &[&str]) {
+    let mut args = vec![
+        "ca", "-gencrl", "-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.pem", "-out",
+    ];
+    args.push(out);
+    args.extend_from_slice(dates);
+    openssl::run_blocking(dir, &args);
+}
+
+#[tokio::test]
+async fn crl_files_report_their_issuer_next_update_and_staleness() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let crls = d.join("crls");
+    std::fs::create_dir(&crls).expect("mkdir");
+    // An internal CA publishing CRLs as `openssl ca` does.
+    openssl::run_blocking(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=Internal CA/O=Example",
+        ],
+    );
+    write(d, "index.txt", "");
+    write(d, "crlnumber", "01\n");
+    write(
+        d,
+        "ca.cnf",
+        "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\n",
+    );
+    gencrl(d, "crls/fresh.pem", &["-crldays", "7"]);
+    openssl::run_blocking(
+        d,
+        &[
+            "crl",
+            "-in",
+            "crls/fresh.pem",
+            "-outform",
+            "DER",
+            "-out",
+            "crls/fresh.crl",
+        ],
+    );
+    gencrl(
+        d,
+        "crls/stale.pem",
+        &[
+            "-crl_lastupdate",
+            "20200101000000Z",
+            "-crl_nextupdate",
+            "20200108000000Z",
+        ],
+    );
+    write(
+        &crls,
+        "broken.pem",
+        "-----BEGIN X509 CRL-----\nMIIBAAAAAAAA\n-----END X509 CRL-----\n",
+    );
+    // A certificate among the CRLs is read as before.
+    std::fs::copy(d.join("ca.pem"), crls.join("ca.pem")).expect("copy");
+
+    let file = |name: &str| p(&crls.join(name));
+    let (fresh_pem, fresh_der, stale, broken, cert) = (
+        file("fresh.pem"),
+        file("fresh.crl"),
+        file("stale.pem"),
+        file("broken.pem"),
+        file("ca.pem"),
+    );
+    let yaml = format!(
+        "defaults:\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    path: {}/*\n",
+        crls.display()
+    );
+    let h = Harness::start_in(dir, &yaml).await;
+    let m = h
+        .wait_until(WAIT, |m| {
+            m.find("cert_probe_timestamp_seconds", &[("target", "t")])
+                .len()
+                == 5
+        })
+        .await;
+    let issuer = "CN=Internal CA, O=Example";
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64();
+    for f in [&fresh_pem, &fresh_der] {
+        let l = [("target", "t"), ("file", f.as_str()), ("issuer", issuer)];
+        let next = m.value("cert_crl_file_next_update_timestamp_seconds", &l);
+        let days = (next - now) / 86_400.0;
+        assert!((6.9..7.1).contains(&days), "{f}: {days}\n{}", m.text);
+        let this = m.value("cert_crl_file_this_update_timestamp_seconds", &l);
+        assert!((now - this).abs() < 600.0, "{f}: {this}");
+        assert_eq!(m.value("cert_crl_file_stale", &l), 0.0, "{f}");
+        let l = [("target", "t"), ("file", f.as_str())];
+        assert_eq!(m.value("cert_probe_success", &l), 1.0, "{f}");
+        assert!(reasons(&m, "t", f).is_empty(), "{f}\n{}", m.text);
+        // A CRL is not a certificate: no expiry series.
+        assert_eq!(m.get("cert_days_to_expiry", &l), None, "{f}");
+    }
+    let l = [
+        ("target", "t"),
+        ("file", stale.as_str()),
+        ("issuer", issuer),
+    ];
+    assert_eq!(m.value("cert_crl_file_stale", &l), 1.0, "{}", m.text);
+    assert_eq!(
+        m.value("cert_crl_file_next_update_timestamp_seconds", &l),
+        1_578_441_600.0
+    );
+    assert_eq!(reasons(&m, "t", &broken), ["crl_malformed"], "{}", m.text);
+    let l = [("target", "t"), ("file", broken.as_str())];
+    assert_eq!(m.value("cert_probe_success", &l), 0.0);
+    assert!(m.find("cert_crl_file_stale", &l).is_empty());
+    let l = [("target", "t"), ("file", cert.as_str())];
+    assert_eq!(m.value("cert_probe_success", &l), 1.0);
+    assert!(m.get("cert_days_to_expiry", &l).is_some(), "{}", m.text);
+    h.stop().await;
+}

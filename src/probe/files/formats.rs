@@ -11,13 +11,20 @@
 //!   the target's password (the empty password when none is configured); the certificate whose
 //!   private key is in the file comes first, then its issuers by name, then the rest.
 //! - **JKS, JCEKS**: Java keystores, told by their magic number; see [`super::keystore`].
+//! - **CRL**: a PEM `X509 CRL` block in a file without a `CERTIFICATE` block, or a DER SEQUENCE
+//!   that parses as a CRL (a certificate's tbsCertificate starts with its `[0]` version, a
+//!   CRL's tbsCertList does not). Its issuer and dates are taken ([`crl`]); its signature is
+//!   not checked, as there is no certificate to check it against.
 
 use p12_keystore::error::Error as P12Error;
 use p12_keystore::Pkcs12Archive;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
+use x509_parser::prelude::FromDer;
+use x509_parser::revocation_list::CertificateRevocationList;
 
 use super::keystore;
+use crate::probe::result::CrlFacts;
 use crate::probe::ProbeReason;
 
 /// How a certificate file is encoded.
@@ -35,6 +42,8 @@ pub enum Format {
     Jks,
     /// A JCEKS Java keystore, read as [`Format::Jks`] (its secret keys have no certificate).
     Jceks,
+    /// A certificate revocation list, PEM or DER: read with [`crl`], not [`decode`].
+    Crl,
 }
 
 impl Format {
@@ -74,6 +83,8 @@ pub enum DecodeError {
     Pkcs12Password(String),
     /// A JKS or JCEKS keystore whose integrity digest does not match the password given.
     KeystorePassword(String),
+    /// A CRL file whose CRL does not parse.
+    CrlMalformed(String),
 }
 
 impl DecodeError {
@@ -84,6 +95,7 @@ impl DecodeError {
             DecodeError::Malformed(_) => ProbeReason::FileMalformed,
             DecodeError::Pkcs12Password(_) => ProbeReason::Pkcs12Password,
             DecodeError::KeystorePassword(_) => ProbeReason::KeystorePassword,
+            DecodeError::CrlMalformed(_) => ProbeReason::CrlMalformed,
         }
     }
 
@@ -92,6 +104,7 @@ impl DecodeError {
         match self {
             DecodeError::NoCertificate(d) | DecodeError::Malformed(d) => d,
             DecodeError::Pkcs12Password(d) | DecodeError::KeystorePassword(d) => d,
+            DecodeError::CrlMalformed(d) => d,
         }
     }
 }
@@ -107,13 +120,28 @@ pub fn detect(bytes: &[u8]) -> Result<Format, DecodeError> {
         _ => {}
     }
     if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        let has = |label: &[u8]| bytes.windows(label.len()).any(|w| w == label);
+        if has(b"-----BEGIN X509 CRL-----") && !has(b"-----BEGIN CERTIFICATE-----") {
+            return Ok(Format::Crl);
+        }
         return Ok(Format::Pem);
     }
     let not_a_certificate_file =
         || DecodeError::Malformed("neither PEM, DER nor PKCS#12 (no certificate found)".into());
     let header = der_header(bytes).ok_or_else(not_a_certificate_file)?;
     match (bytes[0], bytes.get(header.header_len)) {
-        (SEQUENCE, Some(&SEQUENCE)) => Ok(Format::Der),
+        (SEQUENCE, Some(&SEQUENCE)) => {
+            // A certificate's tbsCertificate opens with its explicit `[0]` version (v3, v2);
+            // a CRL's tbsCertList with an INTEGER version or its signature algorithm.
+            let inner = der_header(&bytes[header.header_len..]);
+            let first = inner.and_then(|h| bytes.get(header.header_len + h.header_len));
+            if first != Some(&EXPLICIT_0)
+                && CertificateRevocationList::from_der(bytes).is_ok_and(|(rest, _)| rest.is_empty())
+            {
+                return Ok(Format::Crl);
+            }
+            Ok(Format::Der)
+        }
         (SEQUENCE, Some(&INTEGER)) => Ok(Format::Pkcs12),
         _ => Err(not_a_certificate_file()),
     }
@@ -133,6 +161,11 @@ pub fn decode(
         Format::Der => der_certificates(bytes)?,
         Format::Pkcs12 => pkcs12_certificates(bytes, password.unwrap_or(""))?,
         Format::Jks | Format::Jceks => keystore::certificates(bytes, password)?,
+        Format::Crl => {
+            return Err(DecodeError::NoCertificate(
+                "a CRL holds no certificate (read it with formats::crl)".into(),
+            ))
+        }
     };
     if certs.is_empty() {
         return Err(DecodeError::NoCertificate(match format {
@@ -141,6 +174,7 @@ pub fn decode(
             Format::Pkcs12 => "PKCS#12 without a certificate".into(),
             Format::Jks => "JKS keystore without a certificate".into(),
             Format::Jceks => "JCEKS keystore without a certificate".into(),
+            Format::Crl => "a CRL".into(),
         }));
     }
     let truncated = certs.len() > max_certs;
@@ -152,7 +186,50 @@ pub fn decode(
     })
 }
 
+/// The most bytes of a CRL issuer name kept for the `issuer` label.
+pub const MAX_ISSUER_LABEL: usize = 256;
+
+/// The facts of a CRL file ([`Format::Crl`]): who issued it and when it goes stale. The first
+/// CRL of a PEM file is taken. Its signature is not checked: a file has no issuer certificate
+/// beside it to check it with.
+pub fn crl(bytes: &[u8]) -> Result<CrlFacts, DecodeError> {
+    let der = if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        let first = CertificateRevocationListDer::pem_slice_iter(bytes)
+            .next()
+            .ok_or_else(|| DecodeError::CrlMalformed("no X509 CRL block".into()))?;
+        first
+            .map_err(|e| DecodeError::CrlMalformed(format!("PEM X509 CRL block: {e}")))?
+            .as_ref()
+            .to_vec()
+    } else {
+        bytes.to_vec()
+    };
+    let (rest, parsed) = CertificateRevocationList::from_der(&der)
+        .map_err(|e| DecodeError::CrlMalformed(format!("not a CRL: {e}")))?;
+    if !rest.is_empty() {
+        return Err(DecodeError::CrlMalformed(format!(
+            "{} bytes after the CRL",
+            rest.len()
+        )));
+    }
+    let mut issuer = parsed.issuer().to_string();
+    if issuer.len() > MAX_ISSUER_LABEL {
+        let mut cut = MAX_ISSUER_LABEL;
+        while !issuer.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        issuer.truncate(cut);
+        issuer.push('…');
+    }
+    Ok(CrlFacts {
+        issuer,
+        this_update: parsed.last_update().timestamp(),
+        next_update: parsed.next_update().map(|t| t.timestamp()),
+    })
+}
+
 const SEQUENCE: u8 = 0x30;
+const EXPLICIT_0: u8 = 0xa0;
 const INTEGER: u8 = 0x02;
 
 /// The length of a DER (or BER indefinite-length) header and of the content it announces.
@@ -412,5 +489,63 @@ mod tests {
         let (bytes, leaf, _) = pkcs12("");
         let decoded = decode_all(&bytes, None).unwrap();
         assert_eq!(decoded.certs[0].as_ref(), leaf.der.as_slice());
+    }
+
+    /// A CRL issued by a fresh CA named `cn`: (DER, PEM), nextUpdate `next` (Unix seconds).
+    fn crl_of(cn: &str, next: i64) -> (Vec<u8>, String) {
+        let (params, key, _) = ca(cn);
+        let crl = rcgen::CertificateRevocationListParams {
+            this_update: time::OffsetDateTime::from_unix_timestamp(next - 7 * 86_400).unwrap(),
+            next_update: time::OffsetDateTime::from_unix_timestamp(next).unwrap(),
+            crl_number: rcgen::SerialNumber::from(3u64),
+            issuing_distribution_point: None,
+            revoked_certs: Vec::new(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        }
+        .signed_by(&Issuer::from_params(&params, &key))
+        .unwrap();
+        (crl.der().to_vec(), crl.pem().unwrap())
+    }
+
+    #[test]
+    fn crls_are_told_from_certificates_by_content() {
+        let next = 1_900_000_000;
+        let (der, pem) = crl_of("CRL Issuer", next);
+        assert_eq!(detect(&der).unwrap(), Format::Crl);
+        assert_eq!(detect(pem.as_bytes()).unwrap(), Format::Crl);
+        for bytes in [der.as_slice(), pem.as_bytes()] {
+            let facts = crl(bytes).unwrap();
+            assert_eq!(facts.issuer, "CN=CRL Issuer");
+            assert_eq!(facts.next_update, Some(next));
+            assert_eq!(facts.this_update, next - 7 * 86_400);
+        }
+        // Certificates stay certificates, and a CRL beside certificates is ignored as before.
+        let (_, _, root) = ca("Root");
+        assert_eq!(detect(&root.der).unwrap(), Format::Der);
+        let both = format!("{}{pem}", root.pem);
+        assert_eq!(detect(both.as_bytes()).unwrap(), Format::Pem);
+        assert_eq!(decode_all(both.as_bytes(), None).unwrap().certs.len(), 1);
+    }
+
+    #[test]
+    fn a_crl_that_does_not_parse_is_crl_malformed() {
+        let broken = "-----BEGIN X509 CRL-----\nMIIBAAAA\n-----END X509 CRL-----\n";
+        let e = crl(broken.as_bytes()).unwrap_err();
+        assert_eq!(e.reason().as_str(), "crl_malformed", "{e:?}");
+        let (der, _) = crl_of("CRL Issuer", 1_900_000_000);
+        let e = crl(&[der.as_slice(), &[0]].concat()).unwrap_err();
+        assert_eq!(e.reason().as_str(), "crl_malformed", "{e:?}");
+    }
+
+    #[test]
+    fn a_long_issuer_is_cut_for_its_label() {
+        let long = "x".repeat(400);
+        let (der, _) = crl_of(&long, 1_900_000_000);
+        let issuer = crl(&der).unwrap().issuer;
+        assert!(
+            issuer.len() <= MAX_ISSUER_LABEL + '…'.len_utf8(),
+            "{issuer}"
+        );
+        assert!(issuer.ends_with('…'));
     }
 }

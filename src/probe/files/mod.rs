@@ -118,9 +118,14 @@ fn read_all(source: &CertFileSource, trust: &TrustStore, deadline: Instant) -> V
 /// Reads, decodes and judges one file. Never fails: failures are in the result.
 fn read_one(path: &Path, password: &PasswordFile, trust: &TrustStore) -> ProbeResult {
     let started = Instant::now();
+    let mut crl = None;
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let bytes = read::read_certificate_file(path)?;
         let format = formats::detect(&bytes).map_err(decode_failure)?;
+        if format == formats::Format::Crl {
+            crl = Some(formats::crl(&bytes).map_err(decode_failure)?);
+            return Ok(None);
+        }
         let password = match format.takes_password() {
             true => password.read().map_err(|mut f| {
                 f.reason = format.password_reason();
@@ -129,6 +134,7 @@ fn read_one(path: &Path, password: &PasswordFile, trust: &TrustStore) -> ProbeRe
             false => None,
         };
         formats::decode(&bytes, format, password.as_deref(), bundle::MAX_BUNDLE)
+            .map(Some)
             .map_err(decode_failure)
     }))
     .unwrap_or_else(|panic| Err(panicked(path, panic)));
@@ -136,7 +142,8 @@ fn read_one(path: &Path, password: &PasswordFile, trust: &TrustStore) -> ProbeRe
     let mut result = ProbeResult::new();
     match outcome {
         Err(failure) => result.failure = Some(failure),
-        Ok(decoded) => {
+        Ok(None) => result.crl = crl,
+        Ok(Some(decoded)) => {
             let judged =
                 std::panic::catch_unwind(AssertUnwindSafe(|| judge(&decoded.certs, trust)))
                     .unwrap_or_else(|panic| (None, Some(panicked(path, panic))));
