@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 # name server (on a loopback port, counting the queries it receives) of the DNS tests.
 packages=(openssl prometheus prometheus-alertmanager python3-yaml ca-certificates nginx-light libnginx-mod-mail postgresql tinyproxy util-linux unbound)
 packages+=(default-jdk-headless) # keytool makes the JKS/JCEKS test keystores
+command -v kubectl >/dev/null || packages+=(kubernetes-client) # kubectl config makes the test kubeconfigs (Debian's kubectl; skipped where another kubectl package owns /usr/bin/kubectl)
 source scripts/lib/packages.sh # (the script runs from the repository root: see cd above)
 ensure_packages "${packages[@]}"
 

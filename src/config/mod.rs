@@ -69,6 +69,8 @@ pub const RESERVED_LABELS: &[&str] = &[
     "dns_names",
     "instance",
     "job",
+    "kubeconfig_cluster",
+    "kubeconfig_user",
 ];
 
 /// A validated configuration, ready for the scheduler.

@@ -245,13 +245,17 @@ pub struct SnapshotCollector {
 /// One row of labels: the target's own, then those of the series.
 pub(crate) type Labels<'a> = Vec<(&'a str, &'a str)>;
 
-/// The labels every series of a result carries: `target`, the target's own labels, and the
-/// instance label (`address` or `file`) when there is one.
+/// The labels every series of a result carries: `target`, the target's own labels, the
+/// instance label (`address` or `file`) when there is one, and the file's entry
+/// (`kubeconfig_cluster`, `kubeconfig_user`) when the result is about one.
 pub(crate) fn base_labels<'a>(snapshot: &'a Snapshot, result: &'a ProbeResult) -> Labels<'a> {
     let mut labels = Vec::with_capacity(4 + snapshot.target.labels.len());
     labels.push(("target", snapshot.target.name.as_str()));
     if let Some(instance) = &result.instance {
         labels.push((instance_label(instance), instance.value()));
+    }
+    if let Some(entry) = &result.entry {
+        labels.push((entry.label, entry.name.as_str()));
     }
     for (k, v) in &snapshot.target.labels {
         labels.push((k.as_str(), v.as_str()));

@@ -70,6 +70,8 @@ pub enum ProbeReason {
     KeystorePassword,
     /// A CRL file's CRL does not parse.
     CrlMalformed,
+    /// A kubeconfig does not parse, or an entry's certificate data is not base64.
+    KubeconfigMalformed,
     /// A file holds more certificates than are read.
     FileTooManyCertificates,
     /// The path matches more files than are read.
@@ -107,6 +109,7 @@ impl ProbeReason {
             ProbeReason::Pkcs12Password => "pkcs12_password",
             ProbeReason::KeystorePassword => "keystore_password",
             ProbeReason::CrlMalformed => "crl_malformed",
+            ProbeReason::KubeconfigMalformed => "kubeconfig_malformed",
             ProbeReason::FileTooManyCertificates => "file_too_many_certificates",
             ProbeReason::TooManyFiles => "too_many_files",
         }

@@ -122,6 +122,16 @@ pub struct TlsSession {
     pub group: String,
 }
 
+/// The entry of a file a result is about, when a file holds several that are reported apart
+/// (a kubeconfig's clusters and users): one more label beside `file`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// The label's name (`kubeconfig_cluster`, `kubeconfig_user`).
+    pub label: &'static str,
+    /// The entry's name, the label's value (bounded by the decoder).
+    pub name: String,
+}
+
 /// What a CRL file says (file targets; see `probe::files::formats::crl`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrlFacts {
@@ -165,6 +175,8 @@ pub struct ProbeResult {
     pub aia: Option<crate::probe::aia::AiaOutcome>,
     /// The CRL a file target's file holds, instead of certificates.
     pub crl: Option<CrlFacts>,
+    /// The entry of the file (`instance`) this result is about, when it has several.
+    pub entry: Option<FileEntry>,
 }
 
 impl ProbeResult {
@@ -183,6 +195,7 @@ impl ProbeResult {
             legacy: None,
             aia: None,
             crl: None,
+            entry: None,
         }
     }
 

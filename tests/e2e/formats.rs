@@ -339,3 +339,156 @@ async fn crl_files_report_their_issuer_next_update_and_staleness() {
     assert!(m.get("cert_days_to_expiry", &l).is_some(), "{}", m.text);
     h.stop().await;
 }
+
+/// Runs `kubectl config` with the space-separated `args` on the kubeconfig `config`, in `dir`;
+/// panics with its output when it fails or is missing.
+fn kubectl_config(dir: &Path, config: &Path, args: &str) {
+    let args: Vec<&str> = args.split_whitespace().collect();
+    let output = std::process::Command::new("kubectl")
+        .arg("config")
+        .args(&args)
+        .env("KUBECONFIG", config)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run `kubectl` ({e}): install the Debian package `kubernetes-client` (bash scripts/test.sh does)")
+        });
+    assert!(
+        output.status.success(),
+        "kubectl config {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The labels of one kubeconfig entry of target `t`.
+fn entry<'a>(file: &'a str, label: &'a str, name: &'a str) -> [(&'a str, &'a str); 3] {
+    [("target", "t"), ("file", file), (label, name)]
+}
+
+const CLUSTER: &str = "kubeconfig_cluster";
+const USER: &str = "kubeconfig_user";
+
+#[tokio::test]
+async fn kubeconfig_clusters_and_users_are_reported_each_under_its_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let kube = d.join("kube");
+    std::fs::create_dir_all(kube.join("pki")).expect("mkdir");
+    let root = Ca::root("Kube Root");
+    let client = root.leaf(&LeafSpec::new("admin", 20));
+    write(&kube.join("pki"), "ca.pem", &root.pem());
+    write(d, "ca.pem", &root.pem());
+    write(d, "client.pem", &pki::pem_of(&client.der));
+    write(d, "client.key", &client.key.serialize_pem());
+    let config = kube.join("config");
+    let ca = d.join("ca.pem");
+    kubectl_config(
+        d,
+        &config,
+        &format!(
+            "set-cluster prod --server=https://127.0.0.1:6443 --certificate-authority={} \
+             --embed-certs=true",
+            ca.display()
+        ),
+    );
+    // A CA referenced by a path relative to the kubeconfig's directory, and one that is gone.
+    kubectl_config(
+        &kube,
+        &config,
+        "set-cluster ref --server=https://127.0.0.1:6443 --certificate-authority=pki/ca.pem",
+    );
+    kubectl_config(
+        &kube,
+        &config,
+        "set-cluster gone --server=https://127.0.0.1:6443 --certificate-authority=pki/missing.pem",
+    );
+    kubectl_config(
+        d,
+        &config,
+        "set-credentials admin --client-certificate=client.pem --client-key=client.key \
+         --embed-certs=true",
+    );
+    kubectl_config(
+        d,
+        &config,
+        "set-credentials robot --token=not-a-certificate",
+    );
+    // The same kubeconfig with the user's certificate data damaged.
+    let text = std::fs::read_to_string(&config).expect("read");
+    let damaged: String = text
+        .lines()
+        .map(|l| match l.split_once("client-certificate-data: ") {
+            Some((indent, _)) => format!("{indent}client-certificate-data: '!!! not base64'\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    assert_ne!(damaged, text);
+    write(&kube, "damaged", &damaged);
+    write(
+        &kube,
+        "unparsable",
+        "apiVersion: v1\nkind: Config\nclusters: [\n",
+    );
+
+    let file = |name: &str| p(&kube.join(name));
+    let (good, bad, unparsable) = (file("config"), file("damaged"), file("unparsable"));
+    let yaml = format!(
+        "defaults:\n  interval: 1s\n  timeout: 5s\ntargets:\n  - name: t\n    path: {}/*\n    ca_file: {}\n",
+        kube.display(),
+        ca.display()
+    );
+    let h = Harness::start_in(dir, &yaml).await;
+    let m = h
+        .wait_until(WAIT, |m| {
+            m.find("cert_probe_timestamp_seconds", &[("target", "t")])
+                .len()
+                == 9
+        })
+        .await;
+    for f in [&good, &bad] {
+        for name in ["prod", "ref"] {
+            let l = entry(f, CLUSTER, name);
+            assert_eq!(
+                m.value("cert_probe_success", &l),
+                1.0,
+                "{f} {name}\n{}",
+                m.text
+            );
+            // A CA alone is a bundle: its expiry, no verdict.
+            assert!(m.get("cert_days_to_expiry", &l).is_some(), "{f} {name}");
+            assert_eq!(m.get("cert_chain_valid", &l), None, "{f} {name}");
+        }
+        let l = entry(f, CLUSTER, "gone");
+        assert_eq!(
+            m.reasons_where("cert_probe_error_info", &l),
+            ["file_unreadable"],
+            "{f}\n{}",
+            m.text
+        );
+        // The token user has no certificate, so no series.
+        assert!(m
+            .find("cert_probe_success", &entry(f, USER, "robot"))
+            .is_empty());
+    }
+    // The client certificate is a chain, judged against ca_file.
+    let l = entry(&good, USER, "admin");
+    assert_eq!(m.value("cert_probe_success", &l), 1.0, "{}", m.text);
+    assert_eq!(m.value("cert_chain_valid", &l), 1.0, "{}", m.text);
+    let days = m.value("cert_days_to_expiry", &l);
+    assert!((19.0..21.0).contains(&days), "{days}");
+    let l = entry(&bad, USER, "admin");
+    assert_eq!(m.value("cert_probe_success", &l), 0.0, "{}", m.text);
+    assert_eq!(
+        m.reasons_where("cert_probe_error_info", &l),
+        ["kubeconfig_malformed"]
+    );
+    // A kubeconfig that does not parse is one result for the file.
+    let l = [("target", "t"), ("file", unparsable.as_str())];
+    let samples = m.find("cert_probe_error_info", &l);
+    assert_eq!(samples.len(), 1, "{samples:?}");
+    assert_eq!(samples[0].labels["reason"], "kubeconfig_malformed");
+    assert!(!samples[0].labels.contains_key("kubeconfig_cluster"));
+    h.stop().await;
+}

@@ -82,8 +82,7 @@ pub(super) fn finding(
         FileTooManyCertificates => Finding::new(Attention, code, detail.to_string())
             .advice("split the file: only the first 1,024 certificates are read"),
         TlsHandshake | FileUnreadable | FileTooLarge | FileNotFound | FileNoCertificate
-        | FileMalformed | Pkcs12Password | KeystorePassword | CrlMalformed | TooManyFiles => {
-            broken(format!("the probe failed: {detail}"))
-        }
+        | FileMalformed | Pkcs12Password | KeystorePassword | CrlMalformed
+        | KubeconfigMalformed | TooManyFiles => broken(format!("the probe failed: {detail}")),
     }
 }

@@ -15,6 +15,7 @@
 //!   that parses as a CRL (a certificate's tbsCertificate starts with its `[0]` version, a
 //!   CRL's tbsCertList does not). Its issuer and dates are taken ([`crl`]); its signature is
 //!   not checked, as there is no certificate to check it against.
+//! - **kubeconfig**: YAML of `kind: Config`; see [`super::kubeconfig`].
 
 use p12_keystore::error::Error as P12Error;
 use p12_keystore::Pkcs12Archive;
@@ -23,7 +24,7 @@ use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
 use x509_parser::prelude::FromDer;
 use x509_parser::revocation_list::CertificateRevocationList;
 
-use super::keystore;
+use super::{keystore, kubeconfig};
 use crate::probe::result::CrlFacts;
 use crate::probe::ProbeReason;
 
@@ -44,6 +45,8 @@ pub enum Format {
     Jceks,
     /// A certificate revocation list, PEM or DER: read with [`crl`], not [`decode`].
     Crl,
+    /// A kubeconfig: read with [`super::kubeconfig::entries`], not [`decode`].
+    Kubeconfig,
 }
 
 impl Format {
@@ -85,6 +88,8 @@ pub enum DecodeError {
     KeystorePassword(String),
     /// A CRL file whose CRL does not parse.
     CrlMalformed(String),
+    /// A kubeconfig that does not parse, or an entry whose certificate data is not base64.
+    KubeconfigMalformed(String),
 }
 
 impl DecodeError {
@@ -96,6 +101,7 @@ impl DecodeError {
             DecodeError::Pkcs12Password(_) => ProbeReason::Pkcs12Password,
             DecodeError::KeystorePassword(_) => ProbeReason::KeystorePassword,
             DecodeError::CrlMalformed(_) => ProbeReason::CrlMalformed,
+            DecodeError::KubeconfigMalformed(_) => ProbeReason::KubeconfigMalformed,
         }
     }
 
@@ -104,7 +110,7 @@ impl DecodeError {
         match self {
             DecodeError::NoCertificate(d) | DecodeError::Malformed(d) => d,
             DecodeError::Pkcs12Password(d) | DecodeError::KeystorePassword(d) => d,
-            DecodeError::CrlMalformed(d) => d,
+            DecodeError::CrlMalformed(d) | DecodeError::KubeconfigMalformed(d) => d,
         }
     }
 }
@@ -125,6 +131,9 @@ pub fn detect(bytes: &[u8]) -> Result<Format, DecodeError> {
             return Ok(Format::Crl);
         }
         return Ok(Format::Pem);
+    }
+    if kubeconfig::is_kubeconfig(bytes) {
+        return Ok(Format::Kubeconfig);
     }
     let not_a_certificate_file =
         || DecodeError::Malformed("neither PEM, DER nor PKCS#12 (no certificate found)".into());
@@ -161,9 +170,9 @@ pub fn decode(
         Format::Der => der_certificates(bytes)?,
         Format::Pkcs12 => pkcs12_certificates(bytes, password.unwrap_or(""))?,
         Format::Jks | Format::Jceks => keystore::certificates(bytes, password)?,
-        Format::Crl => {
+        Format::Crl | Format::Kubeconfig => {
             return Err(DecodeError::NoCertificate(
-                "a CRL holds no certificate (read it with formats::crl)".into(),
+                "a CRL or a kubeconfig is not decoded as certificates".into(),
             ))
         }
     };
@@ -175,6 +184,7 @@ pub fn decode(
             Format::Jks => "JKS keystore without a certificate".into(),
             Format::Jceks => "JCEKS keystore without a certificate".into(),
             Format::Crl => "a CRL".into(),
+            Format::Kubeconfig => "a kubeconfig".into(),
         }));
     }
     let truncated = certs.len() > max_certs;
@@ -186,8 +196,22 @@ pub fn decode(
     })
 }
 
-/// The most bytes of a CRL issuer name kept for the `issuer` label.
-pub const MAX_ISSUER_LABEL: usize = 256;
+/// The most bytes of a name taken from a file for a label (a CRL's issuer, a kubeconfig's
+/// cluster or user), so a hostile file cannot write megabyte labels.
+pub const MAX_LABEL: usize = 256;
+
+/// `text` cut at [`MAX_LABEL`]-like `max` bytes (on a character boundary), with `…` when cut.
+pub fn cut_label(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
 
 /// The facts of a CRL file ([`Format::Crl`]): who issued it and when it goes stale. The first
 /// CRL of a PEM file is taken. Its signature is not checked: a file has no issuer certificate
@@ -212,17 +236,8 @@ pub fn crl(bytes: &[u8]) -> Result<CrlFacts, DecodeError> {
             rest.len()
         )));
     }
-    let mut issuer = parsed.issuer().to_string();
-    if issuer.len() > MAX_ISSUER_LABEL {
-        let mut cut = MAX_ISSUER_LABEL;
-        while !issuer.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        issuer.truncate(cut);
-        issuer.push('…');
-    }
     Ok(CrlFacts {
-        issuer,
+        issuer: cut_label(parsed.issuer().to_string(), MAX_LABEL),
         this_update: parsed.last_update().timestamp(),
         next_update: parsed.next_update().map(|t| t.timestamp()),
     })
@@ -542,10 +557,7 @@ mod tests {
         let long = "x".repeat(400);
         let (der, _) = crl_of(&long, 1_900_000_000);
         let issuer = crl(&der).unwrap().issuer;
-        assert!(
-            issuer.len() <= MAX_ISSUER_LABEL + '…'.len_utf8(),
-            "{issuer}"
-        );
+        assert!(issuer.len() <= MAX_LABEL + '…'.len_utf8(), "{issuer}");
         assert!(issuer.ends_with('…'));
     }
 }
