@@ -72,6 +72,12 @@ pub enum ProbeReason {
     CrlMalformed,
     /// A kubeconfig does not parse, or an entry's certificate data is not base64.
     KubeconfigMalformed,
+    /// A URL target's server answered with an HTTP error status (404, 500, …).
+    UrlHttpStatus,
+    /// A URL target's body is over the cap.
+    UrlTooLarge,
+    /// A URL target's server could not be reached (connection, TLS, redirects).
+    UrlUnreachable,
     /// A file holds more certificates than are read.
     FileTooManyCertificates,
     /// The path matches more files than are read.
@@ -110,6 +116,9 @@ impl ProbeReason {
             ProbeReason::KeystorePassword => "keystore_password",
             ProbeReason::CrlMalformed => "crl_malformed",
             ProbeReason::KubeconfigMalformed => "kubeconfig_malformed",
+            ProbeReason::UrlHttpStatus => "url_http_status",
+            ProbeReason::UrlTooLarge => "url_too_large",
+            ProbeReason::UrlUnreachable => "url_unreachable",
             ProbeReason::FileTooManyCertificates => "file_too_many_certificates",
             ProbeReason::TooManyFiles => "too_many_files",
         }

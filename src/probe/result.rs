@@ -27,6 +27,8 @@ pub enum Phase {
     Legacy,
     /// Downloading a missing intermediate from the leaf's caIssuers URL (alongside revocation).
     Aia,
+    /// Downloading a URL target's certificates.
+    Fetch,
 }
 
 impl Phase {
@@ -42,6 +44,7 @@ impl Phase {
             Phase::Revocation => "revocation",
             Phase::Legacy => "legacy",
             Phase::Aia => "aia",
+            Phase::Fetch => "fetch",
         }
     }
 }

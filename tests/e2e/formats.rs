@@ -206,23 +206,9 @@ async fn jks_and_jceks_keystores_report_key_chains_and_trusted_certificates() {
     h.stop().await;
 }
 
-/// `openssl ca -gencrl` in `dir` (holding `ca.pem`, `ca.key` and `ca.cnf`), with `dates`.
-fn gencrl(dir: &Path, out: &str, dates: &[&str]) {
-    let mut args = vec![
-        "ca", "-gencrl", "-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.pem", "-out",
-    ];
-    args.push(out);
-    args.extend_from_slice(dates);
-    openssl::run_blocking(dir, &args);
-}
-
-#[tokio::test]
-async fn crl_files_report_their_issuer_next_update_and_staleness() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
-    let crls = d.join("crls");
-    std::fs::create_dir(&crls).expect("mkdir");
-    // An internal CA publishing CRLs as `openssl ca` does.
+/// An internal CA in `dir` that publishes CRLs as `openssl ca` does: `ca.pem`, `ca.key`,
+/// `ca.cnf` and its database.
+fn internal_ca(d: &Path) {
     openssl::run_blocking(
         d,
         &[
@@ -250,6 +236,25 @@ async fn crl_files_report_their_issuer_next_update_and_staleness() {
         "ca.cnf",
         "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\n",
     );
+}
+
+/// `openssl ca -gencrl` in `dir` (holding `ca.pem`, `ca.key` and `ca.cnf`), with `dates`.
+fn gencrl(dir: &Path, out: &str, dates: &[&str]) {
+    let mut args = vec![
+        "ca", "-gencrl", "-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.pem", "-out",
+    ];
+    args.push(out);
+    args.extend_from_slice(dates);
+    openssl::run_blocking(dir, &args);
+}
+
+#[tokio::test]
+async fn crl_files_report_their_issuer_next_update_and_staleness() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let crls = d.join("crls");
+    std::fs::create_dir(&crls).expect("mkdir");
+    internal_ca(d);
     gencrl(d, "crls/fresh.pem", &["-crldays", "7"]);
     openssl::run_blocking(
         d,
@@ -491,4 +496,186 @@ async fn kubeconfig_clusters_and_users_are_reported_each_under_its_name() {
     assert_eq!(samples[0].labels["reason"], "kubeconfig_malformed");
     assert!(!samples[0].labels.contains_key("kubeconfig_cluster"));
     h.stop().await;
+}
+
+/// Starts Debian's nginx on a free loopback port serving `root`; its access log is
+/// `run/access.log`.
+fn nginx_serving(run: &Path, root: &Path) -> (crate::support::process::Daemon, u16) {
+    use crate::support::process::{require, Daemon};
+    let nginx = require("nginx", "nginx-light");
+    let port = crate::support::ports::free_port();
+    let dir = run.display();
+    let config = format!(
+        "master_process off;
+pid {dir}/nginx.pid;
+error_log stderr info;
+events {{ worker_connections 64; }}
+http {{
+    types {{ text/html html; application/x-pem-file pem; application/pkix-cert der; }}
+    default_type application/octet-stream;
+    access_log {dir}/access.log;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+    }}
+}}
+",
+        root = root.display()
+    );
+    let config_path = write(run, "nginx.conf", &config);
+    let mut command = std::process::Command::new(nginx);
+    command.arg("-c").arg(&config_path).args([
+        "-p",
+        &dir.to_string(),
+        "-e",
+        "stderr",
+        "-g",
+        "daemon off;",
+    ]);
+    let mut daemon = Daemon::spawn("nginx", command, &run.join("nginx.log"));
+    daemon.wait_listening(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    (daemon, port)
+}
+
+#[tokio::test]
+async fn url_targets_download_bundles_intermediates_and_crls_conditionally() {
+    let run = tempfile::tempdir().expect("tempdir");
+    let www = run.path().join("www");
+    std::fs::create_dir(&www).expect("mkdir");
+    let root = Ca::root("Url Root");
+    let inter = root.intermediate("Url Intermediate");
+    let other = Ca::root("Url Other Root");
+    write(&www, "bundle.pem", &(root.pem() + &other.pem()));
+    let inter_der = rustls_pki_types::pem::PemObject::from_pem_slice(inter.pem().as_bytes())
+        .map(|c: rustls_pki_types::CertificateDer<'static>| c.to_vec())
+        .expect("pem");
+    std::fs::write(www.join("inter.der"), inter_der).expect("write");
+    write(
+        &www,
+        "login.html",
+        "<!DOCTYPE html><html><body>Please log in</body></html>\n",
+    );
+    let big = std::fs::File::create(www.join("big.pem")).expect("big");
+    big.set_len(5 * 1024 * 1024).expect("sparse"); // over the 4 MiB cap
+                                                   // The CRL an internal CA publishes, in DER as distribution points serve it.
+    internal_ca(run.path());
+    gencrl(run.path(), "crl.pem", &["-crldays", "7"]);
+    openssl::run_blocking(
+        run.path(),
+        &[
+            "crl",
+            "-in",
+            "crl.pem",
+            "-outform",
+            "DER",
+            "-out",
+            "www/ca.crl",
+        ],
+    );
+    let (nginx, port) = nginx_serving(run.path(), &www);
+    let closed = crate::support::ports::free_port();
+
+    let base = format!("http://127.0.0.1:{port}");
+    let yaml = format!(
+        "defaults:\n  interval: 1s\n  timeout: 5s\n  metrics: {{level: full}}\ntargets:\n\
+         \x20 - name: bundle\n    url: {base}/bundle.pem\n\
+         \x20 - name: inter\n    url: {base}/inter.der\n\
+         \x20 - name: crl\n    url: {base}/ca.crl\n\
+         \x20 - name: html\n    url: {base}/login.html\n\
+         \x20 - name: missing\n    url: {base}/missing.pem\n\
+         \x20 - name: big\n    url: {base}/big.pem\n\
+         \x20 - name: closed\n    url: http://127.0.0.1:{closed}/ca.pem\n"
+    );
+    let h = Harness::start(&yaml).await;
+    let names = ["bundle", "inter", "crl", "html", "missing", "big", "closed"];
+    let m = h.wait_for_probes(&names, WAIT).await;
+    // A CA bundle: every certificate, no verdict.
+    let l = [("target", "bundle")];
+    assert_eq!(m.value("cert_probe_success", &l), 1.0, "{}", m.text);
+    assert_eq!(m.get("cert_chain_valid", &l), None);
+    let mut subjects: Vec<_> = m
+        .find("cert_info", &l)
+        .iter()
+        .map(|s| s.labels["subject"].replace(O, ""))
+        .collect();
+    subjects.sort();
+    assert_eq!(subjects, ["CN=Url Other Root", "CN=Url Root"]);
+    // A published intermediate in DER.
+    let l = [("target", "inter")];
+    assert_eq!(m.value("cert_probe_success", &l), 1.0, "{}", m.text);
+    let info = m.find("cert_info", &l);
+    assert_eq!(
+        info[0].labels["subject"].replace(O, ""),
+        "CN=Url Intermediate"
+    );
+    assert!(m.get("cert_days_to_expiry", &l).is_some());
+    assert!(m
+        .get(
+            "cert_probe_duration_seconds",
+            &[("target", "inter"), ("phase", "fetch")]
+        )
+        .is_some());
+    // The published CRL, watched by its dates.
+    let l = [("target", "crl"), ("issuer", "CN=Internal CA, O=Example")];
+    assert_eq!(m.value("cert_crl_file_stale", &l), 0.0, "{}", m.text);
+    let next = m.value("cert_crl_file_next_update_timestamp_seconds", &l);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64();
+    assert!(((next - now) / 86_400.0 - 7.0).abs() < 0.1, "{next}");
+    // What goes wrong, each with its reason.
+    for (target, reason) in [
+        ("html", "file_malformed"),
+        ("missing", "url_http_status"),
+        ("big", "url_too_large"),
+        ("closed", "url_unreachable"),
+    ] {
+        assert_eq!(
+            m.value("cert_probe_success", &[("target", target)]),
+            0.0,
+            "{target}"
+        );
+        assert_eq!(
+            m.reasons("cert_probe_error_info", target),
+            [reason],
+            "{target}\n{}",
+            m.text
+        );
+    }
+    // Probed again: conditional GETs that nginx answers 304, the held copy reported.
+    let access = run.path().join("access.log");
+    let answered_304 = |path: &str| {
+        std::fs::read_to_string(&access)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains(&format!("GET {path} ")) && l.contains("\" 304 "))
+    };
+    let m = h
+        .wait_until(WAIT, |_| {
+            answered_304("/bundle.pem") && answered_304("/inter.der")
+        })
+        .await;
+    let m = h
+        .wait_until(WAIT, |later| {
+            later.value("cert_probe_timestamp_seconds", &[("target", "bundle")])
+                > m.value("cert_probe_timestamp_seconds", &[("target", "bundle")])
+        })
+        .await;
+    assert_eq!(
+        m.value("cert_probe_success", &[("target", "bundle")]),
+        1.0,
+        "{}",
+        m.text
+    );
+    assert_eq!(m.find("cert_info", &[("target", "bundle")]).len(), 2);
+    assert_eq!(m.value("cert_probe_success", &[("target", "inter")]), 1.0);
+    let not_modified = [("source", "url"), ("result", "not_modified")];
+    assert!(
+        m.value("cert_revocation_fetches_total", &not_modified) >= 2.0,
+        "{}",
+        m.text
+    );
+    h.stop().await;
+    drop(nginx);
 }

@@ -83,6 +83,8 @@ pub(super) fn finding(
             .advice("split the file: only the first 1,024 certificates are read"),
         TlsHandshake | FileUnreadable | FileTooLarge | FileNotFound | FileNoCertificate
         | FileMalformed | Pkcs12Password | KeystorePassword | CrlMalformed
-        | KubeconfigMalformed | TooManyFiles => broken(format!("the probe failed: {detail}")),
+        | KubeconfigMalformed | TooManyFiles | UrlHttpStatus | UrlTooLarge | UrlUnreachable => {
+            broken(format!("the probe failed: {detail}"))
+        }
     }
 }

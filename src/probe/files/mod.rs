@@ -172,6 +172,37 @@ fn read_one(path: &Path, password: &PasswordFile, trust: &TrustStore) -> Vec<Pro
     vec![finish(result, path, read_time, started)]
 }
 
+/// The result for the bytes of a URL target's body, as for a file named `what` (without a
+/// `file` label or phases): certificates in PEM, DER or PKCS#12 (the empty password), a Java
+/// keystore (unverified), or a CRL. A kubeconfig is read from files only: its references are
+/// relative to its directory.
+pub fn judge_bytes(bytes: &[u8], what: &str, trust: &TrustStore) -> ProbeResult {
+    let mut result = ProbeResult::new();
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let format = formats::detect(bytes)?;
+        match format {
+            Format::Crl => formats::crl(bytes).map(Contents::Crl),
+            Format::Kubeconfig => Err(DecodeError::Malformed(
+                "a kubeconfig is read from a file target only".into(),
+            )),
+            _ => formats::decode(bytes, format, None, bundle::MAX_BUNDLE).map(Contents::Certs),
+        }
+    }))
+    .unwrap_or_else(|_| Err(DecodeError::Malformed("decoding failed".into())));
+    match outcome {
+        Err(e) => {
+            result.failure = Some(ProbeFailure::new(
+                e.reason(),
+                format!("{what}: {} ({} bytes)", e.detail(), bytes.len()),
+            ))
+        }
+        Ok(Contents::Crl(crl)) => result.crl = Some(crl),
+        Ok(Contents::Certs(decoded)) => judge_into(&mut result, Path::new(what), &decoded, trust),
+        Ok(Contents::Kubeconfig(_)) => {}
+    }
+    result
+}
+
 /// Judges decoded certificates into `result`: the chain or bundle, and a failure when a
 /// certificate did not parse or the file held too many.
 fn judge_into(
