@@ -498,13 +498,28 @@ async fn kubeconfig_clusters_and_users_are_reported_each_under_its_name() {
     h.stop().await;
 }
 
-/// Starts Debian's nginx on a free loopback port serving `root`; its access log is
-/// `run/access.log`.
-fn nginx_serving(run: &Path, root: &Path) -> (crate::support::process::Daemon, u16) {
+/// Starts Debian's nginx on a free loopback port serving `root` (over TLS with `tls`, a chain
+/// and key file); its access log is `run/access.log`.
+fn nginx_serving(
+    run: &Path,
+    root: &Path,
+    tls: Option<(&Path, &Path)>,
+) -> (crate::support::process::Daemon, u16) {
     use crate::support::process::{require, Daemon};
     let nginx = require("nginx", "nginx-light");
     let port = crate::support::ports::free_port();
     let dir = run.display();
+    let (ssl, certs) = match tls {
+        Some((chain, key)) => (
+            " ssl",
+            format!(
+                "ssl_certificate {};\n        ssl_certificate_key {};",
+                chain.display(),
+                key.display()
+            ),
+        ),
+        None => ("", String::new()),
+    };
     let config = format!(
         "master_process off;
 pid {dir}/nginx.pid;
@@ -515,7 +530,8 @@ http {{
     default_type application/octet-stream;
     access_log {dir}/access.log;
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port}{ssl};
+        {certs}
         root {root};
     }}
 }}
@@ -572,7 +588,7 @@ async fn url_targets_download_bundles_intermediates_and_crls_conditionally() {
             "www/ca.crl",
         ],
     );
-    let (nginx, port) = nginx_serving(run.path(), &www);
+    let (nginx, port) = nginx_serving(run.path(), &www, None);
     let closed = crate::support::ports::free_port();
 
     let base = format!("http://127.0.0.1:{port}");
@@ -677,5 +693,70 @@ async fn url_targets_download_bundles_intermediates_and_crls_conditionally() {
         m.text
     );
     h.stop().await;
+    drop(nginx);
+}
+
+#[tokio::test]
+async fn a_url_target_over_https_is_verified_with_the_system_trust_store() {
+    let run = tempfile::tempdir().expect("tempdir");
+    let d = run.path();
+    let www = d.join("www");
+    std::fs::create_dir(&www).expect("mkdir");
+    // The server's own CA, made the "system" store of the exporter process by SSL_CERT_FILE.
+    let tls_root = Ca::root("Url TLS Root");
+    let leaf = tls_root.leaf(&LeafSpec::new("127.0.0.1", 30));
+    write(d, "system-roots.pem", &tls_root.pem());
+    let chain = write(d, "server.pem", &pki::pem_of(&leaf.der));
+    let key = write(d, "server.key", &leaf.key.serialize_pem());
+    let published = Ca::root("Published Root");
+    write(&www, "ca.pem", &published.pem());
+    let (nginx, port) = nginx_serving(d, &www, Some((&chain, &key)));
+    let listen = crate::support::ports::free_loopback_addr();
+    let config = write(
+        d,
+        "config.yaml",
+        &format!(
+            "defaults:\n  interval: 1s\n  timeout: 5s\n  metrics: {{level: full}}\ntargets:\n\
+             \x20 - name: https\n    url: https://127.0.0.1:{port}/ca.pem\n"
+        ),
+    );
+    let child = tokio::process::Command::new(crate::support::binary::path())
+        .arg("--config.file")
+        .arg(&config)
+        .args(["--web.listen-address", &listen.to_string()])
+        .env("SSL_CERT_FILE", d.join("system-roots.pem"))
+        .env_remove("SSL_CERT_DIR")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the exporter binary");
+    let started = std::time::Instant::now();
+    let m = loop {
+        let text = match tokio::net::TcpStream::connect(listen).await {
+            Ok(_) => {
+                crate::support::http::get(listen, "/metrics", &[])
+                    .await
+                    .body
+            }
+            Err(_) => String::new(),
+        };
+        let m = Metrics::parse(&text);
+        if m.get("cert_probe_success", &[("target", "https")]) == Some(1.0) {
+            break m;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "not probed within {WAIT:?}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let info = m.find("cert_info", &[("target", "https")]);
+    assert_eq!(
+        info[0].labels["subject"].replace(O, ""),
+        "CN=Published Root"
+    );
+    drop(child);
     drop(nginx);
 }
