@@ -666,4 +666,29 @@ mod tests {
         let e = certificates(&bytes, None).unwrap_err();
         assert!(e.detail().contains("secret key"), "{e:?}");
     }
+
+    /// keytool's own stores (the fuzz seeds): a truststore, and a JCEKS store holding a secret
+    /// key and a trusted certificate.
+    const TRUST_JKS: &[u8] = include_bytes!("../../../fuzz/seeds/file_formats/trust.jks");
+    const SECRET_JCEKS: &[u8] = include_bytes!("../../../fuzz/seeds/file_formats/secret.jceks");
+
+    #[test]
+    fn keytool_stores_read_and_every_cut_or_flipped_byte_is_refused_without_a_panic() {
+        for store in [TRUST_JKS, SECRET_JCEKS] {
+            assert_eq!(certificates(store, Some("changeit")).unwrap().len(), 1);
+            for cut in 0..store.len() {
+                let e = certificates(&store[..cut], Some("changeit")).unwrap_err();
+                assert_eq!(e.reason().as_str(), "file_malformed", "cut at {cut}: {e:?}");
+            }
+            for i in 0..store.len() {
+                let mut flipped = store.to_vec();
+                flipped[i] ^= 0x5a;
+                // Structure errors or a digest mismatch, never a panic or a silent success.
+                assert!(
+                    certificates(&flipped, Some("changeit")).is_err(),
+                    "byte {i}"
+                );
+            }
+        }
+    }
 }
