@@ -15,6 +15,8 @@ cd "$(dirname "$0")/.."
 packages=(openssl prometheus prometheus-alertmanager python3-yaml ca-certificates nginx-light libnginx-mod-mail postgresql tinyproxy util-linux unbound)
 packages+=(postfix dovecot-imapd dovecot-pop3d apache2 haproxy) # real SMTP (Postfix, postscreen), IMAP/POP3 (Dovecot) and HTTPS (Apache httpd, HAProxy) servers for tests/e2e/places
 packages+=(vsftpd slapd ldap-utils mariadb-server prosody) # real FTP, LDAP, MySQL and XMPP servers for the STARTTLS e2e tests (tests/e2e/places/)
+packages+=(default-jdk-headless) # keytool makes the JKS/JCEKS test keystores
+command -v kubectl >/dev/null || packages+=(kubernetes-client) # kubectl config makes the test kubeconfigs (Debian's kubectl; skipped where another kubectl package owns /usr/bin/kubectl)
 source scripts/lib/packages.sh # (the script runs from the repository root: see cd above)
 ensure_packages "${packages[@]}"
 

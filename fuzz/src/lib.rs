@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use cert_expiry_exporter::config::Config;
 use cert_expiry_exporter::probe::files::formats::{self, Format};
+use cert_expiry_exporter::probe::files::kubeconfig;
 use cert_expiry_exporter::revocation::crl::Crl;
 use cert_expiry_exporter::revocation::issuer::Issuer;
 use cert_expiry_exporter::revocation::ocsp::{self, CertRef};
@@ -99,9 +100,18 @@ pub fn file_formats(data: &[u8]) {
     if let Ok(format) = formats::detect(data) {
         let _ = formats::decode(data, format, Some("fuzz"), 1024);
     }
-    for format in [Format::Pem, Format::Der, Format::Pkcs12] {
+    for format in [
+        Format::Pem,
+        Format::Der,
+        Format::Pkcs12,
+        Format::Jks,
+        Format::Jceks,
+    ] {
         let _ = formats::decode(data, format, None, 4);
     }
+    let _ = formats::decode(data, Format::Jks, Some("changeit"), 4);
+    let _ = formats::crl(data);
+    let _ = kubeconfig::entries(data);
 }
 
 /// Splits `data` into consecutive DER elements by their outer length; a tail that does not

@@ -8,6 +8,7 @@
 
 mod address;
 mod cert_files;
+mod cert_url;
 mod loaded;
 mod metrics;
 mod on_demand;
@@ -28,6 +29,7 @@ use crate::capped_read::{read_text_capped, MAX_CONFIG_FILE};
 use address::check_server_name;
 pub use address::{Address, Host};
 pub use cert_files::CertFileSource;
+pub use cert_url::CertUrl;
 pub use loaded::Loaded;
 pub use metrics::{
     Certificates, FileLabel, MetricsLevel, MetricsSettings, NameLabels, Phases, RawMetrics,
@@ -72,6 +74,8 @@ pub const RESERVED_LABELS: &[&str] = &[
     "dns_names",
     "instance",
     "job",
+    "kubeconfig_cluster",
+    "kubeconfig_user",
 ];
 
 /// A validated configuration, ready for the scheduler.
@@ -96,6 +100,8 @@ pub enum TargetKind {
     Endpoint(Address),
     /// Certificate files read instead of connecting (`path:`).
     CertFiles(CertFileSource),
+    /// Certificates downloaded from a URL (`url:`).
+    Url(CertUrl),
 }
 
 /// One endpoint or set of certificate files to probe, with every setting resolved.
@@ -133,15 +139,23 @@ impl Target {
     pub fn address(&self) -> Option<&Address> {
         match &self.kind {
             TargetKind::Endpoint(address) => Some(address),
-            TargetKind::CertFiles(_) => None,
+            TargetKind::CertFiles(_) | TargetKind::Url(_) => None,
         }
     }
 
     /// The certificate files to read, for a file target.
     pub fn cert_files(&self) -> Option<&CertFileSource> {
         match &self.kind {
-            TargetKind::Endpoint(_) => None,
             TargetKind::CertFiles(files) => Some(files),
+            TargetKind::Endpoint(_) | TargetKind::Url(_) => None,
+        }
+    }
+
+    /// The URL to download certificates from, for a URL target.
+    pub fn cert_url(&self) -> Option<&CertUrl> {
+        match &self.kind {
+            TargetKind::Url(url) => Some(url),
+            TargetKind::Endpoint(_) | TargetKind::CertFiles(_) => None,
         }
     }
 
@@ -337,8 +351,37 @@ fn resolve_target(
         metrics::check(m)?;
     }
     let reach = reach::resolve_reach(reach_defaults, raw.reach(), here)?;
-    let (kind, default_name) = match (&raw.address, &raw.path) {
-        (Some(address), None) => {
+    if let (Some(url), true) = (&raw.url, raw.address.is_some() || raw.path.is_some()) {
+        return Err((
+            url.referenced,
+            "url: a target has only one of `address` (an endpoint), `path` (certificate files) and `url` (certificates to download)".into(),
+        ));
+    }
+    let (kind, default_name) = match (&raw.address, &raw.path, &raw.url) {
+        (None, None, Some(url)) => {
+            let parsed =
+                cert_url::check(&url.value).map_err(|e| (url.referenced, format!("url: {e}")))?;
+            if let Some(password_file) = &raw.password_file {
+                return Err((
+                    password_file.referenced,
+                    "password_file: only a file target (`path:`) reads PKCS#12 files and keystores".into(),
+                ));
+            }
+            if raw.server_name.is_some() {
+                return Err((
+                    url.referenced,
+                    "server_name: a URL target's certificates are not checked against a name".into(),
+                ));
+            }
+            if let Some(legacy) = &raw.legacy_protocols {
+                return Err((
+                    legacy.referenced,
+                    "legacy_protocols: a URL target has no TLS server to ask for TLS 1.0 or 1.1".into(),
+                ));
+            }
+            (TargetKind::Url(parsed), url.value.clone())
+        }
+        (Some(address), None, _) => {
             let parsed = Address::parse(&address.value)
                 .map_err(|e| (address.referenced, format!("address: {e}")))?;
             if let Some(password_file) = &raw.password_file {
@@ -355,7 +398,7 @@ fn resolve_target(
             }
             (TargetKind::Endpoint(parsed), address.value.clone())
         }
-        (None, Some(path)) => {
+        (None, Some(path), _) => {
             let files = cert_files::resolve(path, raw.password_file.as_ref())?;
             if raw.server_name.is_some() {
                 return Err((
@@ -371,16 +414,16 @@ fn resolve_target(
             }
             (TargetKind::CertFiles(files), path.value.clone())
         }
-        (Some(_), Some(path)) => {
+        (Some(_), Some(path), _) => {
             return Err((
                 path.referenced,
                 "path: a target has either `address` (an endpoint) or `path` (certificate files), not both".into(),
             ))
         }
-        (None, None) => {
+        (None, None, None) => {
             return Err((
                 here,
-                "address: missing; give `address: host:port` for an endpoint or `path: <glob>` for certificate files".into(),
+                "address: missing; give `address: host:port` for an endpoint, `path: <glob>` for certificate files or `url: https://…` for certificates to download".into(),
             ))
         }
     };
@@ -403,8 +446,8 @@ fn resolve_target(
                 .map(|name| name.value.clone())
                 .unwrap_or_else(|| address.host.to_string())
         }
-        // A file target has no server; its certificates are not checked against a name.
-        TargetKind::CertFiles(_) => String::new(),
+        // A file or URL target has no server; its certificates are not checked against a name.
+        TargetKind::CertFiles(_) | TargetKind::Url(_) => String::new(),
     };
     let name = match raw.name.clone() {
         Some(name) if name.value.is_empty() => {
@@ -414,7 +457,7 @@ fn resolve_target(
         None => default_name,
     };
     let mut settings = resolve_settings(defaults, raw, reach).map_err(|e| (here, e))?;
-    if let TargetKind::CertFiles(_) = kind {
+    if let TargetKind::CertFiles(_) | TargetKind::Url(_) = kind {
         settings.legacy_protocols = false;
     }
     Ok(settings.into_target(name, kind, server_name))

@@ -97,6 +97,9 @@ pub struct RawTarget {
     pub labels: Option<BTreeMap<String, String>>,
     /// A glob of certificate files to read instead of connecting (a file target).
     pub path: Option<Spanned<String>>,
+    /// An `http` or `https` URL of certificates (or a CRL) to download instead of connecting
+    /// (a URL target).
+    pub url: Option<Spanned<String>>,
     /// The file holding the password of the PKCS#12 files a file target reads.
     pub password_file: Option<Spanned<PathBuf>>,
     // How this target is reached (see `super::reach`).

@@ -5,7 +5,8 @@
 //! `cert_days_to_expiry` exact at the moment of the scrape, and costs no memory per series.
 //!
 //! One file per concern: [`exporter`] (targets, probes, reloads, build), then, per target,
-//! [`probe`], [`chain`], [`tls`], [`revocation`] and [`diagnostics`], each of the last two
+//! [`probe`], [`chain`], [`tls`], [`revocation`], [`diagnostics`] and [`crl_files`] (CRLs read
+//! by file targets), each of [`revocation`] and [`diagnostics`]
 //! also with process-wide series (HTTP requests to CA servers, cached CRLs, clock skew), and
 //! [`target_files`]. This file holds what they share (`family`, `base_labels`), the one
 //! registry, and rendering the page; [`labels`] the label controls every sample goes through
@@ -20,6 +21,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 pub mod chain;
+pub mod crl_files;
 pub mod diagnostics;
 pub mod exporter;
 pub mod labels;
@@ -246,9 +248,10 @@ pub struct SnapshotCollector {
 /// One row of labels: the target's own, then those of the series.
 pub(crate) type Labels<'a> = Vec<(&'a str, &'a str)>;
 
-/// The labels every series of a result carries: `target`, the target's own labels, and the
-/// instance label (`address` or `file`) when there is one; the `file` label shaped as the
-/// target's `file_path` or `trim_path_prefix` says.
+/// The labels every series of a result carries: `target`, the target's own labels, the
+/// instance label (`address` or `file`) when there is one — the `file` label shaped as the
+/// target's `file_path` or `trim_path_prefix` says — and the file's entry (`kubeconfig_cluster`,
+/// `kubeconfig_user`) when the result is about one.
 pub(crate) fn base_labels<'a>(snapshot: &'a Snapshot, result: &'a ProbeResult) -> Labels<'a> {
     let target = &snapshot.target;
     let mut labels = Vec::with_capacity(4 + target.labels.len());
@@ -262,6 +265,9 @@ pub(crate) fn base_labels<'a>(snapshot: &'a Snapshot, result: &'a ProbeResult) -
         }
         (Some(instance), _) => labels.push((instance_label(instance), instance.value())),
         (None, _) => {}
+    }
+    if let Some(entry) = &result.entry {
+        labels.push((entry.label, entry.name.as_str()));
     }
     for (k, v) in &target.labels {
         labels.push((k.as_str(), v.as_str()));
@@ -316,6 +322,7 @@ impl Collector for SnapshotCollector {
         tls::encode_target_series(e, s)?;
         revocation::encode_target_series(e, s)?;
         diagnostics::encode_target_series(e, s)?;
+        crl_files::encode_target_series(e, s)?;
         Ok(())
     }
 }

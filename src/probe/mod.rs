@@ -27,6 +27,7 @@ pub mod resolve;
 pub mod result;
 pub mod starttls;
 pub mod tls;
+pub mod url;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -69,6 +70,8 @@ pub struct DiagnosticCaches {
     pub legacy: legacy::LegacyCache,
     /// Issuer certificates downloaded per caIssuers URL.
     pub issuers: aia::IssuerCache,
+    /// URL targets' bodies per URL, for conditional GETs.
+    pub urls: url::UrlCache,
 }
 
 impl Prober {
@@ -114,6 +117,11 @@ impl Prober {
                 every_address::probe(self, target, address).await
             }
             TargetKind::Endpoint(_) => vec![self.probe(target).await],
+            TargetKind::Url(source) => {
+                let trust = self.trust.get(target.ca_file.as_deref());
+                let fetcher = self.revocation.as_deref().map(Revocation::http);
+                vec![url::probe(target, source, fetcher, &self.caches.urls, trust).await]
+            }
         }
     }
 

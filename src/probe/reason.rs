@@ -69,6 +69,19 @@ pub enum ProbeReason {
     FileMalformed,
     /// The PKCS#12 password is wrong or cannot be read.
     Pkcs12Password,
+    /// A JKS or JCEKS keystore's password is wrong (its integrity digest does not match) or
+    /// cannot be read.
+    KeystorePassword,
+    /// A CRL file's CRL does not parse.
+    CrlMalformed,
+    /// A kubeconfig does not parse, or an entry's certificate data is not base64.
+    KubeconfigMalformed,
+    /// A URL target's server answered with an HTTP error status (404, 500, …).
+    UrlHttpStatus,
+    /// A URL target's body is over the cap.
+    UrlTooLarge,
+    /// A URL target's server could not be reached (connection, TLS, redirects).
+    UrlUnreachable,
     /// A file holds more certificates than are read.
     FileTooManyCertificates,
     /// The path matches more files than are read.
@@ -105,6 +118,12 @@ impl ProbeReason {
             ProbeReason::FileNoCertificate => "file_no_certificate",
             ProbeReason::FileMalformed => "file_malformed",
             ProbeReason::Pkcs12Password => "pkcs12_password",
+            ProbeReason::KeystorePassword => "keystore_password",
+            ProbeReason::CrlMalformed => "crl_malformed",
+            ProbeReason::KubeconfigMalformed => "kubeconfig_malformed",
+            ProbeReason::UrlHttpStatus => "url_http_status",
+            ProbeReason::UrlTooLarge => "url_too_large",
+            ProbeReason::UrlUnreachable => "url_unreachable",
             ProbeReason::FileTooManyCertificates => "file_too_many_certificates",
             ProbeReason::TooManyFiles => "too_many_files",
         }

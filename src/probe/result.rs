@@ -27,6 +27,8 @@ pub enum Phase {
     Legacy,
     /// Downloading a missing intermediate from the leaf's caIssuers URL (alongside revocation).
     Aia,
+    /// Downloading a URL target's certificates.
+    Fetch,
 }
 
 impl Phase {
@@ -42,6 +44,7 @@ impl Phase {
             Phase::Revocation => "revocation",
             Phase::Legacy => "legacy",
             Phase::Aia => "aia",
+            Phase::Fetch => "fetch",
         }
     }
 }
@@ -122,6 +125,28 @@ pub struct TlsSession {
     pub group: String,
 }
 
+/// The entry of a file a result is about, when a file holds several that are reported apart
+/// (a kubeconfig's clusters and users): one more label beside `file`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// The label's name (`kubeconfig_cluster`, `kubeconfig_user`).
+    pub label: &'static str,
+    /// The entry's name, the label's value (bounded by the decoder).
+    pub name: String,
+}
+
+/// What a CRL file says (file targets; see `probe::files::formats::crl`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlFacts {
+    /// The issuer's name as text (`CN=…, O=…`), cut to
+    /// `probe::files::formats::MAX_ISSUER_LABEL` bytes for the label.
+    pub issuer: String,
+    /// thisUpdate, Unix seconds.
+    pub this_update: i64,
+    /// nextUpdate, Unix seconds; `None` when the CRL does not say (it never goes stale by date).
+    pub next_update: Option<i64>,
+}
+
 /// Everything one probe of one endpoint found.
 #[derive(Debug, Clone)]
 pub struct ProbeResult {
@@ -153,6 +178,10 @@ pub struct ProbeResult {
     pub legacy: Option<crate::probe::legacy::LegacyReport>,
     /// What the caIssuers download found, when the path did not build and the leaf names one.
     pub aia: Option<crate::probe::aia::AiaOutcome>,
+    /// The CRL a file target's file holds, instead of certificates.
+    pub crl: Option<CrlFacts>,
+    /// The entry of the file (`instance`) this result is about, when it has several.
+    pub entry: Option<FileEntry>,
 }
 
 impl ProbeResult {
@@ -171,12 +200,14 @@ impl ProbeResult {
             revocation: None,
             legacy: None,
             aia: None,
+            crl: None,
+            entry: None,
         }
     }
 
-    /// `cert_probe_success`: the probe got a certificate chain.
+    /// `cert_probe_success`: the probe got a certificate chain (or, from a CRL file, a CRL).
     pub fn success(&self) -> bool {
-        self.chain.is_some()
+        self.chain.is_some() || self.crl.is_some()
     }
 }
 

@@ -6,6 +6,7 @@ mod cli;
 mod diagnose;
 mod dns;
 mod files;
+mod formats;
 mod handshake;
 mod http;
 mod labels;

@@ -123,7 +123,8 @@ pub(super) fn finding(
         FileTooManyCertificates => Finding::new(Attention, code, detail.to_string())
             .advice("split the file: only the first 1,024 certificates are read"),
         TlsHandshake | FileUnreadable | FileTooLarge | FileNotFound | FileNoCertificate
-        | FileMalformed | Pkcs12Password | TooManyFiles => {
+        | FileMalformed | Pkcs12Password | KeystorePassword | CrlMalformed
+        | KubeconfigMalformed | TooManyFiles | UrlHttpStatus | UrlTooLarge | UrlUnreachable => {
             broken(format!("the probe failed: {detail}"))
         }
     }

@@ -1,4 +1,4 @@
-//! Turning the bytes of a certificate file into certificates: PEM, DER or PKCS#12.
+//! Turning the bytes of a certificate file into certificates: PEM, DER, PKCS#12, JKS or JCEKS.
 //!
 //! Pure — bytes in, certificates out, no I/O — so it can be fuzzed. The format is told from the
 //! content, never from the file name (`.crt` is PEM as often as DER):
@@ -10,12 +10,22 @@
 //! - **PKCS#12**: a SEQUENCE whose first element is an INTEGER (the PFX version). Decrypted with
 //!   the target's password (the empty password when none is configured); the certificate whose
 //!   private key is in the file comes first, then its issuers by name, then the rest.
+//! - **JKS, JCEKS**: Java keystores, told by their magic number; see [`super::keystore`].
+//! - **CRL**: a PEM `X509 CRL` block in a file without a `CERTIFICATE` block, or a DER SEQUENCE
+//!   that parses as a CRL (a certificate's tbsCertificate starts with its `[0]` version, a
+//!   CRL's tbsCertList does not). Its issuer and dates are taken ([`crl`]); its signature is
+//!   not checked, as there is no certificate to check it against.
+//! - **kubeconfig**: YAML of `kind: Config`; see [`super::kubeconfig`].
 
 use p12_keystore::error::Error as P12Error;
 use p12_keystore::Pkcs12Archive;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
+use x509_parser::prelude::FromDer;
+use x509_parser::revocation_list::CertificateRevocationList;
 
+use super::{keystore, kubeconfig};
+use crate::probe::result::CrlFacts;
 use crate::probe::ProbeReason;
 
 /// How a certificate file is encoded.
@@ -28,6 +38,30 @@ pub enum Format {
     /// A PFX archive, opened with the target's `password_file` (the empty password without
     /// one).
     Pkcs12,
+    /// A Java keystore, its integrity checked with the target's `password_file` (unchecked
+    /// without one).
+    Jks,
+    /// A JCEKS Java keystore, read as [`Format::Jks`] (its secret keys have no certificate).
+    Jceks,
+    /// A certificate revocation list, PEM or DER: read with [`crl`], not [`decode`].
+    Crl,
+    /// A kubeconfig: read with [`super::kubeconfig::entries`], not [`decode`].
+    Kubeconfig,
+}
+
+impl Format {
+    /// Whether the format is opened with the target's `password_file`.
+    pub fn takes_password(self) -> bool {
+        matches!(self, Format::Pkcs12 | Format::Jks | Format::Jceks)
+    }
+
+    /// The reason a password that cannot be read or does not open the file is reported as.
+    pub fn password_reason(self) -> ProbeReason {
+        match self {
+            Format::Jks | Format::Jceks => ProbeReason::KeystorePassword,
+            _ => ProbeReason::Pkcs12Password,
+        }
+    }
 }
 
 /// The certificates of one file.
@@ -50,6 +84,12 @@ pub enum DecodeError {
     Malformed(String),
     /// A PKCS#12 file whose integrity check or decryption failed with the password given.
     Pkcs12Password(String),
+    /// A JKS or JCEKS keystore whose integrity digest does not match the password given.
+    KeystorePassword(String),
+    /// A CRL file whose CRL does not parse.
+    CrlMalformed(String),
+    /// A kubeconfig that does not parse, or an entry whose certificate data is not base64.
+    KubeconfigMalformed(String),
 }
 
 impl DecodeError {
@@ -59,6 +99,9 @@ impl DecodeError {
             DecodeError::NoCertificate(_) => ProbeReason::FileNoCertificate,
             DecodeError::Malformed(_) => ProbeReason::FileMalformed,
             DecodeError::Pkcs12Password(_) => ProbeReason::Pkcs12Password,
+            DecodeError::KeystorePassword(_) => ProbeReason::KeystorePassword,
+            DecodeError::CrlMalformed(_) => ProbeReason::CrlMalformed,
+            DecodeError::KubeconfigMalformed(_) => ProbeReason::KubeconfigMalformed,
         }
     }
 
@@ -66,7 +109,8 @@ impl DecodeError {
     pub fn detail(&self) -> &str {
         match self {
             DecodeError::NoCertificate(d) | DecodeError::Malformed(d) => d,
-            DecodeError::Pkcs12Password(d) => d,
+            DecodeError::Pkcs12Password(d) | DecodeError::KeystorePassword(d) => d,
+            DecodeError::CrlMalformed(d) | DecodeError::KubeconfigMalformed(d) => d,
         }
     }
 }
@@ -76,21 +120,45 @@ pub fn detect(bytes: &[u8]) -> Result<Format, DecodeError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(DecodeError::NoCertificate("the file is empty".into()));
     }
+    match bytes.get(..4) {
+        Some(m) if m == keystore::JKS_MAGIC => return Ok(Format::Jks),
+        Some(m) if m == keystore::JCEKS_MAGIC => return Ok(Format::Jceks),
+        _ => {}
+    }
     if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        let has = |label: &[u8]| bytes.windows(label.len()).any(|w| w == label);
+        if has(b"-----BEGIN X509 CRL-----") && !has(b"-----BEGIN CERTIFICATE-----") {
+            return Ok(Format::Crl);
+        }
         return Ok(Format::Pem);
+    }
+    if kubeconfig::is_kubeconfig(bytes) {
+        return Ok(Format::Kubeconfig);
     }
     let not_a_certificate_file =
         || DecodeError::Malformed("neither PEM, DER nor PKCS#12 (no certificate found)".into());
     let header = der_header(bytes).ok_or_else(not_a_certificate_file)?;
     match (bytes[0], bytes.get(header.header_len)) {
-        (SEQUENCE, Some(&SEQUENCE)) => Ok(Format::Der),
+        (SEQUENCE, Some(&SEQUENCE)) => {
+            // A certificate's tbsCertificate opens with its explicit `[0]` version (v3, v2);
+            // a CRL's tbsCertList with an INTEGER version or its signature algorithm.
+            let inner = der_header(&bytes[header.header_len..]);
+            let first = inner.and_then(|h| bytes.get(header.header_len + h.header_len));
+            if first != Some(&EXPLICIT_0)
+                && CertificateRevocationList::from_der(bytes).is_ok_and(|(rest, _)| rest.is_empty())
+            {
+                return Ok(Format::Crl);
+            }
+            Ok(Format::Der)
+        }
         (SEQUENCE, Some(&INTEGER)) => Ok(Format::Pkcs12),
         _ => Err(not_a_certificate_file()),
     }
 }
 
 /// Decodes the certificates of a file in `format`, keeping at most `max_certs`.
-/// `password` is used for PKCS#12 only; `None` means the empty password.
+/// `password` is used for PKCS#12 (`None`: the empty password) and Java keystores (`None`:
+/// read without checking their integrity).
 pub fn decode(
     bytes: &[u8],
     format: Format,
@@ -101,12 +169,22 @@ pub fn decode(
         Format::Pem => pem_certificates(bytes)?,
         Format::Der => der_certificates(bytes)?,
         Format::Pkcs12 => pkcs12_certificates(bytes, password.unwrap_or(""))?,
+        Format::Jks | Format::Jceks => keystore::certificates(bytes, password)?,
+        Format::Crl | Format::Kubeconfig => {
+            return Err(DecodeError::NoCertificate(
+                "a CRL or a kubeconfig is not decoded as certificates".into(),
+            ))
+        }
     };
     if certs.is_empty() {
         return Err(DecodeError::NoCertificate(match format {
             Format::Pem => "PEM without a CERTIFICATE block".into(),
             Format::Der => "DER without a certificate".into(),
             Format::Pkcs12 => "PKCS#12 without a certificate".into(),
+            Format::Jks => "JKS keystore without a certificate".into(),
+            Format::Jceks => "JCEKS keystore without a certificate".into(),
+            Format::Crl => "a CRL".into(),
+            Format::Kubeconfig => "a kubeconfig".into(),
         }));
     }
     let truncated = certs.len() > max_certs;
@@ -118,7 +196,55 @@ pub fn decode(
     })
 }
 
+/// The most bytes of a name taken from a file for a label (a CRL's issuer, a kubeconfig's
+/// cluster or user), so a hostile file cannot write megabyte labels.
+pub const MAX_LABEL: usize = 256;
+
+/// `text` cut at [`MAX_LABEL`]-like `max` bytes (on a character boundary), with `…` when cut.
+pub fn cut_label(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+/// The facts of a CRL file ([`Format::Crl`]): who issued it and when it goes stale. The first
+/// CRL of a PEM file is taken. Its signature is not checked: a file has no issuer certificate
+/// beside it to check it with.
+pub fn crl(bytes: &[u8]) -> Result<CrlFacts, DecodeError> {
+    let der = if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        let first = CertificateRevocationListDer::pem_slice_iter(bytes)
+            .next()
+            .ok_or_else(|| DecodeError::CrlMalformed("no X509 CRL block".into()))?;
+        first
+            .map_err(|e| DecodeError::CrlMalformed(format!("PEM X509 CRL block: {e}")))?
+            .as_ref()
+            .to_vec()
+    } else {
+        bytes.to_vec()
+    };
+    let (rest, parsed) = CertificateRevocationList::from_der(&der)
+        .map_err(|e| DecodeError::CrlMalformed(format!("not a CRL: {e}")))?;
+    if !rest.is_empty() {
+        return Err(DecodeError::CrlMalformed(format!(
+            "{} bytes after the CRL",
+            rest.len()
+        )));
+    }
+    Ok(CrlFacts {
+        issuer: cut_label(parsed.issuer().to_string(), MAX_LABEL),
+        this_update: parsed.last_update().timestamp(),
+        next_update: parsed.next_update().map(|t| t.timestamp()),
+    })
+}
+
 const SEQUENCE: u8 = 0x30;
+const EXPLICIT_0: u8 = 0xa0;
 const INTEGER: u8 = 0x02;
 
 /// The length of a DER (or BER indefinite-length) header and of the content it announces.
@@ -378,5 +504,60 @@ mod tests {
         let (bytes, leaf, _) = pkcs12("");
         let decoded = decode_all(&bytes, None).unwrap();
         assert_eq!(decoded.certs[0].as_ref(), leaf.der.as_slice());
+    }
+
+    /// A CRL issued by a fresh CA named `cn`: (DER, PEM), nextUpdate `next` (Unix seconds).
+    fn crl_of(cn: &str, next: i64) -> (Vec<u8>, String) {
+        let (params, key, _) = ca(cn);
+        let crl = rcgen::CertificateRevocationListParams {
+            this_update: time::OffsetDateTime::from_unix_timestamp(next - 7 * 86_400).unwrap(),
+            next_update: time::OffsetDateTime::from_unix_timestamp(next).unwrap(),
+            crl_number: rcgen::SerialNumber::from(3u64),
+            issuing_distribution_point: None,
+            revoked_certs: Vec::new(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        }
+        .signed_by(&Issuer::from_params(&params, &key))
+        .unwrap();
+        (crl.der().to_vec(), crl.pem().unwrap())
+    }
+
+    #[test]
+    fn crls_are_told_from_certificates_by_content() {
+        let next = 1_900_000_000;
+        let (der, pem) = crl_of("CRL Issuer", next);
+        assert_eq!(detect(&der).unwrap(), Format::Crl);
+        assert_eq!(detect(pem.as_bytes()).unwrap(), Format::Crl);
+        for bytes in [der.as_slice(), pem.as_bytes()] {
+            let facts = crl(bytes).unwrap();
+            assert_eq!(facts.issuer, "CN=CRL Issuer");
+            assert_eq!(facts.next_update, Some(next));
+            assert_eq!(facts.this_update, next - 7 * 86_400);
+        }
+        // Certificates stay certificates, and a CRL beside certificates is ignored as before.
+        let (_, _, root) = ca("Root");
+        assert_eq!(detect(&root.der).unwrap(), Format::Der);
+        let both = format!("{}{pem}", root.pem);
+        assert_eq!(detect(both.as_bytes()).unwrap(), Format::Pem);
+        assert_eq!(decode_all(both.as_bytes(), None).unwrap().certs.len(), 1);
+    }
+
+    #[test]
+    fn a_crl_that_does_not_parse_is_crl_malformed() {
+        let broken = "-----BEGIN X509 CRL-----\nMIIBAAAA\n-----END X509 CRL-----\n";
+        let e = crl(broken.as_bytes()).unwrap_err();
+        assert_eq!(e.reason().as_str(), "crl_malformed", "{e:?}");
+        let (der, _) = crl_of("CRL Issuer", 1_900_000_000);
+        let e = crl(&[der.as_slice(), &[0]].concat()).unwrap_err();
+        assert_eq!(e.reason().as_str(), "crl_malformed", "{e:?}");
+    }
+
+    #[test]
+    fn a_long_issuer_is_cut_for_its_label() {
+        let long = "x".repeat(400);
+        let (der, _) = crl_of(&long, 1_900_000_000);
+        let issuer = crl(&der).unwrap().issuer;
+        assert!(issuer.len() <= MAX_LABEL + '…'.len_utf8(), "{issuer}");
+        assert!(issuer.ends_with('…'));
     }
 }

@@ -12,21 +12,24 @@
 //! the timeout). A decoder that panics on a hostile file fails that file only.
 
 pub mod formats;
+pub mod keystore;
+pub mod kubeconfig;
 pub mod read;
 pub mod walk;
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use rustls_pki_types::CertificateDer;
 
+use super::result::{CrlFacts, FileEntry};
 use super::{Instance, Phase, ProbeFailure, ProbeReason, ProbeResult};
 use crate::clock::unix_now;
 use crate::config::{CertFileSource, Target};
 use crate::x509::{self, bundle, CertFacts, ChainReport, TrustStore};
-use formats::DecodeError;
+use formats::{DecodeError, Format};
 pub use read::MAX_FILE_SIZE;
 pub use walk::MAX_FILES;
 
@@ -68,15 +71,17 @@ fn read_all(source: &CertFileSource, trust: &TrustStore, deadline: Instant) -> V
     let password = PasswordFile::new(source.password_file.as_deref());
     let mut results = Vec::with_capacity(listing.found.len() + 1);
     let mut timed_out = listing.timed_out;
+    let mut files_read = 0;
     for found in &listing.found {
         if Instant::now() >= deadline {
             timed_out = true;
             break;
         }
-        results.push(match found {
-            walk::Found::File(path) => read_one(path, &password, trust),
-            walk::Found::Unreadable(path, why) => unreadable_result(path, why),
-        });
+        files_read += 1;
+        match found {
+            walk::Found::File(path) => results.extend(read_one(path, &password, trust)),
+            walk::Found::Unreadable(path, why) => results.push(unreadable_result(path, why)),
+        }
     }
     // At most one result without a `file` label, so its series stay unique.
     let target_failure = if timed_out {
@@ -84,7 +89,7 @@ fn read_all(source: &CertFileSource, trust: &TrustStore, deadline: Instant) -> V
             ProbeReason::Timeout,
             format!(
                 "read {} of the {} matching files before the timeout",
-                results.len(),
+                files_read,
                 listing.found.len()
             ),
         ))
@@ -114,17 +119,45 @@ fn read_all(source: &CertFileSource, trust: &TrustStore, deadline: Instant) -> V
     results
 }
 
-/// Reads, decodes and judges one file. Never fails: failures are in the result.
-fn read_one(path: &Path, password: &PasswordFile, trust: &TrustStore) -> ProbeResult {
+/// What one file holds, once read and decoded.
+enum Contents {
+    /// Certificates (PEM, DER, PKCS#12, a Java keystore).
+    Certs(formats::Decoded),
+    /// A CRL.
+    Crl(CrlFacts),
+    /// A kubeconfig's cluster and user entries, each reported on its own.
+    Kubeconfig(kubeconfig::Kubeconfig),
+}
+
+/// Reads, decodes and judges one file: one result, or one per entry of a kubeconfig. Never
+/// fails: failures are in the results.
+fn read_one(path: &Path, password: &PasswordFile, trust: &TrustStore) -> Vec<ProbeResult> {
     let started = Instant::now();
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let bytes = read::read_certificate_file(path)?;
         let format = formats::detect(&bytes).map_err(decode_failure)?;
-        let password = match format {
-            formats::Format::Pkcs12 => password.read()?,
-            _ => None,
+        match format {
+            Format::Crl => {
+                return formats::crl(&bytes)
+                    .map(Contents::Crl)
+                    .map_err(decode_failure)
+            }
+            Format::Kubeconfig => {
+                return kubeconfig::entries(&bytes)
+                    .map(Contents::Kubeconfig)
+                    .map_err(decode_failure)
+            }
+            _ => {}
+        }
+        let password = match format.takes_password() {
+            true => password.read().map_err(|mut f| {
+                f.reason = format.password_reason();
+                f
+            })?,
+            false => None,
         };
         formats::decode(&bytes, format, password.as_deref(), bundle::MAX_BUNDLE)
+            .map(Contents::Certs)
             .map_err(decode_failure)
     }))
     .unwrap_or_else(|panic| Err(panicked(path, panic)));
@@ -132,30 +165,157 @@ fn read_one(path: &Path, password: &PasswordFile, trust: &TrustStore) -> ProbeRe
     let mut result = ProbeResult::new();
     match outcome {
         Err(failure) => result.failure = Some(failure),
-        Ok(decoded) => {
-            let judged =
-                std::panic::catch_unwind(AssertUnwindSafe(|| judge(&decoded.certs, trust)))
-                    .unwrap_or_else(|panic| (None, Some(panicked(path, panic))));
-            result.chain = judged.0;
-            result.failure = judged.1.or_else(|| {
-                decoded.truncated.then(|| {
-                    ProbeFailure::new(
-                        ProbeReason::FileTooManyCertificates,
-                        format!(
-                            "{}: more than {} certificates; only the first are reported",
-                            path.display(),
-                            bundle::MAX_BUNDLE
-                        ),
-                    )
-                })
-            });
-        }
+        Ok(Contents::Crl(crl)) => result.crl = Some(crl),
+        Ok(Contents::Certs(decoded)) => judge_into(&mut result, path, &decoded, trust),
+        Ok(Contents::Kubeconfig(k)) => return kubeconfig_results(path, k, trust),
     }
+    vec![finish(result, path, read_time, started)]
+}
+
+/// The result for the bytes of a URL target's body, as for a file named `what` (without a
+/// `file` label or phases): certificates in PEM, DER or PKCS#12 (the empty password), a Java
+/// keystore (unverified), or a CRL. A kubeconfig is read from files only: its references are
+/// relative to its directory.
+pub fn judge_bytes(bytes: &[u8], what: &str, trust: &TrustStore) -> ProbeResult {
+    let mut result = ProbeResult::new();
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let format = formats::detect(bytes)?;
+        match format {
+            Format::Crl => formats::crl(bytes).map(Contents::Crl),
+            Format::Kubeconfig => Err(DecodeError::Malformed(
+                "a kubeconfig is read from a file target only".into(),
+            )),
+            _ => formats::decode(bytes, format, None, bundle::MAX_BUNDLE).map(Contents::Certs),
+        }
+    }))
+    .unwrap_or_else(|_| Err(DecodeError::Malformed("decoding failed".into())));
+    match outcome {
+        Err(e) => {
+            result.failure = Some(ProbeFailure::new(
+                e.reason(),
+                format!("{what}: {} ({} bytes)", e.detail(), bytes.len()),
+            ))
+        }
+        Ok(Contents::Crl(crl)) => result.crl = Some(crl),
+        Ok(Contents::Certs(decoded)) => judge_into(&mut result, Path::new(what), &decoded, trust),
+        Ok(Contents::Kubeconfig(_)) => {}
+    }
+    result
+}
+
+/// Judges decoded certificates into `result`: the chain or bundle, and a failure when a
+/// certificate did not parse or the file held too many.
+fn judge_into(
+    result: &mut ProbeResult,
+    path: &Path,
+    decoded: &formats::Decoded,
+    trust: &TrustStore,
+) {
+    let judged = std::panic::catch_unwind(AssertUnwindSafe(|| judge(&decoded.certs, trust)))
+        .unwrap_or_else(|panic| (None, Some(panicked(path, panic))));
+    result.chain = judged.0;
+    result.failure = judged.1.or_else(|| {
+        decoded.truncated.then(|| {
+            ProbeFailure::new(
+                ProbeReason::FileTooManyCertificates,
+                format!(
+                    "{}: more than {} certificates; only the first are reported",
+                    path.display(),
+                    bundle::MAX_BUNDLE
+                ),
+            )
+        })
+    });
+}
+
+/// Labels `result` with its file and closes its phases.
+fn finish(
+    mut result: ProbeResult,
+    path: &Path,
+    read_time: Duration,
+    started: Instant,
+) -> ProbeResult {
     result.instance = Some(Instance::File(path.display().to_string()));
     result.phases.push((Phase::Read, read_time));
     result.phases.push((Phase::Total, started.elapsed()));
     result.finished_at = SystemTime::now();
     result
+}
+
+/// One result per cluster and user of a kubeconfig that has a certificate, labelled by its
+/// name; a referenced file is read relative to the kubeconfig's directory. A kubeconfig
+/// without any is one `file_no_certificate` result for the file, and one with more than
+/// [`kubeconfig::MAX_ENTRIES`] adds a `file_too_many_certificates` result for the file.
+fn kubeconfig_results(
+    path: &Path,
+    config: kubeconfig::Kubeconfig,
+    trust: &TrustStore,
+) -> Vec<ProbeResult> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut results = Vec::with_capacity(config.entries.len() + 1);
+    for entry in config.entries {
+        let started = Instant::now();
+        let what = format!("{} {} {:?}", path.display(), entry.kind.label(), entry.name);
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let bytes = match entry.source {
+                kubeconfig::Source::Data(bytes) => bytes,
+                kubeconfig::Source::File(file) => read::read_certificate_file(&dir.join(file))?,
+                kubeconfig::Source::Invalid(why) => {
+                    return Err(ProbeFailure::new(
+                        ProbeReason::KubeconfigMalformed,
+                        format!("{what}: {why}"),
+                    ))
+                }
+            };
+            let format = formats::detect(&bytes).map_err(decode_failure)?;
+            if !matches!(format, Format::Pem | Format::Der) {
+                return Err(ProbeFailure::new(
+                    ProbeReason::FileMalformed,
+                    format!("{what}: not PEM or DER certificates"),
+                ));
+            }
+            formats::decode(&bytes, format, None, bundle::MAX_BUNDLE)
+                .map_err(|e| ProbeFailure::new(e.reason(), format!("{what}: {}", e.detail())))
+        }))
+        .unwrap_or_else(|panic| Err(panicked(path, panic)));
+        let read_time = started.elapsed();
+        let mut result = ProbeResult::new();
+        match outcome {
+            Err(failure) => result.failure = Some(failure),
+            Ok(decoded) => judge_into(&mut result, path, &decoded, trust),
+        }
+        result.entry = Some(FileEntry {
+            label: entry.kind.label(),
+            name: entry.name,
+        });
+        results.push(finish(result, path, read_time, started));
+    }
+    let file_failure = if results.is_empty() {
+        Some(ProbeFailure::new(
+            ProbeReason::FileNoCertificate,
+            format!(
+                "{}: a kubeconfig without certificate data or files",
+                path.display()
+            ),
+        ))
+    } else if config.truncated {
+        Some(ProbeFailure::new(
+            ProbeReason::FileTooManyCertificates,
+            format!(
+                "{}: more than {} clusters and users with certificates; only the first are reported",
+                path.display(),
+                kubeconfig::MAX_ENTRIES
+            ),
+        ))
+    } else {
+        None
+    };
+    if let Some(failure) = file_failure {
+        let mut result = ProbeResult::new();
+        result.failure = Some(failure);
+        results.push(finish(result, path, Duration::ZERO, Instant::now()));
+    }
+    results
 }
 
 /// The facts of every certificate; judged as a chain when the file is one, else facts only.
@@ -243,8 +403,8 @@ fn panicked(path: &Path, panic: Box<dyn std::any::Any + Send>) -> ProbeFailure {
     )
 }
 
-/// The PKCS#12 password, read from its file only when a PKCS#12 file turns up, at most once
-/// per probe.
+/// The PKCS#12 or keystore password, read from its file only when such a file turns up, at
+/// most once per probe.
 struct PasswordFile<'a> {
     path: Option<&'a Path>,
     read: std::sync::OnceLock<Result<Option<String>, ProbeFailure>>,

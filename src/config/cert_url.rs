@@ -1,0 +1,68 @@
+//! URL targets (`url: http(s)://…`): certificates downloaded instead of read from disk or from
+//! a handshake — a CA bundle, a published intermediate, a CRL. Checked here: that the URL
+//! parses and is `http` or `https` with a host, so a typo fails `--check-config`.
+
+/// Where a URL target's certificates are.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CertUrl {
+    /// The URL as written.
+    pub url: String,
+}
+
+/// Checks a `url:` value.
+pub(super) fn check(url: &str) -> Result<CertUrl, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "{url:?}: only http and https URLs are fetched, not {}",
+            parsed.scheme()
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{url:?} has no host"));
+    }
+    Ok(CertUrl { url: url.into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn err(yaml: &str) -> String {
+        Config::parse(yaml)
+            .expect_err("config should be rejected")
+            .to_string()
+    }
+
+    #[test]
+    fn a_url_target_is_named_after_its_url() {
+        let config =
+            Config::parse("targets:\n  - url: https://pki.example/ca-bundle.pem\n").unwrap();
+        let t = &config.targets[0];
+        assert_eq!(t.name, "https://pki.example/ca-bundle.pem");
+        assert_eq!(
+            t.cert_url().unwrap().url,
+            "https://pki.example/ca-bundle.pem"
+        );
+        assert_eq!(t.address(), None);
+        assert!(!t.legacy_protocols);
+    }
+
+    #[test]
+    fn bad_urls_and_mixed_kinds_point_at_the_value() {
+        let e = err("targets:\n  - url: ftp://pki.example/ca.pem\n");
+        assert!(
+            e.contains("targets[0].url") && e.contains("http and https"),
+            "{e}"
+        );
+        assert!(e.contains("line 2 column 10"), "{e}");
+        let e = err("targets:\n  - url: not a url\n");
+        assert!(e.contains("not a URL"), "{e}");
+        let e = err("targets:\n  - url: http://a.example/x\n    path: /tmp/*.pem\n");
+        assert!(e.contains("only one of"), "{e}");
+        let e = err("targets:\n  - url: http://a.example/x\n    server_name: a.example\n");
+        assert!(e.contains("server_name"), "{e}");
+        let e = err("targets:\n  - url: http://a.example/x\n    password_file: /etc/hostname\n");
+        assert!(e.contains("password_file"), "{e}");
+    }
+}
