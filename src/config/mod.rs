@@ -67,6 +67,7 @@ pub const RESERVED_LABELS: &[&str] = &[
     "key_bits",
     "signature_algorithm",
     "dns_names",
+    "key_type",
     "instance",
     "job",
 ];

@@ -151,6 +151,9 @@ pub struct ProbeResult {
     pub legacy: Option<crate::probe::legacy::LegacyReport>,
     /// What the caIssuers download found, when the path did not build and the leaf names one.
     pub aia: Option<crate::probe::aia::AiaOutcome>,
+    /// The other leaves the server offers to clients with other signature schemes, when the
+    /// extra handshakes ran (endpoints whose handshake got a chain).
+    pub leaves: Option<crate::probe::leaves::LeafReport>,
 }
 
 impl ProbeResult {
@@ -168,6 +171,7 @@ impl ProbeResult {
             revocation: None,
             legacy: None,
             aia: None,
+            leaves: None,
         }
     }
 
