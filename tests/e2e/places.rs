@@ -4,6 +4,7 @@
 
 mod addresses;
 mod dialogue_servers;
+mod dual;
 mod mail;
 mod mtls;
 mod postgres;

@@ -1,0 +1,171 @@
+//! Several certificates behind one endpoint: a real nginx (Debian `nginx-light`) serving an
+//! RSA, an ECDSA and an Ed25519 certificate on one port, each leaf expiring on another day,
+//! picks by the client's signature schemes. Every leaf is reported, each chain's series with
+//! its `key_type`; beside it, an nginx with one certificate keeps its series without the label.
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use super::{assert_probed_cleanly, exporter, Certs, WAIT};
+use crate::support::pki::{pem_of, LeafSpec};
+use crate::support::ports::free_port;
+use crate::support::process::{require, Daemon};
+use crate::support::write;
+
+/// Days each leaf has left, by key type (and the algorithm rcgen makes its key with).
+const LEAVES: [(&str, &rcgen::SignatureAlgorithm, i64); 3] = [
+    ("rsa", &rcgen::PKCS_RSA_SHA256, 20),
+    ("ecdsa", &rcgen::PKCS_ECDSA_P256_SHA256, 60),
+    ("ed25519", &rcgen::PKCS_ED25519, 90),
+];
+
+#[tokio::test]
+async fn every_certificate_nginx_serves_on_one_port_is_reported_by_key_type() {
+    let nginx = require("nginx", "nginx-light");
+    let certs = Certs::new();
+    let run = tempfile::tempdir().unwrap();
+    let dir = run.path().display().to_string();
+    let mut pairs = String::new();
+    for (key_type, alg, days) in LEAVES {
+        let leaf = certs.inter.leaf(&LeafSpec {
+            alg,
+            ..LeafSpec::new("dual.test", days)
+        });
+        let chain = format!("{}{}", pem_of(&leaf.der), pem_of(&certs.inter.der));
+        let chain = write(run.path(), &format!("{key_type}-chain.pem"), &chain);
+        let key = write(
+            run.path(),
+            &format!("{key_type}-key.pem"),
+            &key_pem(&leaf.key),
+        );
+        pairs.push_str(&format!(
+            "        ssl_certificate {};\n        ssl_certificate_key {};\n",
+            chain.display(),
+            key.display()
+        ));
+    }
+    let (single_chain, single_key) = certs.write_pem(run.path(), "single.test");
+    let [dual, single] = [free_port(), free_port()];
+    let config = format!(
+        "master_process off;
+pid {dir}/nginx.pid;
+error_log stderr info;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen 127.0.0.1:{dual} ssl;
+        server_name dual.test;
+{pairs}        location / {{ return 200 \"dual\\n\"; }}
+    }}
+    server {{
+        listen 127.0.0.1:{single} ssl;
+        server_name single.test;
+        ssl_certificate {single_chain};
+        ssl_certificate_key {single_key};
+        location / {{ return 200 \"single\\n\"; }}
+    }}
+}}
+"
+    );
+    let config_path = write(run.path(), "nginx.conf", &config);
+    let mut command = Command::new(nginx);
+    command
+        .arg("-c")
+        .arg(&config_path)
+        .args(["-p", &dir, "-e", "stderr", "-g", "daemon off;"]);
+    let mut daemon = Daemon::spawn("nginx", command, &run.path().join("nginx.log"));
+    for port in [dual, single] {
+        daemon.wait_listening(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+
+    let targets = format!(
+        "  - name: dual\n    address: 127.0.0.1:{dual}\n    server_name: dual.test\n\
+         \x20 - name: single\n    address: 127.0.0.1:{single}\n    server_name: single.test\n"
+    );
+    let h = exporter(certs, "5s", &targets).await;
+    let m = h.wait_for_probes(&["dual", "single"], WAIT).await;
+    assert_probed_cleanly(&m, "single", &["connect", "handshake"]);
+    assert_eq!(
+        m.reasons("cert_probe_error_info", "dual"),
+        Vec::<String>::new()
+    );
+    assert_eq!(m.value("cert_probe_success", &[("target", "dual")]), 1.0);
+
+    // Each leaf its own series, with the days it has left; every chain valid.
+    for (key_type, _, days) in LEAVES {
+        let labels = [("target", "dual"), ("key_type", key_type)];
+        let left = m.value("cert_days_to_expiry", &labels);
+        assert!(
+            (left - days as f64).abs() < 0.5,
+            "{key_type}: {left} days left, not {days}:\n{}",
+            m.text
+        );
+        assert_eq!(m.value("cert_chain_valid", &labels), 1.0, "{key_type}");
+        let leaf = m.find(
+            "cert_info",
+            &[
+                ("target", "dual"),
+                ("key_type", key_type),
+                ("position", "0"),
+            ],
+        );
+        assert_eq!(leaf.len(), 1, "{key_type}:\n{}", m.text);
+        assert_eq!(leaf[0].labels["subject"], "CN=dual.test");
+    }
+    // Three chains, no fourth without the label; the extra handshakes all told something.
+    assert_eq!(
+        m.find("cert_days_to_expiry", &[("target", "dual")]).len(),
+        3
+    );
+    assert_eq!(
+        m.find("cert_leaf_discovery_error_info", &[]).len(),
+        0,
+        "{}",
+        m.text
+    );
+    // Per target, not per chain: one probe, one success, one version.
+    assert_eq!(m.find("cert_probe_success", &[("target", "dual")]).len(), 1);
+    assert_eq!(
+        m.find("cert_tls_version_info", &[("target", "dual")]).len(),
+        1
+    );
+
+    // One certificate: its series as ever, no key_type anywhere.
+    let single_series: Vec<_> = m
+        .samples
+        .iter()
+        .filter(|s| s.labels.get("target").map(String::as_str) == Some("single"))
+        .collect();
+    assert!(single_series.len() > 5, "{}", m.text);
+    for s in single_series {
+        assert!(!s.labels.contains_key("key_type"), "{s:?}");
+    }
+    let left = m.value("cert_days_to_expiry", &[("target", "single")]);
+    assert!((left - 60.0).abs() < 0.5, "{left}");
+    h.stop().await;
+    drop(daemon);
+}
+
+/// The key as PEM that OpenSSL reads. aws-lc writes an Ed25519 key as a PKCS#8 v2 document
+/// (RFC 5958, with the public key), which OpenSSL 3 refuses; the v1 form holds the seed only.
+fn key_pem(key: &rcgen::KeyPair) -> String {
+    let der = key.serialize_der();
+    // v2: SEQUENCE { 1, {Ed25519}, OCTET STRING { OCTET STRING seed }, [1] public key }.
+    const HEAD: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    if key.algorithm() != &rcgen::PKCS_ED25519 {
+        return key.serialize_pem();
+    }
+    assert_eq!(&der[5..16], &HEAD[5..16], "an Ed25519 PKCS#8 document");
+    let mut v1 = HEAD.to_vec();
+    v1.extend_from_slice(&der[16..48]);
+    pem::encode(&pem::Pem::new("PRIVATE KEY", v1))
+}
