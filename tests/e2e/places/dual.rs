@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 
 use super::{assert_probed_cleanly, exporter, Certs, WAIT};
+use crate::support::binary::{check_json, check_text};
 use crate::support::pki::{pem_of, LeafSpec};
 use crate::support::ports::free_port;
 use crate::support::process::{require, Daemon};
@@ -83,6 +84,44 @@ http {{
     for port in [dual, single] {
         daemon.wait_listening(SocketAddr::from(([127, 0, 0, 1], port)));
     }
+
+    // `check` shows each leaf as a result of its own, with its key type and days left.
+    let ca = certs.dir.path().join("ca.pem");
+    let check_config = write(
+        run.path(),
+        "check.yaml",
+        &format!(
+            "defaults:\n  timeout: 5s\n  ca_file: {}\ntargets:\n  - name: dual\n    address: 127.0.0.1:{dual}\n    server_name: dual.test\n",
+            ca.display()
+        ),
+    );
+    let check_config = check_config.display().to_string();
+    let (code, doc) = check_json(&["--config.file", &check_config]).await;
+    assert_eq!(code, 1, "the RSA leaf's 20 days need attention: {doc:#}");
+    let results = doc["results"].as_array().unwrap();
+    let mut shown: Vec<(String, i64)> = results
+        .iter()
+        .map(|r| {
+            let days = r["expiry"]["days_left"].as_f64().unwrap().round() as i64;
+            (r["key_type"].as_str().unwrap().to_string(), days)
+        })
+        .collect();
+    shown.sort();
+    assert_eq!(
+        shown,
+        [
+            ("ecdsa".into(), 60),
+            ("ed25519".into(), 90),
+            ("rsa".into(), 20)
+        ],
+        "{doc:#}"
+    );
+    let text = check_text(&["--config.file", &check_config]).await;
+    assert!(
+        text.stdout.contains("dual  key_type rsa  → 127.0.0.1:"),
+        "{}",
+        text.stdout
+    );
 
     let targets = format!(
         "  - name: dual\n    address: 127.0.0.1:{dual}\n    server_name: dual.test\n\
