@@ -11,6 +11,7 @@ use crate::support::binary::{check_json, check_text};
 use crate::support::pki::{pem_of, LeafSpec};
 use crate::support::ports::free_port;
 use crate::support::process::{require, Daemon};
+use crate::support::tls_server;
 use crate::support::write;
 
 /// Days each leaf has left, by key type (and the algorithm rcgen makes its key with).
@@ -207,4 +208,55 @@ fn key_pem(key: &rcgen::KeyPair) -> String {
     let mut v1 = HEAD.to_vec();
     v1.extend_from_slice(&der[16..48]);
     pem::encode(&pem::Pem::new("PRIVATE KEY", v1))
+}
+
+/// A server that takes one connection and then none (a connection limit, a port closed between
+/// two connections: nothing a real daemon can be made to do on cue): the handshakes that look
+/// for other leaves fail to connect. Each is a reason of its own, per key type; the probe's
+/// own result stands, with no key_type, since only one leaf is known.
+#[tokio::test]
+async fn a_failed_look_for_other_leaves_is_a_reason_and_the_main_result_stands() {
+    let certs = Certs::new();
+    let (chain, key) = certs.chain(&LeafSpec::new("once.test", 30));
+    let config = std::sync::Arc::new(tls_server::server_config(
+        chain,
+        key,
+        &tls_server::TlsOptions::default(),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        // Later connections are refused: the port closes once the first one is in.
+        drop(listener);
+        tls_server::greet(&tokio_rustls::TlsAcceptor::from(config), stream).await;
+    });
+    let yaml = format!(
+        "defaults:\n  metrics:\n    level: full\n  timeout: 5s\n  ca_file: {{dir}}/ca.pem\n\
+         targets:\n  - name: once\n    address: {addr}\n    server_name: once.test\n    interval: 1h\n"
+    );
+    let h = crate::support::Harness::start_in(certs.dir, &yaml).await;
+    let m = h.wait_for_probes(&["once"], WAIT).await;
+    assert_probed_cleanly(&m, "once", &["connect", "handshake"]);
+    let left = m.value("cert_days_to_expiry", &[("target", "once")]);
+    assert!((left - 30.0).abs() < 0.5, "{left}");
+    for key_type in ["rsa", "ecdsa", "ed25519"] {
+        let labels = [("target", "once"), ("key_type", key_type)];
+        assert_eq!(
+            m.reasons_where("cert_leaf_discovery_error_info", &labels),
+            ["connect_refused"],
+            "{key_type}:\n{}",
+            m.text
+        );
+    }
+    assert!(
+        m.samples
+            .iter()
+            .all(|s| s.name == "cert_leaf_discovery_error_info"
+                || !s.labels.contains_key("key_type")),
+        "{}",
+        m.text
+    );
+    h.stop().await;
+    server.abort();
 }
