@@ -28,22 +28,9 @@ async fn every_certificate_nginx_serves_on_one_port_is_reported_by_key_type() {
     let run = tempfile::tempdir().unwrap();
     let dir = run.path().display().to_string();
     let mut pairs = String::new();
-    for (key_type, alg, days) in LEAVES {
-        let leaf = certs.inter.leaf(&LeafSpec {
-            alg,
-            ..LeafSpec::new("dual.test", days)
-        });
-        let chain = format!("{}{}", pem_of(&leaf.der), pem_of(&certs.inter.der));
-        let chain = write(run.path(), &format!("{key_type}-chain.pem"), &chain);
-        let key = write(
-            run.path(),
-            &format!("{key_type}-key.pem"),
-            &key_pem(&leaf.key),
-        );
+    for (_, chain, key) in write_leaves(&certs, run.path()) {
         pairs.push_str(&format!(
-            "        ssl_certificate {};\n        ssl_certificate_key {};\n",
-            chain.display(),
-            key.display()
+            "        ssl_certificate {chain};\n        ssl_certificate_key {key};\n"
         ));
     }
     let (single_chain, single_key) = certs.write_pem(run.path(), "single.test");
@@ -131,52 +118,9 @@ http {{
     let h = exporter(certs, "5s", &targets).await;
     let m = h.wait_for_probes(&["dual", "single"], WAIT).await;
     assert_probed_cleanly(&m, "single", &["connect", "handshake"]);
-    assert_eq!(
-        m.reasons("cert_probe_error_info", "dual"),
-        Vec::<String>::new()
-    );
-    assert_eq!(m.value("cert_probe_success", &[("target", "dual")]), 1.0);
+    assert_every_leaf(&m, "dual", &LEAVES);
 
-    // Each leaf its own series, with the days it has left; every chain valid.
-    for (key_type, _, days) in LEAVES {
-        let labels = [("target", "dual"), ("key_type", key_type)];
-        let left = m.value("cert_days_to_expiry", &labels);
-        assert!(
-            (left - days as f64).abs() < 0.5,
-            "{key_type}: {left} days left, not {days}:\n{}",
-            m.text
-        );
-        assert_eq!(m.value("cert_chain_valid", &labels), 1.0, "{key_type}");
-        let leaf = m.find(
-            "cert_info",
-            &[
-                ("target", "dual"),
-                ("key_type", key_type),
-                ("position", "0"),
-            ],
-        );
-        assert_eq!(leaf.len(), 1, "{key_type}:\n{}", m.text);
-        assert_eq!(leaf[0].labels["subject"], "CN=dual.test");
-    }
-    // Three chains, no fourth without the label; the extra handshakes all told something.
-    assert_eq!(
-        m.find("cert_days_to_expiry", &[("target", "dual")]).len(),
-        3
-    );
-    assert_eq!(
-        m.find("cert_leaf_discovery_error_info", &[]).len(),
-        0,
-        "{}",
-        m.text
-    );
-    // Per target, not per chain: one probe, one success, one version.
-    assert_eq!(m.find("cert_probe_success", &[("target", "dual")]).len(), 1);
-    assert_eq!(
-        m.find("cert_tls_version_info", &[("target", "dual")]).len(),
-        1
-    );
-
-    // One certificate: its series as ever, no key_type anywhere.
+    // One certificate: its series as ever, no key_type anywhere, no look failed.
     let single_series: Vec<_> = m
         .samples
         .iter()
@@ -188,6 +132,121 @@ http {{
     }
     let left = m.value("cert_days_to_expiry", &[("target", "single")]);
     assert!((left - 60.0).abs() < 0.5, "{left}");
+    assert_eq!(m.find("cert_leaf_discovery_error_info", &[]).len(), 0);
+    h.stop().await;
+    drop(daemon);
+}
+
+/// Writes a leaf for `dual.test` per entry of [`LEAVES`] into `dir`, each with the
+/// intermediate after it: (key type, chain path, key path), the key as OpenSSL reads it.
+fn write_leaves(certs: &Certs, dir: &std::path::Path) -> Vec<(&'static str, String, String)> {
+    LEAVES
+        .iter()
+        .map(|&(key_type, alg, days)| {
+            let leaf = certs.inter.leaf(&LeafSpec {
+                alg,
+                ..LeafSpec::new("dual.test", days)
+            });
+            let chain = format!("{}{}", pem_of(&leaf.der), pem_of(&certs.inter.der));
+            let chain = write(dir, &format!("{key_type}-chain.pem"), &chain);
+            let key = write(dir, &format!("{key_type}-key.pem"), &key_pem(&leaf.key));
+            (
+                key_type,
+                chain.display().to_string(),
+                key.display().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Target `t` reports exactly the leaves of `leaves`, each with its key_type, the days it has
+/// left and a valid chain; its per-target series once; no look for another leaf failed.
+fn assert_every_leaf(
+    m: &crate::support::Metrics,
+    t: &str,
+    leaves: &[(&str, &rcgen::SignatureAlgorithm, i64)],
+) {
+    for &(key_type, _, days) in leaves {
+        let labels = [("target", t), ("key_type", key_type)];
+        let left = m.value("cert_days_to_expiry", &labels);
+        assert!(
+            (left - days as f64).abs() < 0.5,
+            "{t} {key_type}: {left} days left, not {days}:\n{}",
+            m.text
+        );
+        assert_eq!(m.value("cert_chain_valid", &labels), 1.0, "{t} {key_type}");
+        let leaf = m.find(
+            "cert_info",
+            &[("target", t), ("key_type", key_type), ("position", "0")],
+        );
+        assert_eq!(leaf.len(), 1, "{t} {key_type}:\n{}", m.text);
+        assert_eq!(leaf[0].labels["subject"], "CN=dual.test");
+    }
+    // No chain without the label, none of another type.
+    assert_eq!(
+        m.find("cert_days_to_expiry", &[("target", t)]).len(),
+        leaves.len(),
+        "{}",
+        m.text
+    );
+    assert_eq!(
+        m.find("cert_leaf_discovery_error_info", &[("target", t)])
+            .len(),
+        0,
+        "{}",
+        m.text
+    );
+    assert_eq!(m.reasons("cert_probe_error_info", t), Vec::<String>::new());
+    // Per target, not per chain: one probe, one success, one version.
+    assert_eq!(m.value("cert_probe_success", &[("target", t)]), 1.0);
+    assert_eq!(m.find("cert_tls_version_info", &[("target", t)]).len(), 1);
+}
+
+/// HAProxy (Debian `haproxy`) picks among the certificates of one `bind` line by the client's
+/// signature schemes too (`crt` given once per certificate, each file holding chain and key).
+#[tokio::test]
+async fn every_certificate_haproxy_serves_on_one_port_is_reported_by_key_type() {
+    let haproxy = require("haproxy", "haproxy");
+    let certs = Certs::new();
+    let run = tempfile::tempdir().unwrap();
+    let mut crts = String::new();
+    for (key_type, chain, key) in write_leaves(&certs, run.path()) {
+        let both = format!(
+            "{}{}",
+            std::fs::read_to_string(&chain).unwrap(),
+            std::fs::read_to_string(&key).unwrap()
+        );
+        let path = write(run.path(), &format!("{key_type}.pem"), &both);
+        crts.push_str(&format!(" crt {}", path.display()));
+    }
+    let port = free_port();
+    let nowhere = free_port();
+    let config = format!(
+        "global
+  log stderr local0
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 5s
+  timeout server 5s
+frontend dual
+  bind 127.0.0.1:{port} ssl{crts}
+  default_backend nowhere
+backend nowhere
+  server none 127.0.0.1:{nowhere}
+"
+    );
+    let config_path = write(run.path(), "haproxy.cfg", &config);
+    let mut command = Command::new(haproxy);
+    command.arg("-f").arg(&config_path).arg("-db");
+    let mut daemon = Daemon::spawn("haproxy", command, &run.path().join("haproxy.log"));
+    daemon.wait_listening(SocketAddr::from(([127, 0, 0, 1], port)));
+
+    let targets =
+        format!("  - name: dual\n    address: 127.0.0.1:{port}\n    server_name: dual.test\n");
+    let h = exporter(certs, "5s", &targets).await;
+    let m = h.wait_for_probes(&["dual"], WAIT).await;
+    assert_every_leaf(&m, "dual", &LEAVES);
     h.stop().await;
     drop(daemon);
 }
