@@ -11,9 +11,12 @@
 //! each chain's series a `key_type` label. A server with one certificate refuses the
 //! handshakes it has no key for (or sends the same leaf): nothing changes for it.
 //!
-//! Cost: up to three more handshakes, so what they found is cached per target and address for
-//! [`RECHECK`], as the legacy-protocol check does; the chains found are judged afresh on every
-//! probe (the verdicts are cached per distinct chain, revocation answers in their own caches).
+//! Cost: three more handshakes, so which key types the server has a leaf for is cached per
+//! target and address for [`RECHECK`], as the legacy-protocol check caches its answers. The
+//! other leaves themselves are fetched again at every probe (one handshake per other
+//! certificate, none for a server with one), so a renewed one is seen as soon as the main one
+//! would be; each chain is judged on every probe (the verdicts are cached per distinct chain,
+//! revocation answers in their own caches).
 //! An extra handshake that fails for another reason than the server's refusal (a timeout, a
 //! refused connection, a STARTTLS dialogue gone wrong) is a reason of its own
 //! ([`LeafReport::failures`]), never the probe's: the main result stands.
@@ -158,6 +161,13 @@ enum Found {
     Refused,
 }
 
+impl Found {
+    /// Whether this is a chain whose leaf is not `main_leaf`.
+    fn other_leaf(&self, main_leaf: &CertificateDer<'_>) -> bool {
+        matches!(self, Found::Chain { chain, .. } if chain.first().is_some_and(|leaf| leaf != main_leaf))
+    }
+}
+
 /// Answers kept between probes, per target name and address. Shared across reloads.
 #[derive(Debug, Default)]
 pub struct LeafCache {
@@ -181,6 +191,15 @@ impl LeafCache {
             .get(key)
             .filter(|(at, _, _)| at.elapsed() < RECHECK)
             .map(|(_, checked, answers)| (*checked, answers.clone()))
+    }
+
+    /// Replaces the answers of a fresh entry, keeping when it was made (the next full look is
+    /// still due an hour after it).
+    fn update(&self, key: &(String, SocketAddr), answers: &Answers) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = inner.entries.get_mut(key) {
+            entry.2 = answers.clone();
+        }
     }
 
     fn put(&self, key: (String, SocketAddr), checked: SystemTime, answers: &Answers) {
@@ -224,13 +243,33 @@ pub(super) async fn discover(
     deadline: Instant,
 ) -> Discovered {
     let key = (target.name.clone(), peer);
-    let (checked_at, answers, failures) = match prober.caches.leaves.get(&key) {
-        Some((checked_at, answers)) => (checked_at, answers, Vec::new()),
+    let cache = &prober.caches.leaves;
+    let (checked_at, answers, failures) = match cache.get(&key) {
+        Some((checked_at, mut answers)) => {
+            // Which key types the server has is known for the hour; the other leaves
+            // themselves are fetched afresh, so a renewed one is seen at the next probe.
+            let others: Vec<KeyType> = answers
+                .iter()
+                .filter(|(_, found)| found.other_leaf(main_leaf))
+                .map(|(key_type, _)| *key_type)
+                .collect();
+            let (fresh, failures) = ask(target, peer, &others, deadline).await;
+            for (key_type, found) in fresh {
+                if let Some(slot) = answers.iter_mut().find(|(k, _)| *k == key_type) {
+                    slot.1 = found;
+                }
+            }
+            // A type that failed keeps its last chain: its series go on, beside the reason.
+            if !others.is_empty() && failures.is_empty() {
+                cache.update(&key, &answers);
+            }
+            (checked_at, answers, failures)
+        }
         None => {
             let checked_at = SystemTime::now();
-            let (answers, failures) = ask_all(target, peer, deadline).await;
+            let (answers, failures) = ask(target, peer, &KeyType::ALL, deadline).await;
             if failures.is_empty() {
-                prober.caches.leaves.put(key, checked_at, &answers);
+                cache.put(key, checked_at, &answers);
             }
             (checked_at, answers, failures)
         }
@@ -311,14 +350,15 @@ pub(super) fn report(main: &ChainReport, discovered: Discovered) -> Option<LeafR
     })
 }
 
-/// One handshake per key type, all at once, each on a connection of its own.
-async fn ask_all(
+/// One handshake per key type of `types`, all at once, each on a connection of its own.
+async fn ask(
     target: &Target,
     peer: SocketAddr,
+    types: &[KeyType],
     deadline: Instant,
 ) -> (Answers, Vec<(KeyType, ProbeFailure)>) {
-    let asks = KeyType::ALL.map(|key_type| async move {
-        let outcome = tokio::time::timeout_at(deadline, ask(target, peer, key_type, deadline))
+    let asks = types.iter().map(|&key_type| async move {
+        let outcome = tokio::time::timeout_at(deadline, ask_one(target, peer, key_type, deadline))
             .await
             .unwrap_or_else(|_| {
                 Err(ProbeFailure::new(
@@ -353,7 +393,7 @@ async fn ask_all(
 
 /// One handshake offering only `key_type`'s schemes, over a new connection reached as the
 /// probe reached the server.
-async fn ask(
+async fn ask_one(
     target: &Target,
     peer: SocketAddr,
     key_type: KeyType,
@@ -476,5 +516,20 @@ mod tests {
         assert_eq!(checked, SystemTime::UNIX_EPOCH);
         assert!(matches!(cached[..], [(KeyType::Rsa, Found::Refused)]));
         assert!(cache.get(&("other".to_string(), key.1)).is_none());
+        // An update replaces the answers, not the time they were first had.
+        let leaf = CertificateDer::from(vec![1, 2, 3]);
+        let found = Found::Chain {
+            chain: vec![leaf.clone()],
+            ocsp_response: Vec::new(),
+        };
+        cache.update(&key, &vec![(KeyType::Rsa, found)]);
+        let (checked, cached) = cache.get(&key).unwrap();
+        assert_eq!(checked, SystemTime::UNIX_EPOCH);
+        assert!(
+            !cached[0].1.other_leaf(&leaf),
+            "the main leaf is no other leaf"
+        );
+        assert!(cached[0].1.other_leaf(&CertificateDer::from(vec![9])));
+        assert!(!Found::Refused.other_leaf(&leaf));
     }
 }

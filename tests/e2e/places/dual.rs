@@ -63,15 +63,26 @@ http {{
 "
     );
     let config_path = write(run.path(), "nginx.conf", &config);
-    let mut command = Command::new(nginx);
-    command
-        .arg("-c")
-        .arg(&config_path)
-        .args(["-p", &dir, "-e", "stderr", "-g", "daemon off;"]);
-    let mut daemon = Daemon::spawn("nginx", command, &run.path().join("nginx.log"));
-    for port in [dual, single] {
-        daemon.wait_listening(SocketAddr::from(([127, 0, 0, 1], port)));
-    }
+    let start = |log: &str| {
+        let mut command = Command::new(&nginx);
+        command
+            .arg("-c")
+            .arg(&config_path)
+            .args(["-p", &dir, "-e", "stderr", "-g", "daemon off;"]);
+        let mut daemon = Daemon::spawn("nginx", command, &run.path().join(log));
+        for port in [dual, single] {
+            daemon.wait_listening(SocketAddr::from(([127, 0, 0, 1], port)));
+        }
+        daemon
+    };
+    let daemon = start("nginx.log");
+    // The RSA leaf renewed later, for 45 days.
+    let renewed = certs.inter.leaf(&LeafSpec {
+        alg: &rcgen::PKCS_RSA_SHA256,
+        ..LeafSpec::new("dual.test", 45)
+    });
+    let renewed_chain = format!("{}{}", pem_of(&renewed.der), pem_of(&certs.inter.der));
+    let renewed_key = key_pem(&renewed.key);
 
     // `check` shows each leaf as a result of its own, with its key type and days left.
     let ca = certs.dir.path().join("ca.pem");
@@ -133,6 +144,25 @@ http {{
     let left = m.value("cert_days_to_expiry", &[("target", "single")]);
     assert!((left - 60.0).abs() < 0.5, "{left}");
     assert_eq!(m.find("cert_leaf_discovery_error_info", &[]).len(), 0);
+
+    // The RSA certificate is renewed and nginx restarted: the next probes see the new leaf,
+    // not the one the look for other leaves found an hour's cache ago.
+    drop(daemon);
+    write(run.path(), "rsa-chain.pem", &renewed_chain);
+    write(run.path(), "rsa-key.pem", &renewed_key);
+    let daemon = start("nginx-renewed.log");
+    let rsa = [("target", "dual"), ("key_type", "rsa")];
+    let m = h
+        .wait_until(WAIT, |m| {
+            m.get("cert_days_to_expiry", &rsa)
+                .is_some_and(|left| (left - 45.0).abs() < 0.5)
+        })
+        .await;
+    assert_every_leaf(
+        &m,
+        "dual",
+        &[LEAVES[1], LEAVES[2], ("rsa", &rcgen::PKCS_RSA_SHA256, 45)],
+    );
     h.stop().await;
     drop(daemon);
 }
