@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 # util-linux (setpriv) runs the binary as `nobody` in the privilege test. unbound is the real
 # name server (on a loopback port, counting the queries it receives) of the DNS tests.
 packages=(openssl prometheus prometheus-alertmanager python3-yaml ca-certificates nginx-light libnginx-mod-mail postgresql tinyproxy util-linux unbound)
-packages+=(haproxy) # tests/e2e/places/dual.rs: HAProxy choosing among RSA, ECDSA and Ed25519 certificates on one port
+packages+=(haproxy apache2) # tests/e2e/places/dual.rs: HAProxy and Apache choosing among RSA, ECDSA and Ed25519 certificates on one port
 source scripts/lib/packages.sh # (the script runs from the repository root: see cd above)
 ensure_packages "${packages[@]}"
 

@@ -349,3 +349,64 @@ async fn a_failed_look_for_other_leaves_is_a_reason_and_the_main_result_stands()
     h.stop().await;
     server.abort();
 }
+
+/// Apache (Debian `apache2`, `mod_ssl`) with one `SSLCertificateFile`/`SSLCertificateKeyFile`
+/// pair per certificate in a virtual host picks by the client's signature schemes as well.
+#[tokio::test]
+async fn every_certificate_apache_serves_on_one_port_is_reported_by_key_type() {
+    let apache = require("apache2", "apache2");
+    let modules = std::path::Path::new("/usr/lib/apache2/modules");
+    let certs = Certs::new();
+    let run = tempfile::tempdir().unwrap();
+    // Run as root (CI), Apache gives its worker to `nobody`, who must reach its runtime files.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(run.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = run.path().display().to_string();
+    let mut pairs = String::new();
+    for (_, chain, key) in write_leaves(&certs, run.path()) {
+        pairs.push_str(&format!(
+            "  SSLCertificateFile {chain}\n  SSLCertificateKeyFile {key}\n"
+        ));
+    }
+    let port = free_port();
+    let user = if crate::support::process::is_root() {
+        "User nobody\nGroup nogroup\n"
+    } else {
+        ""
+    };
+    let module = |name: &str| format!("{}/mod_{name}.so", modules.display());
+    let config = format!(
+        "ServerRoot {dir}
+DefaultRuntimeDir {dir}
+PidFile {dir}/apache.pid
+ErrorLog {dir}/apache-error.log
+LogLevel warn
+Listen 127.0.0.1:{port}
+LoadModule mpm_event_module {}
+LoadModule authz_core_module {}
+LoadModule ssl_module {}
+{user}ServerName dual.test
+<VirtualHost 127.0.0.1:{port}>
+  ServerName dual.test
+  SSLEngine on
+{pairs}</VirtualHost>
+",
+        module("mpm_event"),
+        module("authz_core"),
+        module("ssl"),
+    );
+    let config_path = write(run.path(), "httpd.conf", &config);
+    let mut command = Command::new(apache);
+    // -X: one process in the foreground, so killing it leaves no worker behind.
+    command.arg("-f").arg(&config_path).arg("-X");
+    let mut daemon = Daemon::spawn("apache2", command, &run.path().join("apache.log"));
+    daemon.wait_listening(SocketAddr::from(([127, 0, 0, 1], port)));
+
+    let targets =
+        format!("  - name: dual\n    address: 127.0.0.1:{port}\n    server_name: dual.test\n");
+    let h = exporter(certs, "5s", &targets).await;
+    let m = h.wait_for_probes(&["dual"], WAIT).await;
+    assert_every_leaf(&m, "dual", &LEAVES);
+    h.stop().await;
+    drop(daemon);
+}
