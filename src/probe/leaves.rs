@@ -506,6 +506,65 @@ mod tests {
         ));
     }
 
+    /// A judged chain whose leaf has a key of `algorithm`.
+    fn judged(algorithm: &'static str, not_after: i64) -> ProbeResult {
+        let leaf = CertFacts {
+            key_algorithm: algorithm,
+            ..CertFacts::example("CN=a.example", "CN=CA", not_after)
+        };
+        let mut r = ProbeResult::new();
+        r.chain = Some(ChainReport {
+            certs: vec![std::sync::Arc::new(leaf)],
+            in_path: vec![true],
+            errors: Default::default(),
+            expiry: Some(not_after),
+            private_anchor: false,
+            detail: None,
+            judged: true,
+            anchor: None,
+            anchored: true,
+        });
+        r
+    }
+
+    #[test]
+    fn each_key_type_is_reported_once_the_main_one_first_and_by_the_leaf_s_key() {
+        let main = judged("EC", 1).chain.unwrap();
+        let discovered = Discovered {
+            judged: vec![
+                // Another ECDSA leaf (a pool behind the address): the main one wins.
+                (KeyType::Ecdsa, judged("EC", 2)),
+                // Asked for Ed25519, got RSA: it counts as RSA; the second RSA leaf does not.
+                (KeyType::Ed25519, judged("RSA", 3)),
+                (KeyType::Rsa, judged("RSA", 4)),
+                // A key no type names keeps the type asked for.
+                (KeyType::Ed25519, judged("DSA", 5)),
+            ],
+            failures: Vec::new(),
+            checked_at: SystemTime::UNIX_EPOCH,
+        };
+        let found = report(&main, discovered).unwrap();
+        assert_eq!(found.main, KeyType::Ecdsa);
+        let others: Vec<(KeyType, Option<i64>)> = found
+            .others
+            .iter()
+            .map(|o| (o.key_type, o.chain.expiry))
+            .collect();
+        assert_eq!(
+            others,
+            [(KeyType::Rsa, Some(3)), (KeyType::Ed25519, Some(5))]
+        );
+        assert!(found.several());
+        // A main leaf of no known type: no report, so no key_type labels.
+        let odd = judged("DSA", 1).chain.unwrap();
+        let none = Discovered {
+            judged: Vec::new(),
+            failures: Vec::new(),
+            checked_at: SystemTime::UNIX_EPOCH,
+        };
+        assert!(report(&odd, none).is_none());
+    }
+
     #[test]
     fn cache_keeps_answers_per_target_and_address() {
         let cache = LeafCache::default();
