@@ -159,6 +159,9 @@ enum Found {
     },
     /// The server refused a handshake with only these schemes: it has no such certificate.
     Refused,
+    /// The main leaf again, as kept in the cache (without its DER: most servers have one
+    /// certificate, and thousands of targets would each keep a copy of their chain).
+    Main,
 }
 
 impl Found {
@@ -244,7 +247,14 @@ pub(super) async fn discover(
 ) -> Discovered {
     let key = (target.name.clone(), peer);
     let cache = &prober.caches.leaves;
-    let (checked_at, answers, failures) = match cache.get(&key) {
+    // A leaf cached as another is the main one now: the server's preference changed, and
+    // which leaf the main type's handshake gives is not known. Ask everything again.
+    let cached = cache.get(&key).filter(|(_, answers)| {
+        !answers.iter().any(|(_, found)| {
+            matches!(found, Found::Chain { chain, .. } if chain.first() == Some(main_leaf))
+        })
+    });
+    let (checked_at, answers, failures) = match cached {
         Some((checked_at, mut answers)) => {
             // Which key types the server has is known for the hour; the other leaves
             // themselves are fetched afresh, so a renewed one is seen at the next probe.
@@ -261,7 +271,7 @@ pub(super) async fn discover(
             }
             // A type that failed keeps its last chain: its series go on, beside the reason.
             if !others.is_empty() && failures.is_empty() {
-                cache.update(&key, &answers);
+                cache.update(&key, &without_main(&answers, main_leaf));
             }
             (checked_at, answers, failures)
         }
@@ -269,7 +279,7 @@ pub(super) async fn discover(
             let checked_at = SystemTime::now();
             let (answers, failures) = ask(target, peer, &KeyType::ALL, deadline).await;
             if failures.is_empty() {
-                cache.put(key, checked_at, &answers);
+                cache.put(key, checked_at, &without_main(&answers, main_leaf));
             }
             (checked_at, answers, failures)
         }
@@ -307,6 +317,19 @@ pub(super) async fn discover(
         failures,
         checked_at,
     }
+}
+
+/// `answers` as the cache keeps them: the main leaf's chain as [`Found::Main`].
+fn without_main(answers: &Answers, main_leaf: &CertificateDer<'_>) -> Answers {
+    answers
+        .iter()
+        .map(|(key_type, found)| match found {
+            Found::Chain { chain, .. } if chain.first().is_some_and(|l| l == main_leaf) => {
+                (*key_type, Found::Main)
+            }
+            other => (*key_type, other.clone()),
+        })
+        .collect()
 }
 
 /// The other chains found and judged, before the main chain's key type is known.
@@ -590,5 +613,9 @@ mod tests {
         );
         assert!(cached[0].1.other_leaf(&CertificateDer::from(vec![9])));
         assert!(!Found::Refused.other_leaf(&leaf));
+        assert!(!Found::Main.other_leaf(&leaf));
+        // The cache keeps no copy of the main chain.
+        let kept = without_main(&cached, &leaf);
+        assert!(matches!(kept[..], [(KeyType::Rsa, Found::Main)]));
     }
 }
