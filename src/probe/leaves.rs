@@ -235,8 +235,9 @@ pub(super) fn wanted(
         && Instant::now() < deadline
 }
 
-/// Asks `peer` (or the cache) for the leaf of every key type and judges each chain whose leaf
-/// is not `main_leaf`. The report is made once the main chain is judged ([`report`]).
+/// Asks `peer` (or the cache) for the leaf of every key type, before `deadline` (a budget of
+/// the look's own, the target's timeout from its start), and judges each chain whose leaf is
+/// not `main_leaf`. The report is made once the main chain is judged ([`report`]).
 pub(super) async fn discover(
     prober: &Prober,
     target: &Target,

@@ -322,9 +322,12 @@ impl Prober {
                 (Some(peer), Some(leaf))
                     if leaves::wanted(&captured, failure.as_ref(), result, deadline) =>
                 {
-                    // The other leaves are looked for while the main chain is judged.
+                    // The other leaves are looked for while the main chain is judged, on a
+                    // budget of their own as the judgement's network part has: a server slow
+                    // to greet (a STARTTLS greeting delay) must not make every look time out.
                     let leaf = leaf.clone();
-                    let discover = leaves::discover(self, target, peer, &leaf, &trust, deadline);
+                    let budget = Instant::now() + target.timeout;
+                    let discover = leaves::discover(self, target, peer, &leaf, &trust, budget);
                     let judge = judge::judge_chain(self, target, &captured, &trust, result);
                     let ((), discovered) = tokio::join!(judge, discover);
                     if let Some(main) = &result.chain {
