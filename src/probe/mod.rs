@@ -326,10 +326,16 @@ impl Prober {
                     // budget of their own as the judgement's network part has: a server slow
                     // to greet (a STARTTLS greeting delay) must not make every look time out.
                     let leaf = leaf.clone();
-                    let budget = Instant::now() + target.timeout;
-                    let discover = leaves::discover(self, target, peer, &leaf, &trust, budget);
+                    let started = Instant::now();
+                    let budget = started + target.timeout;
+                    let discover = async {
+                        let found =
+                            leaves::discover(self, target, peer, &leaf, &trust, budget).await;
+                        (found, started.elapsed())
+                    };
                     let judge = judge::judge_chain(self, target, &captured, &trust, result);
-                    let ((), discovered) = tokio::join!(judge, discover);
+                    let ((), (discovered, took)) = tokio::join!(judge, discover);
+                    result.phases.push((Phase::Leaves, took));
                     if let Some(main) = &result.chain {
                         result.leaves = leaves::report(main, discovered);
                     }

@@ -28,6 +28,9 @@ pub enum Phase {
     Legacy,
     /// Downloading a missing intermediate from the leaf's caIssuers URL (alongside revocation).
     Aia,
+    /// Looking for the other leaves of a server with several certificates, and judging them
+    /// (alongside the main chain's judgement).
+    Leaves,
 }
 
 impl Phase {
@@ -43,6 +46,7 @@ impl Phase {
             Phase::Revocation => "revocation",
             Phase::Legacy => "legacy",
             Phase::Aia => "aia",
+            Phase::Leaves => "leaves",
         }
     }
 }

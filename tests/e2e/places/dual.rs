@@ -227,8 +227,14 @@ fn assert_every_leaf(
         m.text
     );
     assert_eq!(m.reasons("cert_probe_error_info", t), Vec::<String>::new());
-    // Per target, not per chain: one probe, one success, one version.
+    // Per target, not per chain: one probe, one success, one version; the look timed.
     assert_eq!(m.value("cert_probe_success", &[("target", t)]), 1.0);
+    let phase = [("target", t), ("phase", "leaves")];
+    assert!(
+        m.get("cert_probe_duration_seconds", &phase).is_some(),
+        "{}",
+        m.text
+    );
     assert_eq!(m.find("cert_tls_version_info", &[("target", t)]).len(), 1);
 }
 
