@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use crate::cli::{CheckArgs, CheckOutput};
 use crate::config::{Address, Config, Target};
+use crate::probe::leaves::KeyType;
 use crate::probe::{ProbeResult, Prober, Resolver};
 use crate::revocation::Revocation;
 use crate::x509::TrustStores;
@@ -34,8 +35,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Checked {
     /// The target probed (as configured, or made from the command line).
     pub target: Arc<Target>,
-    /// What the probe found, exactly as the exporter would serve it.
+    /// What the probe found, exactly as the exporter would serve it (for a server with
+    /// several leaves, one chain of it: see [`ProbeResult::per_leaf`]).
     pub result: ProbeResult,
+    /// The key type of the chain, when the server offers several leaves.
+    pub key_type: Option<KeyType>,
     /// The verdicts on it, worst first.
     pub findings: Vec<Finding>,
 }
@@ -201,11 +205,16 @@ pub async fn check_targets(
         .into_iter()
         .zip(results)
         .flat_map(|(target, results)| {
-            results.into_iter().map(move |result| Checked {
-                findings: findings::assess(&target, &result, now, warn_days),
-                target: target.clone(),
-                result,
-            })
+            let target = target.clone();
+            results
+                .into_iter()
+                .flat_map(ProbeResult::per_leaf)
+                .map(move |(key_type, result)| Checked {
+                    findings: findings::assess(&target, &result, now, warn_days),
+                    target: target.clone(),
+                    result,
+                    key_type,
+                })
         })
         .collect();
     let clock_skew_seconds = revocation.http().clock.latest().map(|o| o.skew_seconds);

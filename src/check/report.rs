@@ -96,6 +96,9 @@ fn result(out: &mut String, checked: &Checked, style: Style) {
         let (key, value) = (instance_label(instance), instance.value());
         let _ = write!(head, "  {key} {value}");
     }
+    if let Some(key_type) = checked.key_type {
+        let _ = write!(head, "  key_type {}", key_type.as_str());
+    }
     if let Some(peer) = r.peer {
         let _ = write!(head, "  → {peer}");
     }
@@ -275,6 +278,7 @@ mod tests {
                 target,
                 result: ProbeResult::new(),
                 findings,
+                key_type: None,
             }],
             clock_skew_seconds: None,
             clock: None,

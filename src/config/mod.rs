@@ -72,6 +72,7 @@ pub const RESERVED_LABELS: &[&str] = &[
     "key_bits",
     "signature_algorithm",
     "dns_names",
+    "key_type",
     "instance",
     "job",
     "kubeconfig_cluster",

@@ -10,7 +10,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 
 use super::labels::{encode_sample, push_names};
-use super::{base_labels, family, unix_seconds, Labels};
+use super::{base_labels, chain_labels, chains, family, unix_seconds, Labels};
 use crate::config::Certificates;
 use crate::probe::ProbeResult;
 use crate::state::Snapshot;
@@ -33,8 +33,8 @@ pub fn encode_target_series(
         "cert_chain_valid",
         "1 when the served chain verifies for the server name now",
         |snap, r, out| {
-            if let Some(chain) = r.chain.as_ref().filter(|c| c.judged) {
-                out.push((base_labels(snap, r), chain.is_valid() as u8 as f64));
+            for v in chains(r).filter(|v| v.chain.judged) {
+                out.push((chain_labels(snap, r, &v), v.chain.is_valid() as u8 as f64));
             }
         },
     )?;
@@ -44,9 +44,9 @@ pub fn encode_target_series(
         "cert_chain_error_info",
         "1 per reason the served chain is invalid",
         |snap, r, out| {
-            if let Some(chain) = r.chain.as_ref().filter(|c| c.judged) {
-                for reason in &chain.errors {
-                    let mut l = base_labels(snap, r);
+            for v in chains(r).filter(|v| v.chain.judged) {
+                for reason in &v.chain.errors {
+                    let mut l = chain_labels(snap, r, &v);
                     l.push(("reason", reason.as_str()));
                     out.push((l, 1.0));
                 }
@@ -60,8 +60,10 @@ pub fn encode_target_series(
         "Days until the first certificate of the served path expires (negative once expired); \
          for a bundle file, the next of its certificates to expire",
         |snap, r, out| {
-            if let Some(expiry) = r.chain.as_ref().and_then(|c| bundle::expiry_at(c, at)) {
-                out.push((base_labels(snap, r), (expiry as f64 - now) / DAY));
+            for v in chains(r) {
+                if let Some(expiry) = bundle::expiry_at(v.chain, at) {
+                    out.push((chain_labels(snap, r, &v), (expiry as f64 - now) / DAY));
+                }
             }
         },
     )?;
@@ -75,8 +77,10 @@ pub fn encode_target_series(
             // At every level: the constant fact that compresses to nothing in Prometheus and
             // that other tools' expiry series map to (docs/migrating.md); cert_days_to_expiry
             // is its reading for people.
-            if let Some(expiry) = r.chain.as_ref().and_then(|c| bundle::expiry_at(c, at)) {
-                out.push((base_labels(snap, r), expiry as f64));
+            for v in chains(r) {
+                if let Some(expiry) = bundle::expiry_at(v.chain, at) {
+                    out.push((chain_labels(snap, r, &v), expiry as f64));
+                }
             }
         },
     )?;
@@ -98,10 +102,12 @@ pub fn encode_target_series(
         "cert_anchor_not_after_timestamp_seconds",
         "notAfter of the trust anchor the served path ends at",
         |snap, r, out| {
-            if let Some(anchor) = r.chain.as_ref().and_then(|c| c.anchor.as_ref()) {
-                let mut l = base_labels(snap, r);
-                push_names(&mut l, anchor, &snap.target.metrics, true);
-                out.push((l, anchor.not_after as f64));
+            for v in chains(r) {
+                if let Some(anchor) = &v.chain.anchor {
+                    let mut l = chain_labels(snap, r, &v);
+                    push_names(&mut l, anchor, &snap.target.metrics, true);
+                    out.push((l, anchor.not_after as f64));
+                }
             }
         },
     )?;
@@ -137,24 +143,28 @@ fn per_cert<'a>(
     out: &mut Vec<(Labels<'a>, f64)>,
     value: impl Fn(&crate::x509::CertFacts) -> f64,
 ) {
-    let Some(chain) = &r.chain else { return };
     let certificates = snap.target.metrics.certificates;
-    for (i, cert) in chain.certs.iter().enumerate() {
-        let written = match certificates {
-            Certificates::None => false,
-            Certificates::Leaf => i == 0,
-            // A file's certificates are not judged as a path: each one counts.
-            Certificates::Path => !chain.judged || chain.in_path.get(i).copied().unwrap_or(false),
-            Certificates::All => true,
-        };
-        if !written {
-            continue;
+    for v in chains(r) {
+        let chain = v.chain;
+        for (i, cert) in chain.certs.iter().enumerate() {
+            let written = match certificates {
+                Certificates::None => false,
+                Certificates::Leaf => i == 0,
+                // A file's certificates are not judged as a path: each one counts.
+                Certificates::Path => {
+                    !chain.judged || chain.in_path.get(i).copied().unwrap_or(false)
+                }
+                Certificates::All => true,
+            };
+            if !written {
+                continue;
+            }
+            let mut l = chain_labels(snap, r, &v);
+            l.push(("position", position(i)));
+            push_names(&mut l, cert, &snap.target.metrics, false);
+            l.push(("serial", cert.serial.as_str()));
+            out.push((l, value(cert)));
         }
-        let mut l = base_labels(snap, r);
-        l.push(("position", position(i)));
-        push_names(&mut l, cert, &snap.target.metrics, false);
-        l.push(("serial", cert.serial.as_str()));
-        out.push((l, value(cert)));
     }
 }
 
@@ -187,14 +197,17 @@ fn cert_info(
     let mut names = String::new();
     for snap in snapshots.iter().filter(|s| s.target.metrics.cert_info) {
         let limit = snap.target.metrics.label_value_length_limit;
-        for r in &snap.results {
-            let Some(chain) = &r.chain else { continue };
-            for (i, cert) in chain.certs.iter().enumerate() {
+        for (r, v) in snap
+            .results
+            .iter()
+            .flat_map(|r| chains(r).map(move |v| (r, v)))
+        {
+            for (i, cert) in v.chain.certs.iter().enumerate() {
                 bits.clear();
                 let _ = write!(bits, "{}", cert.key_bits);
                 names.clear();
                 names.push_str(&cert.dns_names.join(","));
-                let mut l = base_labels(snap, r);
+                let mut l = chain_labels(snap, r, &v);
                 l.push(("position", position(i)));
                 push_names(&mut l, cert, &snap.target.metrics, false);
                 l.push(("serial", cert.serial.as_str()));

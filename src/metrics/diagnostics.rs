@@ -1,4 +1,5 @@
-//! The diagnostic series: legacy protocols and weak cryptography per target (rendered from
+//! The diagnostic series: legacy protocols, weak cryptography and the looking for other leaves
+//! per target (rendered from
 //! snapshots, called from [`super::SnapshotCollector`]), and the process-wide clock skew and
 //! caIssuers download counter.
 
@@ -11,7 +12,7 @@ use prometheus_client::registry::Registry;
 
 use super::chain::position;
 use super::labels::encode_sample;
-use super::{base_labels, family};
+use super::{base_labels, chain_labels, chains, family};
 use crate::clock::ClockSkew;
 use crate::revocation::Revocation;
 use crate::state::Snapshot;
@@ -57,11 +58,26 @@ pub fn encode_target_series(
         "cert_weak_crypto_info",
         "1 per weakness of a certificate sent: a SHA-1 or MD5 signature, a short key, or a public leaf issued for too long",
         |snap, r, out| {
-            let Some(chain) = &r.chain else { return };
-            for (i, weakness) in weak::of_chain(chain) {
+            for v in chains(r) {
+                for (i, weakness) in weak::of_chain(v.chain) {
+                    let mut l = chain_labels(snap, r, &v);
+                    l.push(("position", position(i)));
+                    l.push(("reason", weakness.as_str()));
+                    out.push((l, 1.0));
+                }
+            }
+        },
+    )?;
+    family(
+        e,
+        s,
+        "cert_leaf_discovery_error_info",
+        "1 while the handshake offering only one key type's signature schemes, which looks for another certificate of the server, failed, by key type and reason",
+        |snap, r, out| {
+            for (key_type, failure) in r.leaves.iter().flat_map(|l| &l.failures) {
                 let mut l = base_labels(snap, r);
-                l.push(("position", position(i)));
-                l.push(("reason", weakness.as_str()));
+                l.push(("key_type", key_type.as_str()));
+                l.push(("reason", failure.reason.as_str()));
                 out.push((l, 1.0));
             }
         },

@@ -37,8 +37,9 @@ pub use exporter::ExporterMetrics;
 pub use labels::LabelLimit;
 
 use crate::probe::{Instance, ProbeResult};
-use crate::revocation::Revocation;
+use crate::revocation::{Revocation, RevocationReport};
 use crate::state::{Snapshot, State};
+use crate::x509::ChainReport;
 use target_files::FileReport;
 
 /// Builds the registry served on `/metrics`: every family the exporter serves, in the order the
@@ -271,6 +272,47 @@ pub(crate) fn base_labels<'a>(snapshot: &'a Snapshot, result: &'a ProbeResult) -
     }
     for (k, v) in &target.labels {
         labels.push((k.as_str(), v.as_str()));
+    }
+    labels
+}
+
+/// One chain a result reports: the one the probe's handshake got, or another leaf the server
+/// offers to clients with other signature schemes ([`crate::probe::leaves`]).
+pub(crate) struct ChainView<'a> {
+    /// The `key_type` label, only when the server offers more than one leaf.
+    pub key_type: Option<&'static str>,
+    pub chain: &'a ChainReport,
+    pub revocation: Option<&'a RevocationReport>,
+}
+
+/// Every chain of `r`, the main one first: the per-chain families write one series per chain.
+pub(crate) fn chains(r: &ProbeResult) -> impl Iterator<Item = ChainView<'_>> {
+    let several = r.leaves.as_ref().filter(|l| l.several());
+    let main = r.chain.as_ref().map(|chain| ChainView {
+        key_type: several.map(|l| l.main.as_str()),
+        chain,
+        revocation: r.revocation.as_ref(),
+    });
+    let others = several
+        .into_iter()
+        .flat_map(|l| &l.others)
+        .map(|o| ChainView {
+            key_type: Some(o.key_type.as_str()),
+            chain: &o.chain,
+            revocation: o.revocation.as_ref(),
+        });
+    main.into_iter().chain(others)
+}
+
+/// [`base_labels`] and, for a server that offers several leaves, the chain's `key_type`.
+pub(crate) fn chain_labels<'a>(
+    snapshot: &'a Snapshot,
+    result: &'a ProbeResult,
+    view: &ChainView<'a>,
+) -> Labels<'a> {
+    let mut labels = base_labels(snapshot, result);
+    if let Some(key_type) = view.key_type {
+        labels.push(("key_type", key_type));
     }
     labels
 }

@@ -11,8 +11,9 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use super::labels::{encode_sample, LabelLimit};
-use super::{base_labels, family, unix_seconds};
-use crate::revocation::Revocation;
+use super::{base_labels, chain_labels, chains, family, unix_seconds, Labels};
+use crate::probe::ProbeResult;
+use crate::revocation::{Revocation, SourceReport};
 use crate::state::Snapshot;
 
 /// Registers the process-wide revocation series: per cached CRL, and
@@ -37,13 +38,13 @@ pub fn encode_target_series(
         "cert_revoked",
         "1 when a source verified that a certificate of the path is revoked, 0 when it verified it is not",
         |snap, r, out| {
-            for source in r.revocation.iter().flat_map(|rev| &rev.sources) {
+            for (v, source) in sources(r) {
                 // "Not revoked" is a detail; "revoked" is always written.
                 let shown = source
                     .revoked
                     .filter(|&revoked| revoked || snap.target.metrics.details);
                 if let Some(revoked) = shown {
-                    let mut l = base_labels(snap, r);
+                    let mut l = with_key_type(base_labels(snap, r), v);
                     l.push(("source", source.source.as_str()));
                     out.push((l, revoked as u8 as f64));
                 }
@@ -56,12 +57,13 @@ pub fn encode_target_series(
         "cert_ocsp_stapled",
         "1 when the server stapled an OCSP response to the handshake",
         |snap, r, out| {
-            if let Some(rev) = r
-                .revocation
-                .as_ref()
-                .filter(|_| snap.target.metrics.details)
-            {
-                out.push((base_labels(snap, r), rev.stapled as u8 as f64));
+            if !snap.target.metrics.details {
+                return;
+            }
+            for v in chains(r) {
+                if let Some(rev) = v.revocation {
+                    out.push((chain_labels(snap, r, &v), rev.stapled as u8 as f64));
+                }
             }
         },
     )?;
@@ -71,14 +73,14 @@ pub fn encode_target_series(
         "cert_revocation_error_info",
         "1 while a revocation source failed, by source and reason",
         |snap, r, out| {
-            for source in r.revocation.iter().flat_map(|rev| &rev.sources) {
+            for (v, source) in sources(r) {
                 let mut seen = Vec::new();
                 for error in &source.errors {
                     if seen.contains(&error.reason) {
                         continue;
                     }
                     seen.push(error.reason);
-                    let mut l = base_labels(snap, r);
+                    let mut l = with_key_type(base_labels(snap, r), v);
                     l.push(("source", source.source.as_str()));
                     l.push(("reason", error.reason.as_str()));
                     out.push((l, 1.0));
@@ -95,9 +97,9 @@ pub fn encode_target_series(
             if !snap.target.metrics.details {
                 return;
             }
-            for source in r.revocation.iter().flat_map(|rev| &rev.sources) {
+            for (v, source) in sources(r) {
                 if let Some(next) = source.next_update {
-                    let mut l = base_labels(snap, r);
+                    let mut l = with_key_type(base_labels(snap, r), v);
                     l.push(("source", source.source.as_str()));
                     out.push((l, next as f64));
                 }
@@ -105,6 +107,24 @@ pub fn encode_target_series(
         },
     )?;
     Ok(())
+}
+
+/// What every source said of every chain of `r`, with the chain's `key_type`.
+fn sources(r: &ProbeResult) -> impl Iterator<Item = (Option<&'static str>, &SourceReport)> {
+    chains(r).flat_map(|v| {
+        v.revocation
+            .into_iter()
+            .flat_map(|rev| &rev.sources)
+            .map(move |source| (v.key_type, source))
+    })
+}
+
+/// `labels` with the chain's `key_type`, when it has one.
+fn with_key_type<'a>(mut labels: Labels<'a>, key_type: Option<&'static str>) -> Labels<'a> {
+    if let Some(key_type) = key_type {
+        labels.push(("key_type", key_type));
+    }
+    labels
 }
 
 /// Renders the cached CRLs at scrape time.

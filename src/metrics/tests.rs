@@ -19,6 +19,7 @@ use super::target_files::{FileReport, TargetFileLoad};
 use super::{render, Format};
 use crate::config::{Config, Target};
 use crate::fetch::FetchReason;
+use crate::probe::leaves::{KeyType, LeafReport, OtherLeaf};
 use crate::probe::legacy::{LegacyReport, LegacyVersion};
 use crate::probe::result::{Phase, TlsSession};
 use crate::probe::{Instance, ProbeFailure, ProbeReason, ProbeResult, TlsVersion};
@@ -49,6 +50,8 @@ targets:
     path: /etc/ssl/bundle.pem
   - name: down
     address: down.example:443
+  - name: dual
+    address: dual.example:443
 "
     ))
     .unwrap()
@@ -221,6 +224,63 @@ fn probe_failure() -> ProbeResult {
     r
 }
 
+/// A server with an ECDSA and an RSA certificate: the probe's handshake got the ECDSA chain,
+/// the RSA-only one another chain whose leaf has lapsed (with an OCSP answer), and the
+/// Ed25519-only handshake timed out.
+fn dual_endpoint() -> ProbeResult {
+    let mut r = finished();
+    r.peer = Some("192.0.2.30:443".parse().unwrap());
+    r.phases = vec![(Phase::Total, Duration::from_millis(60))];
+    r.tls = Some(TlsSession {
+        version: TlsVersion::Tls13,
+        cipher: "TLS13_AES_128_GCM_SHA256".into(),
+        group: "X25519".into(),
+    });
+    let ca = || cert("CN=Dual CA", "CN=Dual CA", FAR, "ecdsa-with-SHA256");
+    r.chain = Some(chain(
+        vec![
+            cert(
+                "CN=dual.example",
+                "CN=Dual CA",
+                FAR - 3_600,
+                "ecdsa-with-SHA256",
+            ),
+            ca(),
+        ],
+        &[],
+        true,
+    ));
+    let rsa_leaf = Arc::new(CertFacts {
+        key_algorithm: "RSA",
+        key_bits: 2048,
+        ..(*cert("CN=dual.example", "CN=Dual CA", GONE, "ecdsa-with-SHA256")).clone()
+    });
+    r.leaves = Some(LeafReport {
+        main: KeyType::Ecdsa,
+        others: vec![OtherLeaf {
+            key_type: KeyType::Rsa,
+            chain: chain(vec![rsa_leaf, ca()], &[ChainError::Expired], true),
+            revocation: Some(RevocationReport {
+                stapled: false,
+                sources: vec![SourceReport {
+                    source: Source::Ocsp,
+                    revoked: Some(false),
+                    next_update: Some(1_800_086_400),
+                    errors: Vec::new(),
+                    notes: Vec::new(),
+                }],
+            }),
+            aia: None,
+        }],
+        failures: vec![(
+            KeyType::Ed25519,
+            ProbeFailure::new(ProbeReason::Timeout, "slow"),
+        )],
+        checked_at: r.finished_at,
+    });
+    r
+}
+
 /// The registry as the exporter builds it, over the fixture, every target at `level`.
 fn fixture(level: &str) -> Registry {
     let targets = targets(level);
@@ -229,6 +289,7 @@ fn fixture(level: &str) -> Registry {
     state.store(targets[1].clone(), invalid_chain());
     state.store(targets[2].clone(), vec![file_bundle()]);
     state.store(targets[3].clone(), vec![probe_failure()]);
+    state.store(targets[4].clone(), vec![dual_endpoint()]);
 
     let exporter = Arc::new(super::ExporterMetrics::default());
     exporter.targets.set(targets.len() as i64);

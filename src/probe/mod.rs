@@ -12,7 +12,8 @@
 //! Diagnostics on top of the handshake: whether the server still speaks TLS 1.0/1.1
 //! ([`legacy`], on connections of its own within the same deadline), and the intermediate a
 //! server fails to send, fetched from the leaf's caIssuers URL ([`aia`], alongside revocation
-//! in [`judge`]).
+//! in [`judge`]), and the other certificates a server offers to clients with other signature
+//! schemes ([`leaves`], also on connections of their own).
 
 pub mod aia;
 pub mod client_auth;
@@ -20,6 +21,7 @@ pub mod connect;
 pub mod every_address;
 pub mod files;
 mod judge;
+pub mod leaves;
 pub mod legacy;
 pub mod proxy;
 pub mod reason;
@@ -72,6 +74,8 @@ pub struct DiagnosticCaches {
     pub issuers: aia::IssuerCache,
     /// URL targets' bodies per URL, for conditional GETs.
     pub urls: url::UrlCache,
+    /// The other leaves each target and address offers.
+    pub leaves: leaves::LeafCache,
 }
 
 impl Prober {
@@ -329,8 +333,32 @@ impl Prober {
                 result,
             )
             .await;
-            if !captured.chain.is_empty() {
-                judge::judge_chain(self, target, &captured, &trust, result).await;
+            match (result.peer, captured.chain.first()) {
+                (Some(peer), Some(leaf))
+                    if leaves::wanted(&captured, failure.as_ref(), result, deadline) =>
+                {
+                    // The other leaves are looked for while the main chain is judged, on a
+                    // budget of their own as the judgement's network part has: a server slow
+                    // to greet (a STARTTLS greeting delay) must not make every look time out.
+                    let leaf = leaf.clone();
+                    let started = Instant::now();
+                    let budget = started + target.timeout;
+                    let discover = async {
+                        let found =
+                            leaves::discover(self, target, peer, &leaf, &trust, budget).await;
+                        (found, started.elapsed())
+                    };
+                    let judge = judge::judge_chain(self, target, &captured, &trust, result);
+                    let ((), (discovered, took)) = tokio::join!(judge, discover);
+                    result.phases.push((Phase::Leaves, took));
+                    if let Some(main) = &result.chain {
+                        result.leaves = leaves::report(main, discovered);
+                    }
+                }
+                (_, Some(_)) => {
+                    judge::judge_chain(self, target, &captured, &trust, result).await;
+                }
+                (_, None) => {}
             }
         }
         match failure {

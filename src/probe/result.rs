@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::x509::ChainReport;
 
+use super::leaves::KeyType;
 use super::reason::ProbeFailure;
 
 /// A stage of a probe, the `phase` label of `cert_probe_duration_seconds`.
@@ -29,6 +30,9 @@ pub enum Phase {
     Aia,
     /// Downloading a URL target's certificates.
     Fetch,
+    /// Looking for the other leaves of a server with several certificates, and judging them
+    /// (alongside the main chain's judgement).
+    Leaves,
 }
 
 impl Phase {
@@ -45,6 +49,7 @@ impl Phase {
             Phase::Legacy => "legacy",
             Phase::Aia => "aia",
             Phase::Fetch => "fetch",
+            Phase::Leaves => "leaves",
         }
     }
 }
@@ -182,6 +187,9 @@ pub struct ProbeResult {
     pub crl: Option<CrlFacts>,
     /// The entry of the file (`instance`) this result is about, when it has several.
     pub entry: Option<FileEntry>,
+    /// The other leaves the server offers to clients with other signature schemes, when the
+    /// extra handshakes ran (endpoints whose handshake got a chain).
+    pub leaves: Option<crate::probe::leaves::LeafReport>,
 }
 
 impl ProbeResult {
@@ -202,12 +210,40 @@ impl ProbeResult {
             aia: None,
             crl: None,
             entry: None,
+            leaves: None,
         }
     }
 
     /// `cert_probe_success`: the probe got a certificate chain (or, from a CRL file, a CRL).
     pub fn success(&self) -> bool {
         self.chain.is_some() || self.crl.is_some()
+    }
+}
+
+impl ProbeResult {
+    /// This result once per chain, for the `check` command: itself, then, for a server that
+    /// offers several leaves, one result per other leaf with that chain, its revocation and
+    /// caIssuers outcome (the probe's failure, session, legacy answers and the leaf report
+    /// stay with the first). Each with its key type when there are several.
+    pub fn per_leaf(self) -> Vec<(Option<KeyType>, ProbeResult)> {
+        let Some(leaves) = self.leaves.as_ref().filter(|l| l.several()) else {
+            return vec![(None, self)];
+        };
+        let main = leaves.main;
+        let mut all = Vec::with_capacity(1 + leaves.others.len());
+        for other in leaves.others.clone() {
+            let mut r = ProbeResult::new();
+            r.finished_at = self.finished_at;
+            r.instance = self.instance.clone();
+            r.peer = self.peer;
+            r.client_cert_requested = self.client_cert_requested;
+            r.chain = Some(other.chain);
+            r.revocation = other.revocation;
+            r.aia = other.aia;
+            all.push((Some(other.key_type), r));
+        }
+        all.insert(0, (Some(main), self));
+        all
     }
 }
 

@@ -54,14 +54,22 @@ pub struct Capture {
     algorithms: WebPkiSupportedAlgorithms,
     /// The client certificate to present when asked (mutual TLS), if the target has one.
     client_cert: Option<Arc<rustls::sign::CertifiedKey>>,
+    /// The signature schemes offered in the hello (its `signature_algorithms`), when not every
+    /// one the provider verifies: how a server with several certificates is made to show
+    /// another ([`super::leaves`]).
+    offered: Option<Vec<SignatureScheme>>,
 }
 
 impl Capture {
-    fn new(client_cert: Option<Arc<rustls::sign::CertifiedKey>>) -> Arc<Capture> {
+    fn new(
+        client_cert: Option<Arc<rustls::sign::CertifiedKey>>,
+        offered: Option<&[SignatureScheme]>,
+    ) -> Arc<Capture> {
         Arc::new(Capture {
             captured: Mutex::new(Captured::default()),
             algorithms: provider().signature_verification_algorithms,
             client_cert,
+            offered: offered.map(<[SignatureScheme]>::to_vec),
         })
     }
 
@@ -108,7 +116,11 @@ impl ServerCertVerifier for Capture {
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
+        let all = self.algorithms.supported_schemes();
+        match &self.offered {
+            Some(offered) => all.into_iter().filter(|s| offered.contains(s)).collect(),
+            None => all,
+        }
     }
 }
 
@@ -137,7 +149,7 @@ fn base_config() -> &'static ClientConfig {
             .with_protocol_versions(rustls::ALL_VERSIONS)
             .expect("aws-lc-rs supports TLS 1.2 and 1.3")
             .dangerous()
-            .with_custom_certificate_verifier(Capture::new(None))
+            .with_custom_certificate_verifier(Capture::new(None, None))
             .with_no_client_auth();
         config.resumption = Resumption::disabled();
         config
@@ -165,7 +177,23 @@ pub async fn handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let capture = Capture::new(client_cert);
+    handshake_offering(io, server_name, client_cert, deadline, None).await
+}
+
+/// [`handshake`], offering only those of the provider's signature schemes that are in
+/// `offered` (every one when `None`): a server with an RSA and an ECDSA certificate picks
+/// the one the client's schemes allow.
+pub async fn handshake_offering<S>(
+    io: S,
+    server_name: &str,
+    client_cert: Option<Arc<rustls::sign::CertifiedKey>>,
+    deadline: tokio::time::Instant,
+    offered: Option<&[SignatureScheme]>,
+) -> Handshake<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let capture = Capture::new(client_cert, offered);
     let mut config = base_config().clone();
     config.dangerous().set_certificate_verifier(capture.clone());
     config.client_auth_cert_resolver = capture.clone();

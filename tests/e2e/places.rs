@@ -8,6 +8,7 @@ mod addresses;
 mod apache_haproxy;
 mod dialogue_servers;
 mod dovecot;
+mod dual;
 mod ftp_vsftpd;
 mod ldap_slapd;
 mod mail;

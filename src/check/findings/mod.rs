@@ -116,6 +116,22 @@ pub fn assess(target: &Target, result: &ProbeResult, now: i64, warn_days: f64) -
         legacy::findings(legacy, &mut findings);
     }
     revocation::findings(result, &mut findings);
+    for (key_type, failure) in result.leaves.iter().flat_map(|l| &l.failures) {
+        let f = Finding::new(
+            Severity::Note,
+            "leaf_discovery_failed",
+            format!(
+                "could not look for a {} certificate ({}): {}",
+                key_type.as_str(),
+                failure.reason.as_str(),
+                failure.detail
+            ),
+        );
+        findings.push(f.advice(
+            "the handshake offering only these signature schemes did not complete; a server \
+             with several certificates may give some clients one that is not shown here",
+        ));
+    }
     // Worst first; the order within a severity is the order of the checks.
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     findings
