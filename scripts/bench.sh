@@ -8,14 +8,18 @@
 # the default set): per size, render CPU and peak RSS under sequential scrapes, then under 16
 # concurrent gzip and 16 concurrent plain scrapes (wrk, 10 s each), then 16 plain scrapers that
 # stop reading for 10 s after 64 KiB (the page waits in the exporter), the peak reset between
-# phases (/proc/PID/clear_refs).
+# phases (/proc/PID/clear_refs); and issue 13's hundred thousand targets (`--parts hundredk`, not in
+# the default set, about 12 minutes): 100,000 distinct loopback addresses at a 5-minute interval,
+# peak RSS after loading the configuration, after the first round and over the second interval,
+# probes and CPU in that interval, page size and render time.
 #
-#   bash scripts/bench.sh [--parts cpu,scale,dead,startup,levels,scrape] [--sizes "1000 5000 10000"] [--interval 60]
+#   bash scripts/bench.sh [--parts cpu,scale,dead,startup,levels,scrape,hundredk] [--sizes "1000 5000 10000"] [--interval 60]
 #
 # Installs what it needs (as root on Debian), builds the exporter with --release, runs one nginx
 # with a two-level RSA-2048 chain (TLS 1.3) and prints one line per figure. A full run measures for
 # about 12 minutes (after the build); --parts runs some (--parts startup: about a minute and a half). Figures are printed, never asserted.
-# EXPORTER=binary measures another build; PERF_OUT=file records a perf profile during part 1.
+# EXPORTER=binary measures another build; PERF_OUT=file records a perf profile during part 1;
+# METRICS_LEVEL=full|minimal writes every target at that metrics level (default: the default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +31,7 @@ while (($#)); do
     --parts) parts="$2"; shift 2 ;;
     --sizes) sizes="$2"; shift 2 ;;
     --interval) interval="$2"; shift 2 ;;
-    *) echo "usage: $0 [--parts cpu,scale,dead,startup,levels,scrape] [--sizes \"1000 5000 10000\"] [--interval SECONDS]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--parts cpu,scale,dead,startup,levels,scrape,hundredk] [--sizes \"1000 5000 10000\"] [--interval SECONDS]" >&2; exit 2 ;;
   esac
 done
 has() { [[ ",$parts," == *",$1,"* ]]; }
@@ -38,8 +42,11 @@ has scrape && packages+=(wrk)
 source scripts/lib/packages.sh # (the script runs from the repository root: see cd above)
 ensure_packages "${packages[@]}"
 
-echo "== building (release)"
-cargo build --release --quiet --bin cert-expiry-exporter --example handshake_floor
+# With EXPORTER set, nothing needs building unless part 1 runs (it needs the floor).
+if [ -z "${EXPORTER:-}" ] || has cpu; then
+  echo "== building (release)"
+  cargo build --release --quiet --bin cert-expiry-exporter --example handshake_floor
+fi
 # EXPORTER=path/to/binary measures another build (e.g. an older one, for before/after figures).
 exporter=${EXPORTER:-$PWD/target/release/cert-expiry-exporter}
 floor=$PWD/target/release/examples/handshake_floor
@@ -57,6 +64,9 @@ cleanup() {
 trap cleanup EXIT
 
 TLS_PORT=18443 CRL_PORT=18080 DEAD_PORT=18444 BB_PORT=19115 OURS_PORT=19443
+# BENCH_PORT_OFFSET=N moves every port above by N (two runs on one machine at once).
+off=${BENCH_PORT_OFFSET:-0}
+TLS_PORT=$((TLS_PORT + off)) CRL_PORT=$((CRL_PORT + off)) DEAD_PORT=$((DEAD_PORT + off)) BB_PORT=$((BB_PORT + off)) OURS_PORT=$((OURS_PORT + off))
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r)"
 
@@ -153,6 +163,8 @@ write_config() {
     echo "  timeout: 5s"
     echo "  concurrency: $concurrency"
     echo "  ca_file: $work/root.pem"
+    # METRICS_LEVEL=full (or minimal) measures another metrics level; unset, the default.
+    [ -z "${METRICS_LEVEL:-}" ] || printf '  metrics:\n    level: %s\n' "$METRICS_LEVEL"
     echo "targets:"
     while (($#)); do
       local prefix=$1 first=$2 count=$3 port=$4
@@ -376,4 +388,50 @@ if has scrape; then
     echo "  16 plain scrapes at once that stop reading after 64 KiB for 10 s: $held"
     ours_down
   done
+fi
+
+if has hundredk; then
+  # 100,000 targets (HUNDREDK=n for another count) at a 5-minute interval: distinct loopback
+  # addresses 127.1.0.1 to 127.2.150.250 against the one wildcard listener, IP literals with
+  # server_name, no name server. Nothing system-wide is changed: the exporter's open-file limit
+  # is raised to the hard limit (ours_up); 256 probes in flight need 256 plus a few descriptors
+  # (the TLS 1.0/1.1 check adds two per probe). Each probe's connection ends in TIME_WAIT on this
+  # side, but every target is its own destination address, so an ephemeral port is never in
+  # use twice towards one address and the range is not exhausted (the counts are printed).
+  n=${HUNDREDK:-100000}
+  iv=300
+  echo "== 8. $n targets at a $iv s interval, 5 s timeout, concurrency 256 (about 12 minutes)"
+  echo "  limits: open files $(ulimit -Hn) (hard), ephemeral ports $(tr '\t' - </proc/sys/net/ipv4/ip_local_port_range)," \
+    "tcp_tw_reuse=$(cat /proc/sys/net/ipv4/tcp_tw_reuse), TIME_WAIT now $(ss -tanH state time-wait | wc -l)"
+  write_config "$work/hundredk.yaml" "$iv" 256 t 0 "$n" "$TLS_PORT"
+  launched=$(date +%s.%N)
+  ours_up "$work/hundredk.yaml"
+  loaded=$($helper cpu "$ours")
+  # The first round: every target at once, 256 at a time; /-/ready says 200 when all have a
+  # result (polled once a second, at most one interval).
+  first=$($helper ready "http://127.0.0.1:$OURS_PORT" "$launched" "$iv")
+  after_first=$($helper cpu "$ours")
+  # The second interval (each target's second probe is at its slot between half an interval
+  # and one and a half after the first): measured from one interval plus 6 s after launch.
+  sleep_until=$(python3 -c "import time; print(max(0, $launched + $iv + 6 - time.time()))")
+  sleep "$sleep_until"
+  p0=$($helper probes "$metrics"); c0=$(field cpu_seconds "$($helper cpu "$ours")")
+  sleep "$iv"
+  p1=$($helper probes "$metrics"); probing=$($helper cpu "$ours")
+  c1=$(field cpu_seconds "$probing")
+  fresh=$($helper fresh "$metrics" $((iv + 6)))
+  render=$($helper render "$metrics" 3 "$ours")
+  scraped=$($helper cpu "$ours")
+  probes=$(($(field success "$p1") - $(field success "$p0")))
+  failures=$(($(field failure "$p1") - $(field failure "$p0")))
+  echo "targets=$n peak_rss_after_loading_mib=$(field vmhwm_mib "$loaded") $first" \
+    "peak_rss_after_first_round_mib=$(field vmhwm_mib "$after_first") rss_after_first_round_mib=$(field vmrss_mib "$after_first")"
+  echo "  second interval: probes_in_one_interval=$probes failures=$failures $fresh" \
+    "cpu_seconds=$(python3 -c "print(round($c1 - $c0, 2))")" \
+    "cpu_ms_per_probe=$(python3 -c "print(f'{($c1 - $c0) * 1000 / max($probes, 1):.4f}')")" \
+    "cpu_percent_of_one_core=$(python3 -c "print(f'{($c1 - $c0) * 100 / $iv:.1f}')")" \
+    "peak_rss_mib=$(field vmhwm_mib "$probing") rss_mib=$(field vmrss_mib "$probing")"
+  echo "  scrapes: $render peak_rss_after_scrapes_mib=$(field vmhwm_mib "$scraped")" \
+    "TIME_WAIT=$(ss -tanH state time-wait | wc -l) open_fds=$(ls /proc/"$ours"/fd | wc -l)"
+  ours_down
 fi

@@ -20,6 +20,9 @@ Subcommands (all output one line of key=value pairs):
                                and stops reading for SECS seconds (the page waits in the
                                exporter), then reads the rest; the exporter's peak RSS while
                                they wait, and how many pages came whole
+  ready BASE T0 SECS            poll BASE/-/ready once a second (for at most SECS seconds) until it
+                               says 200; report when, as seconds after T0 (Unix time), and the
+                               first answer (cheap at any size: /metrics is not scraped)
 Every loop is bounded by a count or a time limit.
 """
 
@@ -193,6 +196,19 @@ def cmd_first(base, count, t0, secs):
     )
 
 
+def cmd_ready(base, t0, secs):
+    t0, deadline = float(t0), time.monotonic() + float(secs)
+    first = ""
+    while time.monotonic() < deadline:
+        status, body = ready_status(base)
+        first = first or body
+        if status == 200:
+            print(f"first_round_seconds={time.time() - t0:.1f} first_ready_answer={first!r}")
+            return
+        time.sleep(1)
+    print(f"first_round_seconds=none_within_{secs}s first_ready_answer={first!r}")
+
+
 def probes_total(url):
     return sum(value for _, value in samples(url, "cert_exporter_probes_total"))
 
@@ -278,6 +294,7 @@ def main():
         "first": cmd_first,
         "rate": cmd_rate,
         "hold": cmd_hold,
+        "ready": cmd_ready,
     }
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)

@@ -26,7 +26,9 @@ pub struct State {
     readiness: Mutex<Startup>,
 }
 
-/// Which targets the exporter still waits for before it is ready.
+/// Which targets the exporter still waits for before it is ready. Kept as counts beside the
+/// map, so that a result or a `/-/ready` costs the same with a hundred thousand targets pending
+/// as with ten (counting the map at every result made the first round quadratic).
 #[derive(Debug, Default)]
 struct Startup {
     /// Set once every target had its first result; never cleared (see [`State::readiness`]).
@@ -34,6 +36,15 @@ struct Startup {
     /// Targets without a first result: `None` while the first probe waits for its slot, then
     /// the moment its timeout passes.
     pending: HashMap<String, Option<Instant>>,
+    /// How many of `pending` wait for their slot (`None`).
+    unstarted: usize,
+    /// The timeouts of started first probes that are still ahead (how many end at each moment);
+    /// those at or before `passed` are no longer here.
+    running: BTreeMap<Instant, usize>,
+    /// The sum of `running`.
+    running_count: usize,
+    /// Every timeout up to this moment has been let go from `running`.
+    passed: Option<Instant>,
 }
 
 impl Startup {
@@ -42,16 +53,76 @@ impl Startup {
         if self.ready {
             return 0;
         }
-        let waiting = self
-            .pending
-            .values()
-            .filter(|deadline| deadline.is_none_or(|d| d > now))
-            .count();
+        while let Some((&deadline, &count)) = self.running.first_key_value() {
+            if deadline > now {
+                break;
+            }
+            self.running.pop_first();
+            self.running_count -= count;
+        }
+        self.passed = Some(self.passed.map_or(now, |p| p.max(now)));
+        let waiting = self.unstarted + self.running_count;
         if waiting == 0 {
             self.ready = true;
-            self.pending.clear();
+            // Freed, not cleared: a cleared map keeps its table (tens of bytes per target).
+            self.pending = HashMap::new();
+            self.running = BTreeMap::new();
         }
         waiting
+    }
+
+    /// Whether a first probe with this timeout is still counted in `running`.
+    fn counted(&self, deadline: Instant) -> bool {
+        self.passed.is_none_or(|p| deadline > p)
+    }
+
+    /// Takes an entry that left `pending` (or was replaced) out of the counts.
+    fn forget(&mut self, entry: Option<Instant>) {
+        match entry {
+            None => self.unstarted -= 1,
+            Some(deadline) if self.counted(deadline) => {
+                if let Some(count) = self.running.get_mut(&deadline) {
+                    *count -= 1;
+                    if *count == 0 {
+                        self.running.remove(&deadline);
+                    }
+                    self.running_count -= 1;
+                }
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// `name` has its first result, or is gone; true when it was pending.
+    fn remove(&mut self, name: &str) -> bool {
+        match self.pending.remove(name) {
+            Some(entry) => {
+                self.forget(entry);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `name` waits for its first probe.
+    fn add(&mut self, name: String) {
+        if let Some(old) = self.pending.insert(name, None) {
+            self.forget(old);
+        }
+        self.unstarted += 1;
+    }
+
+    /// The first probe of `name` started and ends by `deadline`.
+    fn start(&mut self, name: &str, deadline: Instant) {
+        let Some(entry) = self.pending.get_mut(name) else {
+            return;
+        };
+        let old = entry.replace(deadline);
+        self.forget(old);
+        if self.counted(deadline) {
+            *self.running.entry(deadline).or_default() += 1;
+            self.running_count += 1;
+        }
     }
 }
 
@@ -74,7 +145,7 @@ impl State {
         let name = target.name.clone();
         {
             let mut startup = self.startup();
-            if startup.pending.remove(&name).is_some() {
+            if startup.remove(&name) {
                 startup.waiting(Instant::now());
             }
         }
@@ -92,12 +163,12 @@ impl State {
         {
             let mut startup = self.startup();
             for name in removed {
-                startup.pending.remove(name);
+                startup.remove(name);
             }
             // Once ready, an exporter stays ready: see `readiness`.
             if !startup.ready {
                 for name in added {
-                    startup.pending.insert(name.clone(), None);
+                    startup.add(name.clone());
                 }
             }
         }
@@ -110,9 +181,7 @@ impl State {
     /// Notes that the first probe of `name` has started and will have a result by `deadline`
     /// (its longest possible duration): after that, it no longer holds readiness back.
     pub fn first_probe_started(&self, name: &str, deadline: Instant) {
-        if let Some(pending) = self.startup().pending.get_mut(name) {
-            *pending = Some(deadline);
-        }
+        self.startup().start(name, deadline);
     }
 
     /// Ready once every target has had its first result, or its first probe has run out of
@@ -205,6 +274,64 @@ mod tests {
         state.store(target("a"), Vec::new());
         state.store(target("c"), Vec::new());
         assert_eq!(state.readiness(), Readiness::Ready);
+    }
+
+    /// The counts against counting the map, as readiness was first judged, over a random run
+    /// of adds, starts (timeouts behind and ahead of the clock), results and removals.
+    #[test]
+    fn counts_agree_with_counting_the_map() {
+        let base = Instant::now();
+        let at = |ms: u64| base + Duration::from_millis(ms);
+        let mut rng = fastrand::Rng::with_seed(13);
+        for _run in 0..50 {
+            let mut startup = Startup::default();
+            let mut model: HashMap<String, Option<Instant>> = HashMap::new();
+            for i in 0..20 {
+                startup.add(format!("t{i}"));
+                model.insert(format!("t{i}"), None);
+            }
+            let mut clock = 0u64;
+            let mut steps_before_ready = 0;
+            for _step in 0..400 {
+                let name = format!("t{}", rng.u8(..20));
+                match rng.u8(..4) {
+                    0 => {
+                        if !startup.ready {
+                            startup.add(name.clone());
+                            model.insert(name, None);
+                        }
+                    }
+                    1 => {
+                        // Some timeouts are already behind the clock when the probe starts.
+                        let deadline = at((clock + rng.u64(..40)).saturating_sub(10));
+                        startup.start(&name, deadline);
+                        if let Some(entry) = model.get_mut(&name) {
+                            *entry = Some(deadline);
+                        }
+                    }
+                    _ => {
+                        assert_eq!(startup.remove(&name), model.remove(&name).is_some());
+                    }
+                }
+                clock += rng.u64(..5);
+                let now = at(clock);
+                let expected = if startup.ready {
+                    0
+                } else {
+                    model.values().filter(|d| d.is_none_or(|d| d > now)).count()
+                };
+                assert_eq!(startup.waiting(now), expected, "at {clock} ms");
+                if startup.ready {
+                    model.clear();
+                } else {
+                    steps_before_ready += 1;
+                }
+            }
+            assert!(
+                steps_before_ready > 10,
+                "the run judged readiness a few times at least"
+            );
+        }
     }
 
     #[test]

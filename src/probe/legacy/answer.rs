@@ -230,7 +230,9 @@ where
 {
     let mut parser = Parser::default();
     let mut accepted: Option<u16> = None;
-    let mut buf = vec![0u8; 8192];
+    // Small: the parser keeps what it needs, and the usual answer (a refusal) is one alert.
+    // Every probe in flight holds two of these during its first check.
+    let mut buf = vec![0u8; 2048];
     loop {
         let n = match stream.read(&mut buf).await {
             Ok(n) => n,
