@@ -35,15 +35,29 @@ fn run(what: &str, mut command: Command) {
     );
 }
 
-/// Runs `sql` as root over the server's socket.
+/// Runs `sql` as root over the server's socket. The server opens its TCP port (what the test
+/// waited for) a moment before its socket, so a refused socket is retried for up to 30 s.
 fn sql(client: &Path, socket: &Path, sql: &str) {
-    run(&format!("mariadb -e {sql:?}"), {
+    let command = || {
         let mut c = Command::new(client);
         c.arg("--no-defaults")
             .arg(format!("--socket={}", socket.display()))
             .args(["--user=root", "-e", sql]);
         c
-    });
+    };
+    for _ in 0..150 {
+        let out = command().output().expect("run mariadb");
+        let refused = String::from_utf8_lossy(&out.stderr).contains("ERROR 2002");
+        if out.status.success() {
+            return;
+        }
+        if !refused {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Not refused (or still refused after 30 s): once more, to fail with the output.
+    run(&format!("mariadb -e {sql:?}"), command());
 }
 
 #[tokio::test]
