@@ -8,6 +8,7 @@
 
 mod address;
 mod cert_files;
+mod kubernetes;
 mod loaded;
 mod metrics;
 mod on_demand;
@@ -28,6 +29,7 @@ use crate::capped_read::{read_text_capped, MAX_CONFIG_FILE};
 use address::check_server_name;
 pub use address::{Address, Host};
 pub use cert_files::CertFileSource;
+pub use kubernetes::{KubeSource, DEFAULT_KEYS, DEFAULT_SECRET_TYPE};
 pub use loaded::Loaded;
 pub use metrics::{Certificates, MetricsLevel, MetricsSettings, Phases, RawMetrics};
 pub use on_demand::{Module, OnDemandRequest, OnDemandSpec, Refusal};
@@ -69,6 +71,13 @@ pub const RESERVED_LABELS: &[&str] = &[
     "dns_names",
     "instance",
     "job",
+    "watch",
+    "secret_namespace",
+    "secret_name",
+    "secret_key",
+    "configmap_namespace",
+    "configmap_name",
+    "configmap_key",
 ];
 
 /// A validated configuration, ready for the scheduler.
@@ -91,6 +100,8 @@ pub enum TargetKind {
     Endpoint(Address),
     /// Certificate files read instead of connecting (`path:`).
     CertFiles(CertFileSource),
+    /// Certificates in Kubernetes Secrets (and ConfigMaps), watched (`kubernetes:`).
+    Kubernetes(KubeSource),
 }
 
 /// One endpoint or set of certificate files to probe, with every setting resolved.
@@ -128,14 +139,14 @@ impl Target {
     pub fn address(&self) -> Option<&Address> {
         match &self.kind {
             TargetKind::Endpoint(address) => Some(address),
-            TargetKind::CertFiles(_) => None,
+            TargetKind::CertFiles(_) | TargetKind::Kubernetes(_) => None,
         }
     }
 
     /// The certificate files to read, for a file target.
     pub fn cert_files(&self) -> Option<&CertFileSource> {
         match &self.kind {
-            TargetKind::Endpoint(_) => None,
+            TargetKind::Endpoint(_) | TargetKind::Kubernetes(_) => None,
             TargetKind::CertFiles(files) => Some(files),
         }
     }
@@ -323,7 +334,15 @@ fn resolve_target(
     let here = spanned.referenced;
     let raw = spanned.value;
     let reach = reach::resolve_reach(reach_defaults, raw.reach(), here)?;
-    let (kind, default_name) = match (&raw.address, &raw.path) {
+    let (kind, default_name) = match (&raw.address, &raw.path, &raw.kubernetes) {
+        (None, None, Some(block)) => (resolve_kubernetes(&raw, block)?, "kubernetes".to_string()),
+        (Some(_), _, Some(block)) | (_, Some(_), Some(block)) => {
+            return Err((
+                block.referenced,
+                "kubernetes: a target has only one of `address` (an endpoint), `path` (certificate files) or `kubernetes` (Secrets on an API server)".into(),
+            ))
+        }
+        (address, path, None) => match (address, path) {
         (Some(address), None) => {
             let parsed = Address::parse(&address.value)
                 .map_err(|e| (address.referenced, format!("address: {e}")))?;
@@ -360,9 +379,10 @@ fn resolve_target(
         (None, None) => {
             return Err((
                 here,
-                "address: missing; give `address: host:port` for an endpoint or `path: <glob>` for certificate files".into(),
+                "address: missing; give `address: host:port` for an endpoint, `path: <glob>` for certificate files or `kubernetes:` for Secrets".into(),
             ))
         }
+        },
     };
     // The name rustls will be given: checked here, where its location is known.
     let server_name = match &kind {
@@ -384,7 +404,7 @@ fn resolve_target(
                 .unwrap_or_else(|| address.host.to_string())
         }
         // A file target has no server; its certificates are not checked against a name.
-        TargetKind::CertFiles(_) => String::new(),
+        TargetKind::CertFiles(_) | TargetKind::Kubernetes(_) => String::new(),
     };
     let name = match raw.name.clone() {
         Some(name) if name.value.is_empty() => {
@@ -394,10 +414,38 @@ fn resolve_target(
         None => default_name,
     };
     let mut settings = resolve_settings(defaults, raw, reach).map_err(|e| (here, e))?;
-    if let TargetKind::CertFiles(_) = kind {
+    if let TargetKind::CertFiles(_) | TargetKind::Kubernetes(_) = kind {
         settings.legacy_protocols = false;
     }
     Ok(settings.into_target(name, kind, server_name))
+}
+
+/// A `kubernetes:` target: the block, and none of the keys only endpoints or files have.
+fn resolve_kubernetes(
+    raw: &RawTarget,
+    block: &Spanned<kubernetes::RawKubernetes>,
+) -> Result<TargetKind, (Location, String)> {
+    let source = kubernetes::resolve(block)?;
+    if let Some(name) = &raw.server_name {
+        return Err((
+            name.referenced,
+            "server_name: a Kubernetes target has no server; its certificates are not checked against a name".into(),
+        ));
+    }
+    if let Some(password_file) = &raw.password_file {
+        return Err((
+            password_file.referenced,
+            "password_file: only a file target (`path:`) reads PKCS#12 files with a password"
+                .into(),
+        ));
+    }
+    if let Some(legacy) = &raw.legacy_protocols {
+        return Err((
+            legacy.referenced,
+            "legacy_protocols: a Kubernetes target has no server to ask for TLS 1.0 or 1.1".into(),
+        ));
+    }
+    Ok(TargetKind::Kubernetes(source))
 }
 
 /// The settings of a target that come from its block and the defaults, before it is told what

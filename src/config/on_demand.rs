@@ -189,6 +189,7 @@ fn module(
         ("name", r.name.as_ref().map(|n| n.referenced)),
         ("address", r.address.as_ref().map(|a| a.referenced)),
         ("path", r.path.as_ref().map(|p| p.referenced)),
+        ("kubernetes", r.kubernetes.as_ref().map(|k| k.referenced)),
         (
             "password_file",
             r.password_file.as_ref().map(|p| p.referenced),

@@ -94,6 +94,9 @@ pub struct RawTarget {
     pub labels: Option<BTreeMap<String, String>>,
     /// A glob of certificate files to read instead of connecting (a file target).
     pub path: Option<Spanned<String>>,
+    /// Certificates in Kubernetes Secrets and ConfigMaps, watched on the API server (a
+    /// Kubernetes target; see `super::kubernetes`).
+    pub kubernetes: Option<Spanned<super::kubernetes::RawKubernetes>>,
     /// The file holding the password of the PKCS#12 files a file target reads.
     pub password_file: Option<Spanned<PathBuf>>,
     // How this target is reached (see `super::reach`).

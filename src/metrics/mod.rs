@@ -248,8 +248,10 @@ pub(crate) type Labels<'a> = Vec<(&'a str, &'a str)>;
 pub(crate) fn base_labels<'a>(snapshot: &'a Snapshot, result: &'a ProbeResult) -> Labels<'a> {
     let mut labels = Vec::with_capacity(4 + snapshot.target.labels.len());
     labels.push(("target", snapshot.target.name.as_str()));
-    if let Some(instance) = &result.instance {
-        labels.push((instance_label(instance), instance.value()));
+    match &result.instance {
+        Some(Instance::KubeKey(key)) => labels.extend(key.labels()),
+        Some(instance) => labels.push((instance_label(instance), instance.value())),
+        None => {}
     }
     for (k, v) in &snapshot.target.labels {
         labels.push((k.as_str(), v.as_str()));
@@ -262,6 +264,9 @@ pub fn instance_label(instance: &Instance) -> &'static str {
     match instance {
         Instance::Address(_) => "address",
         Instance::File(_) => "file",
+        // On /metrics a key has three labels (`KubeKey::labels`); this one names it elsewhere.
+        Instance::KubeKey(key) => key.kind.as_str(),
+        Instance::KubeWatch(_) => "watch",
     }
 }
 

@@ -20,6 +20,7 @@ pub mod connect;
 pub mod every_address;
 pub mod files;
 mod judge;
+pub mod kubernetes;
 pub mod legacy;
 pub mod proxy;
 pub mod reason;
@@ -40,7 +41,7 @@ use crate::revocation::Revocation;
 use crate::x509::TrustStores;
 pub use reason::{ProbeFailure, ProbeReason};
 pub use resolve::Resolver;
-pub use result::{Instance, Phase, ProbeResult, TlsSession, TlsVersion};
+pub use result::{Instance, KubeKey, KubeKind, Phase, ProbeResult, TlsSession, TlsVersion};
 
 /// What every probe needs that outlives one probe: the resolver and the trust anchors.
 #[derive(Debug, Clone)]
@@ -109,10 +110,23 @@ impl Prober {
                 let trust = self.trust.get(target.ca_file.as_deref());
                 files::probe(target, source, trust).await
             }
+            TargetKind::Kubernetes(source) => {
+                let trust = self.trust.get(target.ca_file.as_deref());
+                kubernetes::list_once(target, source, trust).await
+            }
             TargetKind::Endpoint(address) if target.reach.resolve == ResolveMode::All => {
                 every_address::probe(self, target, address).await
             }
             TargetKind::Endpoint(_) => vec![self.probe(target).await],
+        }
+    }
+
+    /// Watches a Kubernetes target forever, handing `publish` every result each time they
+    /// change (see [`kubernetes`]); returns at once for any other kind of target.
+    pub async fn watch_kubernetes(&self, target: &Target, publish: &kubernetes::Publish<'_>) {
+        if let TargetKind::Kubernetes(source) = &target.kind {
+            let trust = self.trust.get(target.ca_file.as_deref());
+            kubernetes::watch(source, trust, publish).await;
         }
     }
 

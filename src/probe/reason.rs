@@ -69,6 +69,19 @@ pub enum ProbeReason {
     FileTooManyCertificates,
     /// The path matches more files than are read.
     TooManyFiles,
+    /// A Secret or ConfigMap key a Kubernetes target reads is empty.
+    KeyEmpty,
+    /// The API server refused the watch (HTTP 403: RBAC does not allow it in that namespace).
+    KubernetesForbidden,
+    /// The API server refused the credentials (HTTP 401).
+    KubernetesUnauthorized,
+    /// The API server cannot be reached (connection refused, TLS, a dropped watch).
+    KubernetesUnreachable,
+    /// The API server answered the watch with another error.
+    KubernetesApi,
+    /// No client could be made: the kubeconfig, the in-cluster service account or its
+    /// credentials (exec plugin, token file) are unusable.
+    KubernetesConfig,
 }
 
 impl ProbeReason {
@@ -102,6 +115,12 @@ impl ProbeReason {
             ProbeReason::Pkcs12Password => "pkcs12_password",
             ProbeReason::FileTooManyCertificates => "file_too_many_certificates",
             ProbeReason::TooManyFiles => "too_many_files",
+            ProbeReason::KeyEmpty => "key_empty",
+            ProbeReason::KubernetesForbidden => "kubernetes_forbidden",
+            ProbeReason::KubernetesUnauthorized => "kubernetes_unauthorized",
+            ProbeReason::KubernetesUnreachable => "kubernetes_unreachable",
+            ProbeReason::KubernetesApi => "kubernetes_api",
+            ProbeReason::KubernetesConfig => "kubernetes_config",
         }
     }
 }

@@ -81,8 +81,18 @@ pub(super) fn finding(
         }
         FileTooManyCertificates => Finding::new(Attention, code, detail.to_string())
             .advice("split the file: only the first 1,024 certificates are read"),
+        KubernetesForbidden => broken(format!("the API server refused the watch ({detail})"))
+            .advice("give the service account get/list/watch on secrets (and configmaps) there: see docs/kubernetes.md"),
+        KubernetesUnauthorized | KubernetesConfig => {
+            broken(format!("no usable Kubernetes credentials ({detail})"))
+                .advice("check the kubeconfig (or, in a pod, the service account token)")
+        }
+        KubernetesUnreachable | KubernetesApi => {
+            broken(format!("the Kubernetes API server did not answer ({detail})"))
+                .advice("check the server URL of the kubeconfig and that the API server runs")
+        }
         TlsHandshake | FileUnreadable | FileTooLarge | FileNotFound | FileNoCertificate
-        | FileMalformed | Pkcs12Password | TooManyFiles => {
+        | FileMalformed | Pkcs12Password | TooManyFiles | KeyEmpty => {
             broken(format!("the probe failed: {detail}"))
         }
     }

@@ -160,7 +160,7 @@ fn read_one(path: &Path, password: &PasswordFile, trust: &TrustStore) -> ProbeRe
 
 /// The facts of every certificate; judged as a chain when the file is one, else facts only.
 /// A certificate that does not parse ends the list there, with `file_malformed`.
-fn judge(
+pub(super) fn judge(
     certs: &[CertificateDer<'static>],
     trust: &TrustStore,
 ) -> (Option<ChainReport>, Option<ProbeFailure>) {
