@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 # util-linux (setpriv) runs the binary as `nobody` in the privilege test. unbound is the real
 # name server (on a loopback port, counting the queries it receives) of the DNS tests.
 packages=(openssl prometheus prometheus-alertmanager python3-yaml ca-certificates nginx-light libnginx-mod-mail postgresql tinyproxy util-linux unbound)
+packages+=(etcd-server curl xz-utils) # the real API server of the Kubernetes tests (tests/e2e/kubernetes): etcd, its readiness check, unpacking it
 source scripts/lib/packages.sh # (the script runs from the repository root: see cd above)
 ensure_packages "${packages[@]}"
 
@@ -28,6 +29,19 @@ if ! command -v cargo-deny >/dev/null; then
 fi
 cargo deny --log-level error check licenses bans sources
 echo "== cargo test"
+# The Kubernetes tests find kube-apiserver and etcd in $KUBEBUILDER_ASSETS (controller-runtime
+# envtest's convention); without one, it is made from the API server in ../shared/k8s (beside
+# the repository) and Debian's etcd. The tests fail, not skip, when neither is there.
+if [ -z "${KUBEBUILDER_ASSETS:-}" ]; then
+  assets="$PWD/target/kubebuilder-assets"
+  mkdir -p "$assets"
+  if [ ! -x "$assets/kube-apiserver" ] && [ -f ../shared/k8s/kube-apiserver.xz ]; then
+    xz -dc ../shared/k8s/kube-apiserver.xz > "$assets/kube-apiserver.tmp"
+    chmod +x "$assets/kube-apiserver.tmp" && mv "$assets/kube-apiserver.tmp" "$assets/kube-apiserver"
+  fi
+  if command -v etcd >/dev/null; then ln -sf "$(command -v etcd)" "$assets/etcd"; fi
+  export KUBEBUILDER_ASSETS="$assets"
+fi
 cargo test --locked --all-targets
 if [ -f scripts/check-deploy.sh ]; then
   echo "== deploy artefacts"

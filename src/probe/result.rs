@@ -238,9 +238,13 @@ impl ProbeResult {
         }
     }
 
-    /// `cert_probe_success`: the probe got a certificate chain.
+    /// `cert_probe_success`: the probe got a certificate chain; for the result of a Kubernetes
+    /// watch, which holds no chain of its own, that the API server answers it.
     pub fn success(&self) -> bool {
-        self.chain.is_some()
+        match &self.instance {
+            Some(Instance::KubeWatch(_)) => self.failure.is_none(),
+            _ => self.chain.is_some(),
+        }
     }
 }
 

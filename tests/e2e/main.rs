@@ -8,6 +8,7 @@ mod dns;
 mod files;
 mod handshake;
 mod http;
+mod kubernetes;
 mod limbo;
 mod logging;
 mod places;
