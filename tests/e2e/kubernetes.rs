@@ -428,3 +428,48 @@ async fn the_api_server_stopped_and_started_again_under_the_watch() {
     assert!(reasons(&m, &watch).is_empty());
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relist_after_410_gone_drops_what_was_deleted_while_away() {
+    let mut server = ApiServer::start();
+    let admin = server.admin().await;
+    namespace(&admin, "prod").await;
+    let (pem, _) = cert("kept", 30);
+    for name in ["kept", "gone"] {
+        create(&admin, tls_secret("prod", name, pem.as_bytes())).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = server.kubeconfig(dir.path(), "kubeconfig", ADMIN_TOKEN);
+    let h = exporter(&format!(
+        "      kubeconfig: {}\n      namespaces: [prod]\n",
+        kubeconfig.display()
+    ))
+    .await;
+    h.wait_until(WAIT, |m| has_secret(m, "kept") && has_secret(m, "gone"))
+        .await;
+
+    // Away from the exporter (its API server stopped; another one on another port, same
+    // etcd), "gone" is deleted and "new" created; etcd's history is compacted, so the watch
+    // cannot resume from where it was and must list again.
+    server.stop_apiserver();
+    let exporters_port = server.port;
+    server.port = crate::support::ports::free_port();
+    server.start_apiserver();
+    let other = server.admin().await;
+    let secrets: Api<Secret> = Api::namespaced(other.clone(), "prod");
+    secrets
+        .delete("gone", &DeleteParams::default())
+        .await
+        .unwrap();
+    create(&other, tls_secret("prod", "new", pem.as_bytes())).await;
+    server.compact_etcd();
+    server.stop_apiserver();
+    server.port = exporters_port;
+    server.start_apiserver();
+
+    let m = h
+        .wait_until(WAIT, |m| has_secret(m, "new") && !has_secret(m, "gone"))
+        .await;
+    assert!(has_secret(&m, "kept"), "{}", m.text);
+    h.stop().await;
+}

@@ -208,6 +208,31 @@ impl ApiServer {
         }
     }
 
+    /// Compacts etcd's history up to its current revision (through etcd's own HTTP gateway), so
+    /// that a watch resumed from an older resourceVersion is answered `410 Gone`.
+    pub fn compact_etcd(&self) {
+        let etcd = format!("http://127.0.0.1:{}", self.etcd_port);
+        let post = |path: &str, body: &str| {
+            let out = Command::new("curl")
+                .args(["-sf", "--max-time", "10", "-X", "POST", "-d", body])
+                .arg(format!("{etcd}{path}"))
+                .output()
+                .expect("curl");
+            assert!(out.status.success(), "POST {path} to etcd failed");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let range = post("/v3/kv/range", r#"{"key":"AA=="}"#);
+        let revision = range
+            .split("\"revision\":\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no revision in etcd's answer: {range}"));
+        post(
+            "/v3/kv/compaction",
+            &format!(r#"{{"revision":"{revision}","physical":true}}"#),
+        );
+    }
+
     /// Stops the API server (etcd keeps the objects).
     pub fn stop_apiserver(&mut self) {
         self.apiserver = None;
