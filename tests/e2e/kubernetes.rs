@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
-use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::ByteString;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use rcgen::{CertificateParams, DnType, KeyPair};
@@ -289,23 +289,17 @@ async fn a_forbidden_namespace_beside_an_allowed_one_and_many_pages() {
     for ns in ["allowed", "denied"] {
         namespace(&admin, ns).await;
     }
-    // `limited` may read Secrets in `allowed` only.
+    // `limited` may read Secrets in `allowed` only, with the Role the deploy/ manifests ship.
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/kubernetes/secrets/role.yaml"
+    ))
+    .unwrap();
+    let mut role: Role =
+        serde_saphyr::from_str(&shipped).expect("deploy/kubernetes/secrets/role.yaml");
+    role.metadata.namespace = Some("allowed".into());
     let roles: Api<Role> = Api::namespaced(admin.clone(), "allowed");
-    roles
-        .create(
-            &PostParams::default(),
-            &Role {
-                metadata: meta("allowed", "read-secrets"),
-                rules: Some(vec![PolicyRule {
-                    api_groups: Some(vec![String::new()]),
-                    resources: Some(vec!["secrets".into()]),
-                    verbs: vec!["get".into(), "list".into(), "watch".into()],
-                    ..PolicyRule::default()
-                }]),
-            },
-        )
-        .await
-        .unwrap();
+    roles.create(&PostParams::default(), &role).await.unwrap();
     let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), "allowed");
     bindings
         .create(
@@ -315,7 +309,7 @@ async fn a_forbidden_namespace_beside_an_allowed_one_and_many_pages() {
                 role_ref: RoleRef {
                     api_group: "rbac.authorization.k8s.io".into(),
                     kind: "Role".into(),
-                    name: "read-secrets".into(),
+                    name: "cert-expiry-exporter".into(),
                 },
                 subjects: Some(vec![Subject {
                     api_group: Some("rbac.authorization.k8s.io".into()),
