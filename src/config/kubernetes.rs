@@ -46,7 +46,8 @@ pub struct KubeSource {
     pub kubeconfig: Option<PathBuf>,
     /// The namespaces watched; empty: all namespaces.
     pub namespaces: Vec<String>,
-    /// The Secret types read, each its own server-side selected watch.
+    /// The Secret types read, each its own server-side selected watch; empty (only from
+    /// `check k8s://…`): any type, one watch.
     pub secret_types: Vec<String>,
     /// Globs of the data keys read.
     pub keys: Vec<String>,
@@ -56,6 +57,9 @@ pub struct KubeSource {
     pub configmaps: bool,
     /// Objects per page of a LIST.
     pub page_size: u32,
+    /// One object only (`metadata.name=` field selector): what `check k8s://namespace/name`
+    /// reads. Never set by the configuration file.
+    pub object_name: Option<String>,
 }
 
 impl KubeSource {
@@ -180,6 +184,7 @@ pub(super) fn resolve(block: &Spanned<RawKubernetes>) -> Result<KubeSource, (Loc
         label_selector: raw.label_selector.as_ref().map(|s| s.value.clone()),
         configmaps: raw.configmaps.unwrap_or(false),
         page_size,
+        object_name: None,
     })
 }
 

@@ -79,6 +79,8 @@ pub enum ProbeReason {
     KubernetesUnreachable,
     /// The API server answered the watch with another error.
     KubernetesApi,
+    /// `check k8s://namespace/name`: no such Secret, or none of its keys is one that is read.
+    KubernetesNotFound,
     /// No client could be made: the kubeconfig, the in-cluster service account or its
     /// credentials (exec plugin, token file) are unusable.
     KubernetesConfig,
@@ -120,6 +122,7 @@ impl ProbeReason {
             ProbeReason::KubernetesUnauthorized => "kubernetes_unauthorized",
             ProbeReason::KubernetesUnreachable => "kubernetes_unreachable",
             ProbeReason::KubernetesApi => "kubernetes_api",
+            ProbeReason::KubernetesNotFound => "kubernetes_not_found",
             ProbeReason::KubernetesConfig => "kubernetes_config",
         }
     }

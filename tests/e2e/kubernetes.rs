@@ -467,3 +467,54 @@ async fn a_relist_after_410_gone_drops_what_was_deleted_while_away() {
     assert!(has_secret(&m, "kept"), "{}", m.text);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reads_one_secret_named_on_the_command_line() {
+    let server = ApiServer::start();
+    let admin = server.admin().await;
+    namespace(&admin, "prod").await;
+    let (pem, not_after) = cert("one", 40);
+    // Opaque: `check k8s://` reads a Secret whatever its type.
+    create(
+        &admin,
+        secret("prod", "one", "Opaque", &[("tls.crt", pem.as_bytes())]),
+    )
+    .await;
+    create(&admin, tls_secret("prod", "other", pem.as_bytes())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = server.kubeconfig(dir.path(), "kubeconfig", ADMIN_TOKEN);
+    let check = |what: &'static str| {
+        let kubeconfig = kubeconfig.clone();
+        async move {
+            let out = tokio::process::Command::new(crate::support::binary::path())
+                .args(["check", "--output", "json", what])
+                .env("KUBECONFIG", &kubeconfig)
+                .output()
+                .await
+                .expect("run the exporter binary");
+            let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+                panic!(
+                    "no JSON ({e}): {}\n{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
+            (out.status.code(), doc)
+        }
+    };
+    let (code, doc) = check("k8s://prod/one").await;
+    let results = doc["results"].as_array().expect("results");
+    assert_eq!(results.len(), 1, "only the Secret's key: {doc:#}");
+    let r = &results[0];
+    assert_eq!(r["instance"]["value"], "prod/one/tls.crt", "{doc:#}");
+    assert_eq!(r["expiry"]["unix"], not_after, "{doc:#}");
+    // Self-signed: the chain is not trusted, so the check is not clean.
+    assert_ne!(code, Some(0), "{doc:#}");
+
+    let (code, doc) = check("k8s://prod/missing").await;
+    assert_eq!(code, Some(2), "{doc:#}");
+    assert_eq!(
+        doc["results"][0]["probe_error"]["reason"], "kubernetes_not_found",
+        "{doc:#}"
+    );
+}

@@ -87,6 +87,8 @@ pub(super) fn finding(
             broken(format!("no usable Kubernetes credentials ({detail})"))
                 .advice("check the kubeconfig (or, in a pod, the service account token)")
         }
+        KubernetesNotFound => broken(detail.to_string())
+            .advice("check the namespace and name (kubectl get secret -n NAMESPACE NAME) and that its certificate is under tls.crt or ca.crt"),
         KubernetesUnreachable | KubernetesApi => {
             broken(format!("the Kubernetes API server did not answer ({detail})"))
                 .advice("check the server URL of the kubeconfig and that the API server runs")

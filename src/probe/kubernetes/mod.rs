@@ -83,8 +83,12 @@ pub async fn list_once(
             }
         }
     };
-    if tokio::time::timeout(target.timeout, work).await.is_err() {
-        let mut results = last.into_inner().unwrap_or_else(|e| e.into_inner());
+    let timed_out = tokio::time::timeout(target.timeout, work).await.is_err();
+    let mut results = last.into_inner().unwrap_or_else(|e| e.into_inner());
+    if let Some(name) = &source.object_name {
+        one_object(&mut results, source, name);
+    }
+    if timed_out {
         results.push(watch_result(
             "listing",
             Some(ProbeFailure::new(
@@ -95,9 +99,27 @@ pub async fn list_once(
                 ),
             )),
         ));
-        return results;
     }
-    last.into_inner().unwrap_or_else(|e| e.into_inner())
+    results
+}
+
+/// For one named Secret: its keys' results only, or why there are none (a watch that failed,
+/// or no such Secret with a key that is read).
+fn one_object(results: &mut Vec<ProbeResult>, source: &KubeSource, name: &str) {
+    results.retain(|r| !matches!(r.instance, Some(Instance::KubeWatch(_))) || r.failure.is_some());
+    if results.is_empty() {
+        let namespace = source.namespaces.first().map_or("", String::as_str);
+        results.push(watch_result(
+            &format!("secrets/{namespace}"),
+            Some(ProbeFailure::new(
+                ProbeReason::KubernetesNotFound,
+                format!(
+                    "no Secret {namespace}/{name} with a key matching {}",
+                    source.keys.join(", ")
+                ),
+            )),
+        ));
+    }
 }
 
 /// The client, from the kubeconfig file or the in-cluster service account.
@@ -195,14 +217,24 @@ fn watches(
     };
     let mut watches = Vec::new();
     let mut streams: Vec<Events> = Vec::new();
+    // No type: any type (one watch), as `check k8s://…` reads one Secret whatever its type.
+    let types: Vec<Option<&str>> = if source.secret_types.is_empty() {
+        vec![None]
+    } else {
+        source
+            .secret_types
+            .iter()
+            .map(|t| Some(t.as_str()))
+            .collect()
+    };
     for ns in &namespaces {
-        for secret_type in &source.secret_types {
-            let fields = format!("type={secret_type}");
+        for secret_type in &types {
+            let fields = field_selector(source, *secret_type);
             let api: Api<Secret> = match ns {
                 Some(ns) => Api::namespaced(client.clone(), ns),
                 None => Api::all(client.clone()),
             };
-            let config = watcher_config(source, Some(&fields));
+            let config = watcher_config(source, fields.as_deref());
             let index = watches.len();
             let (source_c, trust_c) = (source.clone(), trust.clone());
             let events = watcher::watcher(api.clone(), config)
@@ -214,9 +246,13 @@ fn watches(
                     )
                 });
             streams.push(Box::pin(events));
+            let label = match secret_type {
+                Some(t) => format!("secrets/{}/type={t}", ns.unwrap_or("*")),
+                None => format!("secrets/{}", ns.unwrap_or("*")),
+            };
             watches.push(Watch::new(
-                format!("secrets/{}/type={secret_type}", ns.unwrap_or("*")),
-                Recheck::Secrets(api, recheck_params(source, Some(&fields))),
+                label,
+                Recheck::Secrets(api, recheck_params(source, fields.as_deref())),
             ));
         }
         if source.configmaps {
@@ -244,6 +280,21 @@ fn watches(
         }
     }
     (watches, streams)
+}
+
+/// The field selector of a Secret watch: its type, and the one name `check` asks for.
+fn field_selector(source: &KubeSource, secret_type: Option<&str>) -> Option<String> {
+    let parts: Vec<String> = secret_type
+        .map(|t| format!("type={t}"))
+        .into_iter()
+        .chain(
+            source
+                .object_name
+                .iter()
+                .map(|n| format!("metadata.name={n}")),
+        )
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(","))
 }
 
 fn watcher_config(source: &KubeSource, fields: Option<&str>) -> watcher::Config {
