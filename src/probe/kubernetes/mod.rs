@@ -167,8 +167,6 @@ type Objects = BTreeMap<(String, String), Vec<ProbeResult>>;
 struct Watch {
     /// The `watch` label: `secrets/<namespace or *>/type=<type>` or `configmaps/<namespace or *>`.
     label: String,
-    /// The same selection as the watch, one object's metadata, to tell it is up again.
-    recheck: Recheck,
     objects: Objects,
     /// The objects of a LIST in progress (between `Init` and `InitDone`).
     listing: Option<Objects>,
@@ -178,6 +176,7 @@ struct Watch {
     settled: bool,
 }
 
+/// The same selection as a watch, one object's metadata: whether a down watch is up again.
 enum Recheck {
     Secrets(Api<Secret>, ListParams),
     ConfigMaps(Api<ConfigMap>, ListParams),
@@ -200,22 +199,26 @@ enum Said {
     InitApply((String, String), Vec<ProbeResult>),
     InitDone,
     Failed(ProbeFailure),
+    /// Nothing to report: a `410 Gone`, after which the watcher lists again at once.
+    Relisting,
 }
 
 type Events = Pin<Box<dyn Stream<Item = (usize, Said)> + Send>>;
 
-/// The watches of `source`, and their merged event streams (each tagged with its index).
+/// The watches of `source`, how to recheck each, and their event streams (each tagged with its
+/// index).
 fn watches(
     client: &Client,
     source: &KubeSource,
     trust: &Arc<TrustStore>,
-) -> (Vec<Watch>, Vec<Events>) {
+) -> (Vec<Watch>, Vec<Recheck>, Vec<Events>) {
     let namespaces: Vec<Option<&str>> = if source.namespaces.is_empty() {
         vec![None]
     } else {
         source.namespaces.iter().map(|n| Some(n.as_str())).collect()
     };
     let mut watches = Vec::new();
+    let mut rechecks = Vec::new();
     let mut streams: Vec<Events> = Vec::new();
     // No type: any type (one watch), as `check k8s://…` reads one Secret whatever its type.
     let types: Vec<Option<&str>> = if source.secret_types.is_empty() {
@@ -250,9 +253,10 @@ fn watches(
                 Some(t) => format!("secrets/{}/type={t}", ns.unwrap_or("*")),
                 None => format!("secrets/{}", ns.unwrap_or("*")),
             };
-            watches.push(Watch::new(
-                label,
-                Recheck::Secrets(api, recheck_params(source, fields.as_deref())),
+            watches.push(Watch::new(label));
+            rechecks.push(Recheck::Secrets(
+                api,
+                recheck_params(source, fields.as_deref()),
             ));
         }
         if source.configmaps {
@@ -273,13 +277,11 @@ fn watches(
                     )
                 });
             streams.push(Box::pin(events));
-            watches.push(Watch::new(
-                format!("configmaps/{}", ns.unwrap_or("*")),
-                Recheck::ConfigMaps(api, recheck_params(source, None)),
-            ));
+            watches.push(Watch::new(format!("configmaps/{}", ns.unwrap_or("*"))));
+            rechecks.push(Recheck::ConfigMaps(api, recheck_params(source, None)));
         }
     }
-    (watches, streams)
+    (watches, rechecks, streams)
 }
 
 /// The field selector of a Secret watch: its type, and the one name `check` asks for.
@@ -367,15 +369,16 @@ fn said<K: kube::Resource>(
         Ok(watcher::Event::Init) => Said::Init,
         Ok(watcher::Event::InitApply(o)) => Said::InitApply(key(&o), parse(o)),
         Ok(watcher::Event::InitDone) => Said::InitDone,
+        // The history the watch resumed from is compacted: not a failure, the LIST follows.
+        Err(watcher::Error::WatchError(status)) if status.code == 410 => Said::Relisting,
         Err(e) => Said::Failed(watch_failure(&e)),
     }
 }
 
 impl Watch {
-    fn new(label: String, recheck: Recheck) -> Watch {
+    fn new(label: String) -> Watch {
         Watch {
             label,
-            recheck,
             objects: Objects::new(),
             listing: None,
             failure: None,
@@ -386,10 +389,11 @@ impl Watch {
     /// Applies one event; true when what is reported changed.
     fn apply(&mut self, said: Said) -> bool {
         let was_down = self.failure.is_some();
-        if !matches!(said, Said::Failed(_)) {
+        if !matches!(said, Said::Failed(_) | Said::Relisting) {
             self.failure = None;
         }
         match said {
+            Said::Relisting => return false,
             Said::Apply(key, results) => {
                 self.objects.insert(key, results);
             }
@@ -429,7 +433,7 @@ async fn run(
     publish: &Publish<'_>,
     once: bool,
 ) {
-    let (mut watches, streams) = watches(&client, source, trust);
+    let (mut watches, rechecks, streams) = watches(&client, source, trust);
     let mut events = stream::select_all(streams);
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -445,13 +449,18 @@ async fn run(
                 }
             }
             _ = recheck.tick() => {
-                for w in watches.iter_mut().filter(|w| w.failure.is_some()) {
-                    match w.recheck.run().await {
-                        Ok(()) => {
+                let down = watches.iter_mut().zip(&rechecks).filter(|(w, _)| w.failure.is_some());
+                for (w, recheck) in down {
+                    // Bounded, so that an API server that does not answer at all cannot hold
+                    // back the events of the other watches.
+                    let answer = tokio::time::timeout(RECHECK, recheck.run()).await;
+                    match answer {
+                        Ok(Ok(())) => {
                             w.failure = None;
                             dirty = true;
                         }
-                        Err(e) => {
+                        Err(_) => {}
+                        Ok(Err(e)) => {
                             let failure = client_failure(&e);
                             dirty |= w.failure.as_ref() != Some(&failure);
                             w.failure = Some(failure);
@@ -594,4 +603,118 @@ fn timed(
     result.phases.push((Phase::Read, started.elapsed()));
     result.phases.push((Phase::Total, started.elapsed()));
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> (String, String) {
+        ("prod".to_string(), name.to_string())
+    }
+
+    fn one(name: &str) -> Vec<ProbeResult> {
+        let trust = TrustStore::from_anchors(Vec::new());
+        vec![decode::key_result(
+            KubeKind::Secret,
+            "prod",
+            name,
+            "tls.crt",
+            b"",
+            &trust,
+        )]
+    }
+
+    fn names(w: &Watch) -> Vec<&str> {
+        w.objects.keys().map(|(_, n)| n.as_str()).collect()
+    }
+
+    fn failure(reason: ProbeReason) -> ProbeFailure {
+        ProbeFailure::new(reason, "x".to_string())
+    }
+
+    #[test]
+    fn a_list_replaces_what_was_known_only_when_it_is_complete() {
+        let mut w = Watch::new("secrets/prod".into());
+        assert!(!w.settled);
+        w.apply(Said::Init);
+        w.apply(Said::InitApply(key("a"), one("a")));
+        w.apply(Said::InitApply(key("b"), one("b")));
+        assert!(
+            names(&w).is_empty(),
+            "nothing shown before the list is done"
+        );
+        assert!(w.apply(Said::InitDone));
+        assert!(w.settled);
+        assert_eq!(names(&w), ["a", "b"]);
+        // A relist (after 410 Gone): b was deleted meanwhile; a stays shown until the end.
+        assert!(!w.apply(Said::Relisting));
+        w.apply(Said::Init);
+        w.apply(Said::InitApply(key("a"), one("a")));
+        assert_eq!(names(&w), ["a", "b"]);
+        w.apply(Said::InitDone);
+        assert_eq!(names(&w), ["a"]);
+    }
+
+    #[test]
+    fn events_apply_and_delete_and_a_failure_lasts_until_an_answer() {
+        let mut w = Watch::new("secrets/prod".into());
+        w.apply(Said::Init);
+        w.apply(Said::InitDone);
+        assert!(w.apply(Said::Apply(key("a"), one("a"))));
+        assert!(w.apply(Said::Failed(failure(ProbeReason::KubernetesUnreachable))));
+        // The same failure again changes nothing shown; another one does.
+        assert!(!w.apply(Said::Failed(failure(ProbeReason::KubernetesUnreachable))));
+        assert!(w.apply(Said::Failed(failure(ProbeReason::KubernetesForbidden))));
+        assert_eq!(
+            names(&w),
+            ["a"],
+            "what was read stays while the watch is down"
+        );
+        assert!(w.apply(Said::Delete(key("a"))));
+        assert!(w.failure.is_none(), "an event is an answer");
+        assert!(names(&w).is_empty());
+        let all = results(&[w]);
+        assert_eq!(all.len(), 1);
+        assert!(all[0].success(), "the watch itself is up");
+    }
+
+    #[test]
+    fn a_first_failure_settles_the_watch_so_the_others_are_published() {
+        let mut w = Watch::new("secrets/denied".into());
+        assert!(w.apply(Said::Failed(failure(ProbeReason::KubernetesForbidden))));
+        assert!(w.settled);
+        let all = results(&[w]);
+        assert!(!all[0].success());
+        assert_eq!(
+            all[0].failure.as_ref().map(|f| f.reason),
+            Some(ProbeReason::KubernetesForbidden)
+        );
+    }
+
+    #[test]
+    fn selectors_are_built_from_the_source() {
+        let config = crate::config::Config::parse(
+            "targets:\n  - kubernetes:\n      label_selector: team=web\n",
+        )
+        .unwrap();
+        let crate::config::TargetKind::Kubernetes(mut source) = config.targets[0].kind.clone()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            field_selector(&source, Some("kubernetes.io/tls")).as_deref(),
+            Some("type=kubernetes.io/tls")
+        );
+        assert_eq!(field_selector(&source, None), None);
+        source.object_name = Some("web".into());
+        assert_eq!(
+            field_selector(&source, Some("Opaque")).as_deref(),
+            Some("type=Opaque,metadata.name=web")
+        );
+        let config = watcher_config(&source, Some("type=Opaque"));
+        assert_eq!(config.label_selector.as_deref(), Some("team=web"));
+        assert_eq!(config.field_selector.as_deref(), Some("type=Opaque"));
+        assert_eq!(config.page_size, Some(500));
+    }
 }
