@@ -321,5 +321,10 @@ mod tests {
         assert!(e.contains("targets[0].server_name"), "{e}");
         let e = err("targets:\n  - kubernetes: {}\n    password_file: /etc/hostname\n");
         assert!(e.contains("targets[0].password_file"), "{e}");
+        let e = err("targets:\n  - kubernetes: {}\n    labels: {secret_name: x}\n");
+        assert!(e.contains("targets[0].labels.secret_name"), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+        // Other targets may use those names (a file target reading a mounted Secret).
+        Config::parse("targets:\n  - path: /tmp/*.pem\n    labels: {secret_name: x}\n").unwrap();
     }
 }

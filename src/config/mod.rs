@@ -71,6 +71,11 @@ pub const RESERVED_LABELS: &[&str] = &[
     "dns_names",
     "instance",
     "job",
+];
+
+/// Label names a Kubernetes target sets itself on top of [`RESERVED_LABELS`]. Other targets may
+/// use them (a file target reading a mounted Secret may well be labelled `secret_name`).
+pub const KUBERNETES_LABELS: &[&str] = &[
     "watch",
     "secret_namespace",
     "secret_name",
@@ -414,6 +419,20 @@ fn resolve_target(
         None => default_name,
     };
     let mut settings = resolve_settings(defaults, raw, reach).map_err(|e| (here, e))?;
+    if let TargetKind::Kubernetes(_) = kind {
+        if let Some(key) = settings
+            .labels
+            .keys()
+            .find(|k| KUBERNETES_LABELS.contains(&k.as_str()))
+        {
+            return Err((
+                here,
+                format!(
+                    "labels.{key}: a Kubernetes target sets this label itself; choose another name"
+                ),
+            ));
+        }
+    }
     if let TargetKind::CertFiles(_) | TargetKind::Kubernetes(_) = kind {
         settings.legacy_protocols = false;
     }
