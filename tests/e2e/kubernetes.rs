@@ -518,3 +518,37 @@ async fn check_reads_one_secret_named_on_the_command_line() {
         "{doc:#}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kubeconfig_with_a_client_certificate() {
+    let server = ApiServer::start();
+    let admin = server.admin().await;
+    namespace(&admin, "prod").await;
+    let (pem, not_after) = cert("mtls", 12);
+    create(&admin, tls_secret("prod", "mtls", pem.as_bytes())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = server.client_cert_kubeconfig(dir.path());
+    let h = exporter(&format!("      kubeconfig: {}\n", kubeconfig.display())).await;
+    let watch = [
+        ("target", "k8s"),
+        ("watch", "secrets/*/type=kubernetes.io/tls"),
+    ];
+    let m = h
+        .wait_until(WAIT, |m| {
+            m.get("cert_probe_success", &watch).is_some()
+                && (m.get("cert_probe_success", &watch) == Some(0.0)
+                    || expiry(m, "prod", "mtls", "tls.crt").is_some())
+        })
+        .await;
+    assert_eq!(
+        m.get("cert_probe_success", &watch),
+        Some(1.0),
+        "{:?}",
+        reasons(&m, &watch)
+    );
+    assert_eq!(
+        expiry(&m, "prod", "mtls", "tls.crt"),
+        Some(not_after as f64)
+    );
+    h.stop().await;
+}

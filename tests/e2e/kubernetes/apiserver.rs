@@ -126,6 +126,43 @@ impl ApiServer {
                 "apiserver.crt",
             ],
         );
+        // A client certificate of the CA for a user in system:masters (`--client-ca-file`).
+        std::fs::write(pki.join("client.cnf"), "extendedKeyUsage=clientAuth\n").unwrap();
+        openssl(
+            &pki,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "client.key",
+                "-out",
+                "client.csr",
+                "-subj",
+                "/O=system:masters/CN=cert-user",
+            ],
+        );
+        openssl(
+            &pki,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "client.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "client.cnf",
+                "-out",
+                "client.crt",
+            ],
+        );
         openssl(&pki, &["genrsa", "-out", "sa.key", "2048"]);
         openssl(&pki, &["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
         std::fs::write(
@@ -182,6 +219,7 @@ impl ApiServer {
                 "--service-account-key-file=pki/sa.pub",
                 "--service-account-signing-key-file=pki/sa.key",
                 "--token-auth-file=tokens.csv",
+                "--client-ca-file=pki/ca.crt",
                 "--authorization-mode=RBAC",
             ])
             .arg(format!("--cert-dir={}", d.join("cert-dir").display()));
@@ -255,6 +293,25 @@ impl ApiServer {
                 "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n- name: u\n  user:\n    token: {token}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: u\ncurrent-context: test\n",
                 self.url(),
                 self.ca().display()
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    /// Writes a kubeconfig that authenticates with the client certificate (user `cert-user`,
+    /// group `system:masters`) and returns its path.
+    pub fn client_cert_kubeconfig(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("client-cert.kubeconfig");
+        let pki = self.dir.path().join("pki");
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n- name: u\n  user:\n    client-certificate: {}\n    client-key: {}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: u\ncurrent-context: test\n",
+                self.url(),
+                self.ca().display(),
+                pki.join("client.crt").display(),
+                pki.join("client.key").display()
             ),
         )
         .unwrap();
