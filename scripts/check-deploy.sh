@@ -273,6 +273,23 @@ sys.exit(1 if problems else 0)
 PYEOF
 fi
 
+# The secrets component (deploy/kubernetes/secrets, docs/kubernetes.md), switched on in a copy:
+# it must build, and give the Deployment the ServiceAccount the ClusterRole is bound to.
+if command -v kubectl >/dev/null; then
+    cp -r deploy/kubernetes "$TMP/kustomize"
+    sed -i 's/^# components:/components:/; s/^#   - secrets/  - secrets/' "$TMP/kustomize/kustomization.yaml"
+    if kubectl kustomize "$TMP/kustomize" >"$TMP/kustomize.out" 2>&1 \
+        && grep -q 'serviceAccountName: cert-expiry-exporter' "$TMP/kustomize.out" \
+        && grep -q 'kind: ClusterRoleBinding' "$TMP/kustomize.out" \
+        && grep -q 'kubernetes:' "$TMP/kustomize.out"; then
+        ok "kustomize with the secrets component"
+    else
+        head -20 "$TMP/kustomize.out"; fail "kustomize with the secrets component"
+    fi
+else
+    echo "kubectl not installed: the secrets component is not built (optional)"
+fi
+
 # Optional: schema validation of the core kinds (pip install kubernetes-validate).
 if command -v kubernetes-validate >/dev/null; then
     for f in configmap.yaml deployment.yaml service.yaml statefulset-sharded.yaml; do

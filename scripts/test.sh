@@ -17,6 +17,7 @@ packages+=(postfix dovecot-imapd dovecot-pop3d apache2 haproxy) # real SMTP (Pos
 packages+=(vsftpd slapd ldap-utils mariadb-server prosody) # real FTP, LDAP, MySQL and XMPP servers for the STARTTLS e2e tests (tests/e2e/places/)
 packages+=(default-jdk-headless) # keytool makes the JKS/JCEKS test keystores
 command -v kubectl >/dev/null || packages+=(kubernetes-client) # kubectl config makes the test kubeconfigs (Debian's kubectl; skipped where another kubectl package owns /usr/bin/kubectl)
+packages+=(etcd-server curl xz-utils) # the real API server of the Kubernetes tests (tests/e2e/kubernetes): etcd, its readiness check, unpacking it
 source scripts/lib/packages.sh # (the script runs from the repository root: see cd above)
 ensure_packages "${packages[@]}"
 
@@ -32,6 +33,19 @@ if ! command -v cargo-deny >/dev/null; then
 fi
 cargo deny --log-level error check licenses bans sources
 echo "== cargo test"
+# The Kubernetes tests find kube-apiserver and etcd in $KUBEBUILDER_ASSETS (controller-runtime
+# envtest's convention); without one, it is made from the API server in ../shared/k8s (beside
+# the repository) and Debian's etcd. The tests fail, not skip, when neither is there.
+if [ -z "${KUBEBUILDER_ASSETS:-}" ]; then
+  assets="$PWD/target/kubebuilder-assets"
+  mkdir -p "$assets"
+  if [ ! -x "$assets/kube-apiserver" ] && [ -f ../shared/k8s/kube-apiserver.xz ]; then
+    xz -dc ../shared/k8s/kube-apiserver.xz > "$assets/kube-apiserver.tmp"
+    chmod +x "$assets/kube-apiserver.tmp" && mv "$assets/kube-apiserver.tmp" "$assets/kube-apiserver"
+  fi
+  if command -v etcd >/dev/null; then ln -sf "$(command -v etcd)" "$assets/etcd"; fi
+  export KUBEBUILDER_ASSETS="$assets"
+fi
 cargo test --locked --all-targets
 if [ -f scripts/check-deploy.sh ]; then
   echo "== deploy artefacts"

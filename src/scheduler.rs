@@ -246,6 +246,13 @@ async fn run_target(
     permits: Arc<Semaphore>,
     origin: Instant,
 ) {
+    if let crate::config::TargetKind::Kubernetes(_) = target.kind {
+        // Watched, not polled: every change is stored as its watch event arrives.
+        state.first_probe_started(&target.name, later(Instant::now(), target.longest_probe()));
+        let publish = |results| state.store(target.clone(), results);
+        prober.watch_kubernetes(&target, &publish).await;
+        return;
+    }
     let mut next = Instant::now();
     let mut first = true;
     loop {

@@ -14,6 +14,7 @@ pub mod json;
 pub mod report;
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -131,6 +132,7 @@ pub fn select_targets(args: &CheckArgs) -> Result<(Vec<Arc<Target>>, TrustStores
             .and_then(|c| c.targets.iter().find(|t| &t.name == arg));
         match configured {
             Some(target) => targets.push(target.clone()),
+            None if arg.starts_with(KUBE_SCHEME) => targets.push(kube_target(arg, args)?),
             None => targets.push(endpoint_target(arg, args, config.is_some())?),
         }
     }
@@ -151,6 +153,57 @@ pub fn select_targets(args: &CheckArgs) -> Result<(Vec<Arc<Target>>, TrustStores
     let trust = TrustStores::load(targets.iter().filter_map(|t| t.ca_file.as_deref()))
         .map_err(|e| format!("ca_file: {e}"))?;
     Ok((targets, trust))
+}
+
+/// How a Secret is named on the command line: `k8s://namespace/name`.
+const KUBE_SCHEME: &str = "k8s://";
+
+/// A target for one Secret, `k8s://namespace/name`, read with the kubeconfig kubectl would use
+/// (`$KUBECONFIG`, else `~/.kube/config`), else in-cluster; any Secret type, the default keys.
+fn kube_target(arg: &str, args: &CheckArgs) -> Result<Arc<Target>, String> {
+    let usage = || format!("{arg:?}: name a Secret as k8s://namespace/name");
+    let rest = &arg[KUBE_SCHEME.len()..];
+    let (namespace, name) = rest.split_once('/').ok_or_else(usage)?;
+    if name.is_empty() || name.contains('/') {
+        return Err(usage());
+    }
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let kubeconfig = std::env::var_os("KUBECONFIG")
+        .and_then(|v| std::env::split_paths(&v).next())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|home| PathBuf::from(home).join(".kube/config"))
+                .filter(|p| p.is_file())
+        });
+    let mut yaml = format!(
+        "targets:\n  - name: {}\n    kubernetes:\n      namespaces: [{}]\n",
+        quote(arg),
+        quote(namespace)
+    );
+    if let Some(path) = &kubeconfig {
+        yaml.push_str(&format!(
+            "      kubeconfig: {}\n",
+            quote(&path.display().to_string())
+        ));
+    }
+    if let Some(ca_file) = &args.ca_file {
+        yaml.push_str(&format!(
+            "    ca_file: {}\n",
+            quote(&ca_file.display().to_string())
+        ));
+    }
+    let timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    yaml.push_str(&format!(
+        "    timeout: {}\n",
+        quote(&humantime::format_duration(timeout).to_string())
+    ));
+    let config = Config::parse(&yaml).map_err(|e| format!("{arg:?}: {e}"))?;
+    let mut target = (*config.targets[0]).clone();
+    if let crate::config::TargetKind::Kubernetes(source) = &mut target.kind {
+        source.secret_types.clear();
+        source.object_name = Some(name.to_string());
+    }
+    Ok(Arc::new(target))
 }
 
 /// A target for an endpoint given on the command line, validated exactly as a configured one

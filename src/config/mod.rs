@@ -9,6 +9,7 @@
 mod address;
 mod cert_files;
 mod cert_url;
+mod kubernetes;
 mod loaded;
 mod metrics;
 mod on_demand;
@@ -30,6 +31,7 @@ use address::check_server_name;
 pub use address::{Address, Host};
 pub use cert_files::CertFileSource;
 pub use cert_url::CertUrl;
+pub use kubernetes::{KubeSource, DEFAULT_KEYS, DEFAULT_SECRET_TYPE};
 pub use loaded::Loaded;
 pub use metrics::{
     Certificates, FileLabel, MetricsLevel, MetricsSettings, NameLabels, Phases, RawMetrics,
@@ -79,6 +81,18 @@ pub const RESERVED_LABELS: &[&str] = &[
     "kubeconfig_user",
 ];
 
+/// Label names a Kubernetes target sets itself on top of [`RESERVED_LABELS`]. Other targets may
+/// use them (a file target reading a mounted Secret may well be labelled `secret_name`).
+pub const KUBERNETES_LABELS: &[&str] = &[
+    "watch",
+    "secret_namespace",
+    "secret_name",
+    "secret_key",
+    "configmap_namespace",
+    "configmap_name",
+    "configmap_key",
+];
+
 /// A validated configuration, ready for the scheduler.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -103,6 +117,8 @@ pub enum TargetKind {
     CertFiles(CertFileSource),
     /// Certificates downloaded from a URL (`url:`).
     Url(CertUrl),
+    /// Certificates in Kubernetes Secrets (and ConfigMaps), watched (`kubernetes:`).
+    Kubernetes(KubeSource),
 }
 
 /// One endpoint or set of certificate files to probe, with every setting resolved.
@@ -140,7 +156,7 @@ impl Target {
     pub fn address(&self) -> Option<&Address> {
         match &self.kind {
             TargetKind::Endpoint(address) => Some(address),
-            TargetKind::CertFiles(_) | TargetKind::Url(_) => None,
+            TargetKind::CertFiles(_) | TargetKind::Url(_) | TargetKind::Kubernetes(_) => None,
         }
     }
 
@@ -148,7 +164,7 @@ impl Target {
     pub fn cert_files(&self) -> Option<&CertFileSource> {
         match &self.kind {
             TargetKind::CertFiles(files) => Some(files),
-            TargetKind::Endpoint(_) | TargetKind::Url(_) => None,
+            TargetKind::Endpoint(_) | TargetKind::Url(_) | TargetKind::Kubernetes(_) => None,
         }
     }
 
@@ -156,7 +172,7 @@ impl Target {
     pub fn cert_url(&self) -> Option<&CertUrl> {
         match &self.kind {
             TargetKind::Url(url) => Some(url),
-            TargetKind::Endpoint(_) | TargetKind::CertFiles(_) => None,
+            TargetKind::Endpoint(_) | TargetKind::CertFiles(_) | TargetKind::Kubernetes(_) => None,
         }
     }
 
@@ -358,7 +374,16 @@ fn resolve_target(
             "url: a target has only one of `address` (an endpoint), `path` (certificate files) and `url` (certificates to download)".into(),
         ));
     }
-    let (kind, default_name) = match (&raw.address, &raw.path, &raw.url) {
+    let (kind, default_name) = if let Some(block) = &raw.kubernetes {
+        if raw.address.is_some() || raw.path.is_some() || raw.url.is_some() {
+            return Err((
+                block.referenced,
+                "kubernetes: a target has only one of `address` (an endpoint), `path` (certificate files), `url` (certificates to download) or `kubernetes` (Secrets on an API server)".into(),
+            ));
+        }
+        (resolve_kubernetes(&raw, block)?, "kubernetes".to_string())
+    } else {
+        match (&raw.address, &raw.path, &raw.url) {
         (None, None, Some(url)) => {
             let parsed =
                 cert_url::check(&url.value).map_err(|e| (url.referenced, format!("url: {e}")))?;
@@ -424,9 +449,10 @@ fn resolve_target(
         (None, None, None) => {
             return Err((
                 here,
-                "address: missing; give `address: host:port` for an endpoint, `path: <glob>` for certificate files or `url: https://…` for certificates to download".into(),
+                "address: missing; give `address: host:port` for an endpoint, `path: <glob>` for certificate files, `url: https://…` for certificates to download or `kubernetes:` for Secrets".into(),
             ))
         }
+    }
     };
     // The name rustls will be given: checked here, where its location is known.
     let server_name = match &kind {
@@ -447,8 +473,9 @@ fn resolve_target(
                 .map(|name| name.value.clone())
                 .unwrap_or_else(|| address.host.to_string())
         }
-        // A file or URL target has no server; its certificates are not checked against a name.
-        TargetKind::CertFiles(_) | TargetKind::Url(_) => String::new(),
+        // A file, URL or Kubernetes target has no server; its certificates are not checked
+        // against a name.
+        TargetKind::CertFiles(_) | TargetKind::Url(_) | TargetKind::Kubernetes(_) => String::new(),
     };
     let name = match raw.name.clone() {
         Some(name) if name.value.is_empty() => {
@@ -458,10 +485,52 @@ fn resolve_target(
         None => default_name,
     };
     let mut settings = resolve_settings(defaults, raw, reach).map_err(|e| (here, e))?;
-    if let TargetKind::CertFiles(_) | TargetKind::Url(_) = kind {
+    if let TargetKind::Kubernetes(_) = kind {
+        if let Some(key) = settings
+            .labels
+            .keys()
+            .find(|k| KUBERNETES_LABELS.contains(&k.as_str()))
+        {
+            return Err((
+                here,
+                format!(
+                    "labels.{key}: a Kubernetes target sets this label itself; choose another name"
+                ),
+            ));
+        }
+    }
+    if let TargetKind::CertFiles(_) | TargetKind::Url(_) | TargetKind::Kubernetes(_) = kind {
         settings.legacy_protocols = false;
     }
     Ok(settings.into_target(name, kind, server_name))
+}
+
+/// A `kubernetes:` target: the block, and none of the keys only endpoints or files have.
+fn resolve_kubernetes(
+    raw: &RawTarget,
+    block: &Spanned<kubernetes::RawKubernetes>,
+) -> Result<TargetKind, (Location, String)> {
+    let source = kubernetes::resolve(block)?;
+    if let Some(name) = &raw.server_name {
+        return Err((
+            name.referenced,
+            "server_name: a Kubernetes target has no server; its certificates are not checked against a name".into(),
+        ));
+    }
+    if let Some(password_file) = &raw.password_file {
+        return Err((
+            password_file.referenced,
+            "password_file: only a file target (`path:`) reads PKCS#12 files with a password"
+                .into(),
+        ));
+    }
+    if let Some(legacy) = &raw.legacy_protocols {
+        return Err((
+            legacy.referenced,
+            "legacy_protocols: a Kubernetes target has no server to ask for TLS 1.0 or 1.1".into(),
+        ));
+    }
+    Ok(TargetKind::Kubernetes(source))
 }
 
 /// The settings of a target that come from its block and the defaults, before it is told what

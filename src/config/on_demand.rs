@@ -190,6 +190,7 @@ fn module(
         ("address", r.address.as_ref().map(|a| a.referenced)),
         ("path", r.path.as_ref().map(|p| p.referenced)),
         ("url", r.url.as_ref().map(|u| u.referenced)),
+        ("kubernetes", r.kubernetes.as_ref().map(|k| k.referenced)),
         (
             "password_file",
             r.password_file.as_ref().map(|p| p.referenced),

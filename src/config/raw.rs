@@ -100,6 +100,9 @@ pub struct RawTarget {
     /// An `http` or `https` URL of certificates (or a CRL) to download instead of connecting
     /// (a URL target).
     pub url: Option<Spanned<String>>,
+    /// Certificates in Kubernetes Secrets and ConfigMaps, watched on the API server (a
+    /// Kubernetes target; see `super::kubernetes`).
+    pub kubernetes: Option<Spanned<super::kubernetes::RawKubernetes>>,
     /// The file holding the password of the PKCS#12 files a file target reads.
     pub password_file: Option<Spanned<PathBuf>>,
     // How this target is reached (see `super::reach`).

@@ -264,6 +264,7 @@ pub(crate) fn base_labels<'a>(snapshot: &'a Snapshot, result: &'a ProbeResult) -
                 target.metrics.file_label.apply(&files.pattern, path),
             ));
         }
+        (Some(Instance::KubeKey(key)), _) => labels.extend(key.labels()),
         (Some(instance), _) => labels.push((instance_label(instance), instance.value())),
         (None, _) => {}
     }
@@ -322,6 +323,9 @@ pub fn instance_label(instance: &Instance) -> &'static str {
     match instance {
         Instance::Address(_) => "address",
         Instance::File(_) => "file",
+        // On /metrics a key has three labels (`KubeKey::labels`); this one names it elsewhere.
+        Instance::KubeKey(key) => key.kind.as_str(),
+        Instance::KubeWatch(_) => "watch",
     }
 }
 

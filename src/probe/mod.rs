@@ -21,6 +21,7 @@ pub mod connect;
 pub mod every_address;
 pub mod files;
 mod judge;
+pub mod kubernetes;
 pub mod leaves;
 pub mod legacy;
 pub mod proxy;
@@ -43,7 +44,7 @@ use crate::revocation::Revocation;
 use crate::x509::TrustStores;
 pub use reason::{ProbeFailure, ProbeReason};
 pub use resolve::Resolver;
-pub use result::{Instance, Phase, ProbeResult, TlsSession, TlsVersion};
+pub use result::{Instance, KubeKey, KubeKind, Phase, ProbeResult, TlsSession, TlsVersion};
 pub use starttls::Stall;
 
 /// What every probe needs that outlives one probe: the resolver and the trust anchors.
@@ -117,6 +118,10 @@ impl Prober {
                 let trust = self.trust.get(target.ca_file.as_deref());
                 files::probe(target, source, trust).await
             }
+            TargetKind::Kubernetes(source) => {
+                let trust = self.trust.get(target.ca_file.as_deref());
+                kubernetes::list_once(target, source, trust).await
+            }
             TargetKind::Endpoint(address) if target.reach.resolve == ResolveMode::All => {
                 every_address::probe(self, target, address).await
             }
@@ -126,6 +131,15 @@ impl Prober {
                 let fetcher = self.revocation.as_deref().map(Revocation::http);
                 vec![url::probe(target, source, fetcher, &self.caches.urls, trust).await]
             }
+        }
+    }
+
+    /// Watches a Kubernetes target forever, handing `publish` every result each time they
+    /// change (see [`kubernetes`]); returns at once for any other kind of target.
+    pub async fn watch_kubernetes(&self, target: &Target, publish: &kubernetes::Publish<'_>) {
+        if let TargetKind::Kubernetes(source) = &target.kind {
+            let trust = self.trust.get(target.ca_file.as_deref());
+            kubernetes::watch(source, trust, publish).await;
         }
     }
 

@@ -86,6 +86,21 @@ pub enum ProbeReason {
     FileTooManyCertificates,
     /// The path matches more files than are read.
     TooManyFiles,
+    /// A Secret or ConfigMap key a Kubernetes target reads is empty.
+    KeyEmpty,
+    /// The API server refused the watch (HTTP 403: RBAC does not allow it in that namespace).
+    KubernetesForbidden,
+    /// The API server refused the credentials (HTTP 401).
+    KubernetesUnauthorized,
+    /// The API server cannot be reached (connection refused, TLS, a dropped watch).
+    KubernetesUnreachable,
+    /// The API server answered the watch with another error.
+    KubernetesApi,
+    /// `check k8s://namespace/name`: no such Secret, or none of its keys is one that is read.
+    KubernetesNotFound,
+    /// No client could be made: the kubeconfig, the in-cluster service account or its
+    /// credentials (exec plugin, token file) are unusable.
+    KubernetesConfig,
 }
 
 impl ProbeReason {
@@ -126,6 +141,13 @@ impl ProbeReason {
             ProbeReason::UrlUnreachable => "url_unreachable",
             ProbeReason::FileTooManyCertificates => "file_too_many_certificates",
             ProbeReason::TooManyFiles => "too_many_files",
+            ProbeReason::KeyEmpty => "key_empty",
+            ProbeReason::KubernetesForbidden => "kubernetes_forbidden",
+            ProbeReason::KubernetesUnauthorized => "kubernetes_unauthorized",
+            ProbeReason::KubernetesUnreachable => "kubernetes_unreachable",
+            ProbeReason::KubernetesApi => "kubernetes_api",
+            ProbeReason::KubernetesNotFound => "kubernetes_not_found",
+            ProbeReason::KubernetesConfig => "kubernetes_config",
         }
     }
 }

@@ -108,14 +108,81 @@ pub enum Instance {
     Address(String),
     /// One certificate file the target's path matched, as displayed.
     File(String),
+    /// One data key of a Secret or ConfigMap a Kubernetes target read.
+    KubeKey(Box<KubeKey>),
+    /// One watch of a Kubernetes target (`secrets/prod/type=kubernetes.io/tls`): whether the API
+    /// server answers it, and why not.
+    KubeWatch(String),
 }
 
 impl Instance {
-    /// The address or the path.
+    /// The address, the path, `namespace/name/key` or the watch.
     pub fn value(&self) -> &str {
         match self {
-            Instance::Address(value) | Instance::File(value) => value,
+            Instance::Address(value) | Instance::File(value) | Instance::KubeWatch(value) => value,
+            Instance::KubeKey(key) => &key.display,
         }
+    }
+}
+
+/// Which kind of Kubernetes object a key is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KubeKind {
+    /// A `core/v1` Secret (its `data`).
+    Secret,
+    /// A `core/v1` ConfigMap (its `data` and `binaryData`).
+    ConfigMap,
+}
+
+impl KubeKind {
+    /// The labels of a key of this kind: namespace, name, key.
+    pub fn label_names(self) -> [&'static str; 3] {
+        match self {
+            KubeKind::Secret => ["secret_namespace", "secret_name", "secret_key"],
+            KubeKind::ConfigMap => ["configmap_namespace", "configmap_name", "configmap_key"],
+        }
+    }
+
+    /// `secret` or `configmap`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KubeKind::Secret => "secret",
+            KubeKind::ConfigMap => "configmap",
+        }
+    }
+}
+
+/// One data key of a Kubernetes object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeKey {
+    /// Secret or ConfigMap.
+    pub kind: KubeKind,
+    /// The object's namespace.
+    pub namespace: String,
+    /// The object's name.
+    pub name: String,
+    /// The data key.
+    pub key: String,
+    /// `namespace/name/key`, for logs and the `check` report.
+    pub display: String,
+}
+
+impl KubeKey {
+    /// The key `key` of the object `namespace/name`.
+    pub fn new(kind: KubeKind, namespace: &str, name: &str, key: &str) -> KubeKey {
+        KubeKey {
+            kind,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            key: key.to_string(),
+            display: format!("{namespace}/{name}/{key}"),
+        }
+    }
+
+    /// The three labels of this key, in the order the page lists them.
+    pub fn labels(&self) -> [(&'static str, &str); 3] {
+        let [ns, name, key] = self.kind.label_names();
+        [(ns, &self.namespace), (name, &self.name), (key, &self.key)]
     }
 }
 
@@ -214,9 +281,14 @@ impl ProbeResult {
         }
     }
 
-    /// `cert_probe_success`: the probe got a certificate chain (or, from a CRL file, a CRL).
+    /// `cert_probe_success`: the probe got a certificate chain (or, from a CRL file, a CRL); for
+    /// the result of a Kubernetes watch, which holds no chain of its own, that the API server
+    /// answers it.
     pub fn success(&self) -> bool {
-        self.chain.is_some() || self.crl.is_some()
+        match &self.instance {
+            Some(Instance::KubeWatch(_)) => self.failure.is_none(),
+            _ => self.chain.is_some() || self.crl.is_some(),
+        }
     }
 }
 

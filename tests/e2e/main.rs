@@ -9,6 +9,7 @@ mod files;
 mod formats;
 mod handshake;
 mod http;
+mod kubernetes;
 mod labels;
 mod limbo;
 mod logging;

@@ -122,9 +122,22 @@ pub(super) fn finding(
         }
         FileTooManyCertificates => Finding::new(Attention, code, detail.to_string())
             .advice("split the file: only the first 1,024 certificates are read"),
+        KubernetesForbidden => broken(format!("the API server refused the watch ({detail})"))
+            .advice("give the service account get/list/watch on secrets (and configmaps) there: see docs/kubernetes.md"),
+        KubernetesUnauthorized | KubernetesConfig => {
+            broken(format!("no usable Kubernetes credentials ({detail})"))
+                .advice("check the kubeconfig (or, in a pod, the service account token)")
+        }
+        KubernetesNotFound => broken(detail.to_string())
+            .advice("check the namespace and name (kubectl get secret -n NAMESPACE NAME) and that its certificate is under tls.crt or ca.crt"),
+        KubernetesUnreachable | KubernetesApi => {
+            broken(format!("the Kubernetes API server did not answer ({detail})"))
+                .advice("check the server URL of the kubeconfig and that the API server runs")
+        }
         TlsHandshake | FileUnreadable | FileTooLarge | FileNotFound | FileNoCertificate
         | FileMalformed | Pkcs12Password | KeystorePassword | CrlMalformed
-        | KubeconfigMalformed | TooManyFiles | UrlHttpStatus | UrlTooLarge | UrlUnreachable => {
+        | KubeconfigMalformed | TooManyFiles | UrlHttpStatus | UrlTooLarge | UrlUnreachable
+        | KeyEmpty => {
             broken(format!("the probe failed: {detail}"))
         }
     }

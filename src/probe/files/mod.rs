@@ -320,7 +320,7 @@ fn kubeconfig_results(
 
 /// The facts of every certificate; judged as a chain when the file is one, else facts only.
 /// A certificate that does not parse ends the list there, with `file_malformed`.
-fn judge(
+pub(super) fn judge(
     certs: &[CertificateDer<'static>],
     trust: &TrustStore,
 ) -> (Option<ChainReport>, Option<ProbeFailure>) {
