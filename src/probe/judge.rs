@@ -6,6 +6,8 @@
 //! and the caIssuers download, which run at the same time: a slow responder never hides the
 //! chain's facts, and the missing-intermediate check adds no time of its own to a probe.
 
+use std::sync::Arc;
+
 use tokio::time::Instant;
 
 use super::result::{Phase, ProbeResult};
@@ -21,7 +23,7 @@ pub(super) async fn judge_chain(
     prober: &Prober,
     target: &Target,
     captured: &Captured,
-    trust: &TrustStore,
+    trust: &Arc<TrustStore>,
     result: &mut ProbeResult,
 ) {
     let mut report = x509::analyse(
@@ -57,7 +59,7 @@ pub(super) async fn judge_chain(
             chain: &captured.chain,
             report: &report,
             stapled: &captured.ocsp_response,
-            anchors: trust.anchors(),
+            trust,
             settings: target.revocation,
         };
         let verdict = checker.check(&input, budget).await;
