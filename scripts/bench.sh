@@ -20,6 +20,7 @@
 # about 12 minutes (after the build); --parts runs some (--parts startup: about a minute and a half). Figures are printed, never asserted.
 # EXPORTER=binary measures another build; PERF_OUT=file records a perf profile during part 1;
 # METRICS_LEVEL=full|minimal writes every target at that metrics level (default: the default).
+# --parts instructions (not in the default set; needs valgrind): part 1 counted in instructions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +40,7 @@ has() { [[ ",$parts," == *",$1,"* ]]; }
 packages=(nginx-light openssl python3 curl)
 has cpu && packages+=(prometheus-blackbox-exporter wrk) # only part 1 compares with blackbox_exporter
 has scrape && packages+=(wrk)
+has instructions && packages+=(valgrind) # part 1 in instructions
 source scripts/lib/packages.sh # (the script runs from the repository root: see cd above)
 ensure_packages "${packages[@]}"
 
@@ -271,6 +273,60 @@ print(f"ratio: ours / floor = {ours / floor:.2f}x (goal <= 1.25x); "
       f"ours / floor with the probe's suites ({fs:.4f} ms) = {ours / fs:.2f}x; "
       f"blackbox_exporter / ours = {bb / ours:.2f}x")
 EOF
+fi
+
+if has instructions; then
+  # Part 1 in instructions (`--parts cpu,instructions`; not in the default set, about 2 minutes):
+  # per probe under callgrind, which do not depend on load. The floor (the probe's suite order):
+  # 400 handshakes less 200, over 200. Ours: 20 targets every 2 s, counted from one /metrics
+  # scrape to the next (the renders are not counted). CALLGRIND_KEEP=dir keeps both profiles.
+  echo "== 1, in instructions: callgrind, the floor and ours"
+  cg_total() { sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$1" | tail -1; }
+  for n in 200 400; do
+    valgrind --tool=callgrind --callgrind-out-file="$work/floor.$n.cg" \
+      "$floor" "127.0.0.1:$TLS_PORT" bench.test "$work/root.pem" "$n" --probe-suites >/dev/null 2>&1
+  done
+  floor_ir=$((($(cg_total "$work/floor.400.cg") - $(cg_total "$work/floor.200.cg")) / 200))
+  write_config "$work/cg.yaml" 2 256 cg 0 20 "$TLS_PORT"
+  valgrind --tool=callgrind --callgrind-out-file="$work/ours.cg" "$exporter" --config.file "$work/cg.yaml" \
+    --web.listen-address "127.0.0.1:$OURS_PORT" --log.level error >/dev/null 2>&1 &
+  ours=$!
+  pids+=("$ours")
+  for _ in $(seq 600); do curl -fsS "$metrics" >/dev/null 2>&1 && break; sleep 0.1; done
+  sleep 20 # every certificate parsed, every cache filled
+  p0=$($helper probes "$metrics")
+  callgrind_control -z "$ours" >/dev/null
+  sleep 30
+  callgrind_control -d "$ours" >/dev/null
+  p1=$($helper probes "$metrics")
+  ours_down
+  dump=$(ls "$work"/ours.cg.* | sort | head -1)
+  # The probes inside the counted span: the calls to log_probe (one per result) in the dump;
+  # the /metrics counts only when that function was inlined (they include the scrape's lag).
+  probes=$(python3 - "$dump" <<'EOF'
+import re, sys
+names, callee, calls = {}, None, 0
+for line in open(sys.argv[1]):
+    m = re.match(r"^(c?)fn=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
+    if m:
+        if m.group(3):
+            names[m.group(2)] = m.group(3)
+        if m.group(1):
+            callee = names.get(m.group(2), "")
+        continue
+    m = re.match(r"^calls=(\d+)", line)
+    if m and callee and callee.endswith("scheduler::log_probe"):
+        calls += int(m.group(1))
+print(calls)
+EOF
+)
+  [ "$probes" -gt 0 ] || probes=$(($(field success "$p1") - $(field success "$p0")))
+  ours_ir=$(($(cg_total "$dump") / probes))
+  echo "instructions per probe (callgrind): floor $floor_ir (probe's suites), cert-expiry-exporter $ours_ir ($probes probes, failures $(($(field failure "$p1") - $(field failure "$p0")))), ratio $(python3 -c "print(f'{$ours_ir / $floor_ir:.2f}')")x"
+  if [ -n "${CALLGRIND_KEEP:-}" ]; then
+    cp "$dump" "$CALLGRIND_KEEP/ours.cg"
+    cp "$work/floor.400.cg" "$CALLGRIND_KEEP/floor.cg"
+  fi
 fi
 
 if has scale; then

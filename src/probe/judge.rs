@@ -8,6 +8,8 @@
 //! intermediate it finds can verify the leaf's OCSP and CRL answers (downloads are kept a day,
 //! so this waits on the network only at the first probe); otherwise revocation runs alone.
 
+use std::sync::Arc;
+
 use tokio::time::Instant;
 
 use super::result::{Phase, ProbeResult};
@@ -23,7 +25,7 @@ pub(super) async fn judge_chain(
     prober: &Prober,
     target: &Target,
     captured: &Captured,
-    trust: &TrustStore,
+    trust: &Arc<TrustStore>,
     result: &mut ProbeResult,
 ) {
     let mut report = x509::analyse(
@@ -62,7 +64,7 @@ pub(super) async fn judge_chain(
         chain: &captured.chain,
         report: &report,
         stapled: &captured.ocsp_response,
-        anchors: trust.anchors(),
+        trust,
         fetched_issuers: fetched,
         settings: target.revocation,
     };

@@ -23,7 +23,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use rustls::pki_types::CertificateDer;
@@ -243,7 +243,7 @@ pub(super) async fn discover(
     target: &Target,
     peer: SocketAddr,
     main_leaf: &CertificateDer<'static>,
-    trust: &TrustStore,
+    trust: &Arc<TrustStore>,
     deadline: Instant,
 ) -> Discovered {
     let key = (target.name.clone(), peer);

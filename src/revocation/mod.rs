@@ -23,12 +23,12 @@ mod report;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rustls_pki_types::{CertificateDer, TrustAnchor};
+use rustls_pki_types::CertificateDer;
 use tokio::time::Instant;
 
 use crate::config::RevocationSettings;
 use crate::fetch::{fresh_until, Cache, FetchReason, Fetcher, Got, Stored, Validators};
-use crate::x509::ChainReport;
+use crate::x509::{ChainReport, TrustStore};
 use crl::{Crl, CrlError};
 use issuer::Issuer;
 use ocsp::{CertRef, OcspAnswer};
@@ -70,8 +70,9 @@ pub struct Input<'a> {
     pub report: &'a ChainReport,
     /// The stapled OCSP response; empty when none.
     pub stapled: &'a [u8],
-    /// The trust anchors, for an issuer the server did not send.
-    pub anchors: &'a [TrustAnchor<'a>],
+    /// The trust store the chain was judged against: its anchors, for an issuer the server
+    /// did not send.
+    pub trust: &'a Arc<TrustStore>,
     /// Certificates downloaded from caIssuers URLs that complete the path to an anchor (the
     /// intermediate the server left out): issuers too, so the leaf's answers can be verified.
     /// Empty when none was needed or found.
@@ -105,10 +106,12 @@ impl CrlCopy {
             .signature_checks
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        checks
-            .entry(issuer.clone())
-            .or_insert_with(|| self.crl.verify(issuer))
-            .clone()
+        if let Some(known) = checks.get(issuer) {
+            return known.clone();
+        }
+        let verdict = self.crl.verify(issuer);
+        checks.insert(issuer.clone(), verdict.clone());
+        verdict
     }
 }
 
@@ -148,7 +151,8 @@ impl Revocation {
             stapled: !input.stapled.is_empty(),
             sources: Vec::new(),
         };
-        let path = path_certs(input);
+        let known = path::known(input);
+        let path = path_certs(input, &known);
         let Some(leaf) = path.first() else {
             return report;
         };
@@ -228,10 +232,10 @@ impl Revocation {
         now: i64,
         deadline: Instant,
     ) -> Result<OcspAnswer, RevocationError> {
-        let issuer = cert.issuer.as_ref().ok_or_else(|| issuer_unknown(cert))?;
+        let issuer = cert.issuer.ok_or_else(|| issuer_unknown(cert))?;
         let urls = fetchable(cert.ocsp_urls)?;
         let about = CertRef {
-            serial: &cert.serial,
+            serial: cert.serial,
             issuer,
         };
         if nonce {
@@ -244,7 +248,7 @@ impl Revocation {
         let request = ocsp::build_request(&about, None)?;
         let key = OcspKey {
             issuer_spki: issuer.spki_der.clone(),
-            serial: cert.serial.clone(),
+            serial: cert.serial.to_vec(),
         };
         self.ocsp
             .get(&key, now, |_held| async {
@@ -327,7 +331,7 @@ impl Revocation {
         now: i64,
         deadline: Instant,
     ) -> CrlVerdict {
-        let Some(issuer) = cert.issuer.as_ref() else {
+        let Some(issuer) = cert.issuer else {
             return CrlVerdict::error(issuer_unknown(cert));
         };
         let urls = match fetchable(cert.crl_urls) {
@@ -342,7 +346,7 @@ impl Revocation {
                         last = Some(RevocationError::from(e).in_url(url));
                         continue;
                     }
-                    let listed = copy.crl.lists(&cert.serial);
+                    let listed = copy.crl.lists(cert.serial);
                     let mut verdict = CrlVerdict {
                         revoked: Some(listed),
                         errors: Vec::new(),
@@ -477,12 +481,12 @@ fn post_may_help(e: &RevocationError) -> bool {
 
 /// The stapled response, verified like a responder's.
 fn stapled(leaf: &PathCert<'_>, response: &[u8], now: i64) -> SourceReport {
-    let outcome = match &leaf.issuer {
+    let outcome = match leaf.issuer {
         None => Err(issuer_unknown(leaf)),
         Some(issuer) => ocsp::verify_response(
             response,
             &CertRef {
-                serial: &leaf.serial,
+                serial: leaf.serial,
                 issuer,
             },
             now,
