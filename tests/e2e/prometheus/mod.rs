@@ -79,6 +79,13 @@ const EXPECTED_ALERTS: &[Expected] = &[
         target: "unreachable",
         label: None,
     },
+    // A leaf critical by the lifetime-relative threshold (under a sixth of its lifetime left)
+    // is always past a third too: the renewal is overdue as well.
+    Expected {
+        alertname: "CertificateRenewalOverdue",
+        target: "expiring",
+        label: None,
+    },
 ];
 
 /// Metrics this setup has no data for (revocation needs OCSP/CRL URLs, weak-crypto and
@@ -199,7 +206,13 @@ impl TestServers {
         let dir = root.in_temp_dir();
         let servers = TestServers {
             healthy: serve(root.leaf(&LeafSpec::new("healthy.test", 90))).await,
-            expiring: serve(root.leaf(&LeafSpec::new("expiring.test", 3))).await,
+            // A 90-day leaf with 3 days left: critical whatever the lifetime rule (a 4-day one
+            // with 3 days left would be three quarters fresh, and rightly quiet).
+            expiring: serve(root.leaf(&LeafSpec::new("expiring.test", 3).valid(
+                time::OffsetDateTime::now_utc() - time::Duration::days(87),
+                time::OffsetDateTime::now_utc() + time::Duration::days(3),
+            )))
+            .await,
             // Self-signed, and for another name than the one asked for: two chain reasons.
             invalid: serve(pki::self_signed_leaf("other.test")).await,
             unreachable: crate::support::ports::closed_port().await,
@@ -225,8 +238,10 @@ async fn serve(leaf: Leaf) -> Server {
     tls_server::serve_leaf(&leaf).await
 }
 
-/// `deploy/prometheus/alerts.yml` with every alert's `for:` set to [`SHORT_FOR`], so the test
-/// sees alerts fire within seconds while the shipped file stays the single source; also the
+/// `deploy/prometheus/alerts.yml` with every alert's `for:` set to [`SHORT_FOR`] and every
+/// group's own `interval:` (the hourly history of CertificateRolledBack) set to the global 1s,
+/// so the test sees alerts fire and every rule evaluate within seconds while the shipped file
+/// stays the single source; also the
 /// number of rules (recording and alerting) it holds. Panics if the substitution does not
 /// reach every alert, e.g. because the file's layout changed.
 fn rules_with_short_for() -> (String, usize) {
@@ -243,6 +258,10 @@ fn rules_with_short_for() -> (String, usize) {
             alerts += 1;
         } else if trimmed.starts_with("- record:") {
             records += 1;
+        }
+        if trimmed.starts_with("interval:") {
+            out.push_str(&format!("{indent}interval: 1s\n"));
+            continue;
         }
         match trimmed.strip_prefix("for:") {
             Some(value) if !value.trim().is_empty() && !value.trim().contains(' ') => {
