@@ -6,6 +6,7 @@
 //! types cannot express (unique names, ports, positive durations). The scheduler only ever sees a
 //! [`Config`], whose targets are complete and valid.
 
+pub mod acme;
 mod address;
 mod cert_files;
 mod cert_url;
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use crate::capped_read::{read_text_capped, MAX_CONFIG_FILE};
 
+pub use acme::AcmeDirectory;
 use address::check_server_name;
 pub use address::{Address, Host};
 pub use cert_files::CertFileSource;
@@ -132,6 +134,8 @@ pub struct Target {
     /// Which series this target's results are written as (`metrics:`, default level
     /// `default`).
     pub metrics: MetricsSettings,
+    /// Where the leaf's renewal window is asked for (`acme_directory:`, default off).
+    pub acme_directory: AcmeDirectory,
 }
 
 impl Target {
@@ -258,6 +262,9 @@ impl Config {
         if let Some(m) = &defaults.metrics {
             metrics::check(m).map_err(|(loc, e)| format!("{}: defaults.{e}", at(&loc)))?;
         }
+        if let Some(d) = &defaults.acme_directory {
+            acme::check(d).map_err(|(loc, e)| format!("{}: defaults.{e}", at(&loc)))?;
+        }
         let label_value_length_limit =
             metrics::resolve(defaults.metrics.as_ref(), None).label_value_length_limit;
         let on_demand = on_demand::resolve(
@@ -349,6 +356,9 @@ fn resolve_target(
     let raw = spanned.value;
     if let Some(m) = &raw.metrics {
         metrics::check(m)?;
+    }
+    if let Some(d) = &raw.acme_directory {
+        acme::check(d)?;
     }
     let reach = reach::resolve_reach(reach_defaults, raw.reach(), here)?;
     if let (Some(url), true) = (&raw.url, raw.address.is_some() || raw.path.is_some()) {
@@ -475,6 +485,7 @@ struct TargetSettings {
     revocation: RevocationSettings,
     legacy_protocols: bool,
     metrics: MetricsSettings,
+    acme_directory: AcmeDirectory,
 }
 
 impl TargetSettings {
@@ -492,6 +503,7 @@ impl TargetSettings {
             revocation: self.revocation,
             legacy_protocols: self.legacy_protocols,
             metrics: self.metrics,
+            acme_directory: self.acme_directory,
         }
     }
 }
@@ -531,6 +543,10 @@ fn resolve_settings(
             .or(defaults.legacy_protocols)
             .unwrap_or(true),
         metrics: metrics::resolve(defaults.metrics.as_ref(), raw.metrics.as_ref()),
+        acme_directory: acme::resolve(
+            defaults.acme_directory.as_ref(),
+            raw.acme_directory.as_ref(),
+        )?,
     })
 }
 

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::result::{Phase, ProbeResult};
 use super::tls::Captured;
-use super::{aia, Prober};
+use super::{aia, renewal, Prober};
 use crate::config::Target;
 use crate::revocation;
 use crate::x509::{self, missing, TrustStore};
@@ -84,4 +84,30 @@ pub(super) async fn judge_chain(
         result.aia = Some(outcome);
     }
     result.chain = Some(report);
+    result.renewal = renewal_window(prober, checker.http(), target, captured).await;
+}
+
+/// The leaf's renewal window when the target has an ACME directory (RFC 9773), with a budget
+/// of its own; whatever it says, the chain's verdict stays as judged.
+async fn renewal_window(
+    prober: &Prober,
+    http: &crate::fetch::Fetcher,
+    target: &Target,
+    captured: &Captured,
+) -> Option<renewal::RenewalOutcome> {
+    let leaf = captured.chain.first()?;
+    let directory = renewal::directory_for(&target.acme_directory, leaf)?;
+    let window = renewal::look_up(
+        &prober.caches.renewal,
+        http,
+        &directory,
+        leaf,
+        prober.clock.unix_now(),
+        Instant::now() + target.timeout,
+    )
+    .await;
+    if let Err(e) = &window {
+        tracing::debug!(target_name = %target.name, error = %e, "no renewal window");
+    }
+    Some(renewal::RenewalOutcome { directory, window })
 }

@@ -23,6 +23,7 @@ mod judge;
 pub mod legacy;
 pub mod proxy;
 pub mod reason;
+pub mod renewal;
 pub mod resolve;
 pub mod result;
 pub mod starttls;
@@ -72,6 +73,8 @@ pub struct DiagnosticCaches {
     pub issuers: aia::IssuerCache,
     /// URL targets' bodies per URL, for conditional GETs.
     pub urls: url::UrlCache,
+    /// ACME directories and renewal windows per certID (RFC 9773).
+    pub renewal: renewal::RenewalCache,
 }
 
 impl Prober {

@@ -178,6 +178,9 @@ pub struct ProbeResult {
     pub legacy: Option<crate::probe::legacy::LegacyReport>,
     /// What the caIssuers download found, when the path did not build and the leaf names one.
     pub aia: Option<crate::probe::aia::AiaOutcome>,
+    /// The CA's renewal window for the leaf (RFC 9773), when the target has an ACME
+    /// directory.
+    pub renewal: Option<crate::probe::renewal::RenewalOutcome>,
     /// The CRL a file target's file holds, instead of certificates.
     pub crl: Option<CrlFacts>,
     /// The entry of the file (`instance`) this result is about, when it has several.
@@ -200,6 +203,7 @@ impl ProbeResult {
             revocation: None,
             legacy: None,
             aia: None,
+            renewal: None,
             crl: None,
             entry: None,
         }
