@@ -7,8 +7,9 @@
 //! directory is read for its `renewalInfo` URL (kept [`DIRECTORY_KEEP`]); the leaf's answer
 //! is `GET renewalInfo/<certID>`, kept per certID for as long as its `Retry-After` says
 //! (between [`MIN_RETRY_AFTER`] and [`MAX_RETRY_AFTER`]; [`DEFAULT_RETRY_AFTER`] without
-//! one). A failed request is not kept: the next probe asks again. Both documents are capped at
-//! [`MAX_BYTES`].
+//! one), even when it does not parse. A directory without `renewalInfo` is believed for
+//! [`NOT_OFFERED_KEEP`]. A request that got no answer (unreachable, an HTTP error status, too
+//! large) is not kept: the next probe asks again. Both documents are capped at [`MAX_BYTES`].
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -32,6 +33,8 @@ pub const MIN_RETRY_AFTER: i64 = 10;
 /// The most time an answer is kept: a CA that revokes early announces it through this
 /// window, so it is asked at least daily.
 pub const MAX_RETRY_AFTER: i64 = 24 * 3600;
+/// How long a directory without a `renewalInfo` URL is believed, in seconds.
+pub const NOT_OFFERED_KEEP: i64 = 3600;
 /// How long an answer without a usable `Retry-After` is kept.
 pub const DEFAULT_RETRY_AFTER: i64 = 6 * 3600;
 
@@ -98,8 +101,8 @@ pub struct RenewalOutcome {
 /// by every target, across reloads.
 #[derive(Debug, Default)]
 pub struct RenewalCache {
-    directories: Cache<String, String>,
-    windows: Cache<String, RenewalWindow>,
+    directories: Cache<String, Result<String, RenewalError>>,
+    windows: Cache<String, Result<RenewalWindow, RenewalError>>,
 }
 
 /// The RFC 9773 certID: the base64url (unpadded) keyIdentifier of the authorityKeyIdentifier,
@@ -186,14 +189,21 @@ pub async fn look_up(
                 .get_acme(directory, MAX_BYTES, deadline)
                 .await
                 .map_err(fetch_error)?;
+            let url = renewal_info_url(&body, directory);
+            // A directory without renewalInfo is an answer too; asked again sooner.
+            let keep = if url.is_ok() {
+                DIRECTORY_KEEP
+            } else {
+                NOT_OFFERED_KEEP
+            };
             Ok::<_, RenewalError>(Stored {
-                value: renewal_info_url(&body, directory)?,
-                fresh_until: now + DIRECTORY_KEEP,
+                value: url,
+                fresh_until: now + keep,
                 // A directory that fails to answer later still names the same URL.
                 usable_until: Some(now + 7 * DIRECTORY_KEEP),
             })
         })
-        .await?;
+        .await??;
     let url = format!("{}/{id}", base.trim_end_matches('/'));
     cache
         .windows
@@ -202,14 +212,14 @@ pub async fn look_up(
                 .get_acme(&url, MAX_BYTES, deadline)
                 .await
                 .map_err(fetch_error)?;
-            let window = parse_window(&body, &url)?;
+            // What the CA answered, even when it does not parse, is kept as it asks.
             Ok::<_, RenewalError>(Stored {
-                value: window,
+                value: parse_window(&body, &url),
                 fresh_until: now + keep_for(retry_after.as_deref(), now),
                 usable_until: None,
             })
         })
-        .await
+        .await?
 }
 
 fn fetch_error(e: Failure<FetchReason>) -> RenewalError {

@@ -14,6 +14,7 @@ mod limbo;
 mod logging;
 mod places;
 mod prometheus;
+mod renewal;
 mod revocation;
 mod robust;
 mod startup;
