@@ -88,6 +88,32 @@ pub struct RenewalWindow {
     pub explanation_url: Option<String>,
 }
 
+impl RenewalWindow {
+    /// The leaf's natural renewal point, notAfter − lifetime/3 (where
+    /// `CertificateRenewalOverdue` also draws the line).
+    pub fn natural_point(not_before: i64, not_after: i64) -> i64 {
+        not_after - (not_after - not_before) / 3
+    }
+
+    /// Whether the window starts before the middle of the leaf's lifetime: CAs place their
+    /// ordinary window near two thirds of it, so this means the CA wants the certificate
+    /// replaced early (it is going to revoke it). The `CertificateEarlyRenewalRequested`
+    /// alert's rule.
+    pub fn is_early(&self, not_before: i64, not_after: i64) -> bool {
+        self.start < not_before + (not_after - not_before) / 2
+    }
+
+    /// Whether, at `now`, the window has been open for its whole length or for a day,
+    /// whichever is shorter: an ACME client renewing at a random moment of it should have
+    /// replaced the certificate by then. The `CertificateRenewalWindowMissed` alert's rule.
+    pub fn is_missed(&self, now: i64) -> bool {
+        now - self.start > (self.end - self.start).min(MISSED_AFTER)
+    }
+}
+
+/// The longest a window may stay open before the certificate counts as not renewed in it.
+pub const MISSED_AFTER: i64 = 24 * 3600;
+
 /// What the lookup for one probe gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenewalOutcome {
@@ -407,6 +433,26 @@ mod tests {
             keep_for(Some("Thu, 02 Jan 2025 03:00:00 GMT"), now),
             MIN_RETRY_AFTER
         );
+    }
+
+    #[test]
+    fn early_and_missed_windows_follow_the_alert_rules() {
+        let day = 86_400;
+        // A 90-day leaf from 0: natural point at day 60, middle at day 45.
+        assert_eq!(RenewalWindow::natural_point(0, 90 * day), 60 * day);
+        let w = |start, end| RenewalWindow {
+            start,
+            end,
+            explanation_url: None,
+        };
+        assert!(!w(59 * day, 61 * day).is_early(0, 90 * day));
+        assert!(!w(45 * day, 61 * day).is_early(0, 90 * day));
+        assert!(w(45 * day - 1, 61 * day).is_early(0, 90 * day));
+        // A two-day window is missed a day after it opened; a one-hour one after the hour.
+        assert!(!w(0, 2 * day).is_missed(day));
+        assert!(w(0, 2 * day).is_missed(day + 1));
+        assert!(!w(0, 3600).is_missed(3600));
+        assert!(w(0, 3600).is_missed(3601));
     }
 
     #[test]
