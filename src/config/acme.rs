@@ -105,7 +105,7 @@ mod tests {
     #[test]
     fn a_target_inherits_the_default_directory_and_may_override_or_turn_it_off() {
         let config = Config::parse(
-            "defaults:\n  acme_directory: https://acme.example/dir\ntargets:\n  - address: a.example:443\n  - address: b.example:443\n    acme_directory: auto\n  - address: c.example:443\n    acme_directory: 'off'\n",
+            "defaults:\n  acme_directory: https://acme.example/dir\ntargets:\n  - address: a.example:443\n  - address: b.example:443\n    acme_directory: auto\n  - address: c.example:443\n    acme_directory: off\n",
         )
         .unwrap();
         assert_eq!(
