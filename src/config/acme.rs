@@ -137,6 +137,25 @@ mod tests {
         );
         let e = err("targets:\n  - address: a.example:443\n    acme_directory: [a]\n");
         assert!(e.contains("line 3"), "{e}");
+        let e = err("targets:\n  - path: /etc/ssl/*.pem\n    acme_directory: auto\n");
+        assert!(
+            e.contains("line 3 column 21") && e.contains("endpoint"),
+            "{e}"
+        );
+        let e = err("probe_allow: ['*']\nmodules:\n  m:\n    acme_directory: gopher://x\n");
+        assert!(
+            e.contains("line 4 column 21") && e.contains("modules") && e.contains("http or https"),
+            "{e}"
+        );
+        // The defaults' directory applies to endpoints only.
+        let config = Config::parse(
+            "defaults:\n  acme_directory: auto\ntargets:\n  - path: /etc/ssl/*.pem\n  - url: https://pki.example/ca.pem\n",
+        )
+        .unwrap();
+        assert!(config
+            .targets
+            .iter()
+            .all(|t| t.acme_directory == AcmeDirectory::Off));
     }
 
     #[test]

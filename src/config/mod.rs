@@ -359,6 +359,12 @@ fn resolve_target(
     }
     if let Some(d) = &raw.acme_directory {
         acme::check(d)?;
+        if raw.address.is_none() {
+            return Err((
+                d.referenced,
+                "acme_directory: renewal information is asked for the leaf an endpoint (`address:`) serves; file and URL targets have none".into(),
+            ));
+        }
     }
     let reach = reach::resolve_reach(reach_defaults, raw.reach(), here)?;
     if let (Some(url), true) = (&raw.url, raw.address.is_some() || raw.path.is_some()) {
@@ -469,6 +475,8 @@ fn resolve_target(
     let mut settings = resolve_settings(defaults, raw, reach).map_err(|e| (here, e))?;
     if let TargetKind::CertFiles(_) | TargetKind::Url(_) = kind {
         settings.legacy_protocols = false;
+        // `defaults.acme_directory` applies to endpoints only.
+        settings.acme_directory = AcmeDirectory::Off;
     }
     Ok(settings.into_target(name, kind, server_name))
 }
