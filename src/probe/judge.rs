@@ -102,7 +102,8 @@ async fn renewal_window(
         http,
         &directory,
         leaf,
-        prober.clock.unix_now(),
+        // The cache's clock is the real one, whatever moment chains are judged at.
+        crate::clock::unix_now(),
         Instant::now() + target.timeout,
     )
     .await;
