@@ -84,7 +84,13 @@ pub(super) async fn judge_chain(
         result.aia = Some(outcome);
     }
     result.chain = Some(report);
+    let renewal_started = Instant::now();
     result.renewal = renewal_window(prober, checker.http(), target, captured).await;
+    if result.renewal.is_some() {
+        result
+            .phases
+            .push((Phase::RenewalInfo, renewal_started.elapsed()));
+    }
 }
 
 /// The leaf's renewal window when the target has an ACME directory (RFC 9773), with a budget

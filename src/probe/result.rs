@@ -29,6 +29,9 @@ pub enum Phase {
     Aia,
     /// Downloading a URL target's certificates.
     Fetch,
+    /// Asking the ACME directory for the leaf's renewal window (`acme_directory:`), after the
+    /// chain is judged, on a budget of its own.
+    RenewalInfo,
 }
 
 impl Phase {
@@ -45,6 +48,7 @@ impl Phase {
             Phase::Legacy => "legacy",
             Phase::Aia => "aia",
             Phase::Fetch => "fetch",
+            Phase::RenewalInfo => "renewal_info",
         }
     }
 }

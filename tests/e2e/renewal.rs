@@ -158,7 +158,7 @@ async fn renewal_windows_follow_the_ca_honour_retry_after_and_fail_on_their_own(
     ];
     let dir = ca.in_temp_dir();
     let mut yaml = String::from(
-        "defaults:\n  interval: 1s\n  timeout: 5s\n  ca_file: {dir}/ca.pem\n  revocation: {ocsp: false, crl: false}\ntargets:\n",
+        "defaults:\n  interval: 1s\n  timeout: 5s\n  metrics: {phases: all}\n  ca_file: {dir}/ca.pem\n  revocation: {ocsp: false, crl: false}\ntargets:\n",
     );
     for (name, server, directory) in &servers {
         yaml.push_str(&format!(
@@ -225,6 +225,14 @@ async fn renewal_windows_follow_the_ca_honour_retry_after_and_fail_on_their_own(
     assert!(m
         .reasons("cert_renewal_info_error_info", "no_acme")
         .is_empty());
+    // The lookup's own phase, only where it ran.
+    let phase = |t| [("target", t), ("phase", "renewal_info")];
+    assert!(m
+        .get("cert_probe_duration_seconds", &phase("good"))
+        .is_some());
+    assert!(m
+        .get("cert_probe_duration_seconds", &phase("no_acme"))
+        .is_none());
 
     // The CA moves the window earlier (it wants the certificate replaced): seen once the
     // answer's Retry-After has passed, and not asked for before.
