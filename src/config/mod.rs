@@ -6,6 +6,7 @@
 //! types cannot express (unique names, ports, positive durations). The scheduler only ever sees a
 //! [`Config`], whose targets are complete and valid.
 
+pub mod acme;
 mod address;
 mod cert_files;
 mod cert_url;
@@ -27,6 +28,7 @@ use std::time::Duration;
 
 use crate::capped_read::{read_text_capped, MAX_CONFIG_FILE};
 
+pub use acme::AcmeDirectory;
 use address::check_server_name;
 pub use address::{Address, Host};
 pub use cert_files::CertFileSource;
@@ -149,6 +151,8 @@ pub struct Target {
     /// Which series this target's results are written as (`metrics:`, default level
     /// `default`).
     pub metrics: MetricsSettings,
+    /// Where the leaf's renewal window is asked for (`acme_directory:`, default off).
+    pub acme_directory: AcmeDirectory,
 }
 
 impl Target {
@@ -275,6 +279,9 @@ impl Config {
         if let Some(m) = &defaults.metrics {
             metrics::check(m).map_err(|(loc, e)| format!("{}: defaults.{e}", at(&loc)))?;
         }
+        if let Some(d) = &defaults.acme_directory {
+            acme::check(d).map_err(|(loc, e)| format!("{}: defaults.{e}", at(&loc)))?;
+        }
         let label_value_length_limit =
             metrics::resolve(defaults.metrics.as_ref(), None).label_value_length_limit;
         let on_demand = on_demand::resolve(
@@ -366,6 +373,15 @@ fn resolve_target(
     let raw = spanned.value;
     if let Some(m) = &raw.metrics {
         metrics::check(m)?;
+    }
+    if let Some(d) = &raw.acme_directory {
+        acme::check(d)?;
+        if raw.address.is_none() {
+            return Err((
+                d.referenced,
+                "acme_directory: renewal information is asked for the leaf an endpoint (`address:`) serves; file and URL targets have none".into(),
+            ));
+        }
     }
     let reach = reach::resolve_reach(reach_defaults, raw.reach(), here)?;
     if let (Some(url), true) = (&raw.url, raw.address.is_some() || raw.path.is_some()) {
@@ -501,6 +517,8 @@ fn resolve_target(
     }
     if let TargetKind::CertFiles(_) | TargetKind::Url(_) | TargetKind::Kubernetes(_) = kind {
         settings.legacy_protocols = false;
+        // `defaults.acme_directory` applies to endpoints only.
+        settings.acme_directory = AcmeDirectory::Off;
     }
     Ok(settings.into_target(name, kind, server_name))
 }
@@ -545,6 +563,7 @@ struct TargetSettings {
     revocation: RevocationSettings,
     legacy_protocols: bool,
     metrics: MetricsSettings,
+    acme_directory: AcmeDirectory,
 }
 
 impl TargetSettings {
@@ -562,6 +581,7 @@ impl TargetSettings {
             revocation: self.revocation,
             legacy_protocols: self.legacy_protocols,
             metrics: self.metrics,
+            acme_directory: self.acme_directory,
         }
     }
 }
@@ -601,6 +621,10 @@ fn resolve_settings(
             .or(defaults.legacy_protocols)
             .unwrap_or(true),
         metrics: metrics::resolve(defaults.metrics.as_ref(), raw.metrics.as_ref()),
+        acme_directory: acme::resolve(
+            defaults.acme_directory.as_ref(),
+            raw.acme_directory.as_ref(),
+        )?,
     })
 }
 

@@ -213,6 +213,9 @@ fn module(
             ));
         }
     }
+    if let Some(d) = &r.acme_directory {
+        super::acme::check(d)?;
+    }
     let template = resolve_settings(defaults, r.clone(), reach).map_err(|e| (here, e))?;
     if let Some(name) = &r.server_name {
         check_server_name(&name.value)

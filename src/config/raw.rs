@@ -71,6 +71,9 @@ pub struct RawDefaults {
     pub legacy_protocols: Option<bool>,
     /// Which series every target's results are written as (see `super::metrics`).
     pub metrics: Option<super::metrics::RawMetrics>,
+    /// The ACME directory (a URL, `auto` or `off`) renewal information is asked of (see
+    /// `super::acme`).
+    pub acme_directory: Option<Spanned<String>>,
 }
 
 /// One entry of `targets:`.
@@ -126,6 +129,8 @@ pub struct RawTarget {
     pub legacy_protocols: Option<Spanned<bool>>,
     /// Which series this target's results are written as, key by key over the defaults'.
     pub metrics: Option<super::metrics::RawMetrics>,
+    /// The ACME directory for this target's renewal information, over the defaults'.
+    pub acme_directory: Option<Spanned<String>>,
 }
 
 impl RawDefaults {

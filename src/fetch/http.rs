@@ -242,6 +242,39 @@ impl Fetcher {
         }
     }
 
+    /// GETs an ACME document (a directory or a renewal-information answer, for
+    /// `probe::renewal`), reading at most `max_bytes`, with the answer's `Retry-After` header
+    /// as sent. Not counted with the revocation fetches.
+    pub async fn get_acme(
+        &self,
+        url: &str,
+        max_bytes: u64,
+        deadline: Instant,
+    ) -> Result<(Bytes, Option<String>), FetchError> {
+        let mut retry_after = None;
+        let request = self
+            .client
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json");
+        let got = self
+            .send_keeping(
+                request,
+                url,
+                max_bytes,
+                deadline,
+                false,
+                Some(&mut retry_after),
+            )
+            .await?;
+        match got {
+            Got::Body(body, _) => Ok((body, retry_after)),
+            Got::NotModified => Err(FetchError::new(
+                FetchReason::HttpStatus,
+                format!("{url}: 304 Not Modified to an unconditional GET"),
+            )),
+        }
+    }
+
     /// Sends and reads the body, all before `deadline`.
     async fn send(
         &self,
@@ -251,9 +284,30 @@ impl Fetcher {
         deadline: Instant,
         conditional: bool,
     ) -> Result<Got, FetchError> {
+        self.send_keeping(request, url, max_bytes, deadline, conditional, None)
+            .await
+    }
+
+    /// [`Fetcher::send`], also keeping the `Retry-After` header in `retry_after` when asked.
+    async fn send_keeping(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: &str,
+        max_bytes: u64,
+        deadline: Instant,
+        conditional: bool,
+        retry_after: Option<&mut Option<String>>,
+    ) -> Result<Got, FetchError> {
         let work = async {
             let mut response = request.send().await.map_err(|e| transport_error(url, &e))?;
             self.clock.observe_headers(response.headers());
+            if let Some(slot) = retry_after {
+                *slot = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+            }
             let status = response.status();
             if status == StatusCode::NOT_MODIFIED && conditional {
                 return Ok(Got::NotModified);

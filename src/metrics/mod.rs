@@ -26,6 +26,7 @@ pub mod diagnostics;
 pub mod exporter;
 pub mod labels;
 pub mod probe;
+pub mod renewal;
 pub mod revocation;
 pub mod target_files;
 pub mod tls;
@@ -369,6 +370,7 @@ impl Collector for SnapshotCollector {
         revocation::encode_target_series(e, s)?;
         diagnostics::encode_target_series(e, s)?;
         crl_files::encode_target_series(e, s)?;
+        renewal::encode_target_series(e, s)?;
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::result::{Phase, ProbeResult};
 use super::tls::Captured;
-use super::{aia, Prober};
+use super::{aia, renewal, Prober};
 use crate::config::Target;
 use crate::revocation;
 use crate::x509::{self, missing, TrustStore};
@@ -86,4 +86,37 @@ pub(super) async fn judge_chain(
         result.aia = Some(outcome);
     }
     result.chain = Some(report);
+    let renewal_started = Instant::now();
+    result.renewal = renewal_window(prober, checker.http(), target, captured).await;
+    if result.renewal.is_some() {
+        result
+            .phases
+            .push((Phase::RenewalInfo, renewal_started.elapsed()));
+    }
+}
+
+/// The leaf's renewal window when the target has an ACME directory (RFC 9773), with a budget
+/// of its own; whatever it says, the chain's verdict stays as judged.
+async fn renewal_window(
+    prober: &Prober,
+    http: &crate::fetch::Fetcher,
+    target: &Target,
+    captured: &Captured,
+) -> Option<renewal::RenewalOutcome> {
+    let leaf = captured.chain.first()?;
+    let directory = renewal::directory_for(&target.acme_directory, leaf)?;
+    let window = renewal::look_up(
+        &prober.caches.renewal,
+        http,
+        &directory,
+        leaf,
+        // The cache's clock is the real one, whatever moment chains are judged at.
+        crate::clock::unix_now(),
+        Instant::now() + target.timeout,
+    )
+    .await;
+    if let Err(e) = &window {
+        tracing::debug!(target_name = %target.name, error = %e, "no renewal window");
+    }
+    Some(renewal::RenewalOutcome { directory, window })
 }

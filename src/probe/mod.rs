@@ -26,6 +26,7 @@ pub mod leaves;
 pub mod legacy;
 pub mod proxy;
 pub mod reason;
+pub mod renewal;
 pub mod resolve;
 pub mod result;
 pub mod starttls;
@@ -77,6 +78,8 @@ pub struct DiagnosticCaches {
     pub urls: url::UrlCache,
     /// The other leaves each target and address offers.
     pub leaves: leaves::LeafCache,
+    /// ACME directories and renewal windows per certID (RFC 9773).
+    pub renewal: renewal::RenewalCache,
 }
 
 impl Prober {

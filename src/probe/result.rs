@@ -33,6 +33,9 @@ pub enum Phase {
     /// Looking for the other leaves of a server with several certificates, and judging them
     /// (alongside the main chain's judgement).
     Leaves,
+    /// Asking the ACME directory for the leaf's renewal window (`acme_directory:`), after the
+    /// chain is judged, on a budget of its own.
+    RenewalInfo,
 }
 
 impl Phase {
@@ -50,6 +53,7 @@ impl Phase {
             Phase::Aia => "aia",
             Phase::Fetch => "fetch",
             Phase::Leaves => "leaves",
+            Phase::RenewalInfo => "renewal_info",
         }
     }
 }
@@ -250,6 +254,9 @@ pub struct ProbeResult {
     pub legacy: Option<crate::probe::legacy::LegacyReport>,
     /// What the caIssuers download found, when the path did not build and the leaf names one.
     pub aia: Option<crate::probe::aia::AiaOutcome>,
+    /// The CA's renewal window for the leaf (RFC 9773), when the target has an ACME
+    /// directory.
+    pub renewal: Option<crate::probe::renewal::RenewalOutcome>,
     /// The CRL a file target's file holds, instead of certificates.
     pub crl: Option<CrlFacts>,
     /// The entry of the file (`instance`) this result is about, when it has several.
@@ -275,6 +282,7 @@ impl ProbeResult {
             revocation: None,
             legacy: None,
             aia: None,
+            renewal: None,
             crl: None,
             entry: None,
             leaves: None,

@@ -15,6 +15,7 @@ mod limbo;
 mod logging;
 mod places;
 mod prometheus;
+mod renewal;
 mod revocation;
 mod robust;
 mod startup;

@@ -7,6 +7,7 @@ mod chain_errors;
 mod clock;
 mod legacy;
 mod probe;
+mod renewal;
 mod revocation;
 #[cfg(test)]
 mod tests;
@@ -132,6 +133,7 @@ pub fn assess(target: &Target, result: &ProbeResult, now: i64, warn_days: f64) -
              with several certificates may give some clients one that is not shown here",
         ));
     }
+    renewal::findings(result, now, &mut findings);
     // Worst first; the order within a severity is the order of the checks.
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     findings

@@ -245,3 +245,65 @@ fn a_starttls_timeout_is_advised_by_how_far_the_dialogue_got() {
         "{unanswered}"
     );
 }
+
+#[test]
+fn the_renewal_window_is_told_and_an_early_or_missed_one_needs_attention() {
+    use crate::probe::renewal::{RenewalError, RenewalOutcome, RenewalReason, RenewalWindow};
+    let with = |window| {
+        let mut r = result(&[], 80); // leaf from NOW - 10 d to NOW + 80 d: natural point NOW + 50 d
+        r.renewal = Some(RenewalOutcome {
+            directory: "https://acme.example/dir".into(),
+            window,
+        });
+        r
+    };
+    let window = |start: i64, end: i64| {
+        Ok(RenewalWindow {
+            start: NOW + start * 86_400,
+            end: NOW + end * 86_400,
+            explanation_url: None,
+        })
+    };
+    let found = |r: &ProbeResult| {
+        assess(&target(), r, NOW, 28.0)
+            .into_iter()
+            .filter(|f| f.code.starts_with("renewal") || f.code == "http_status")
+            .collect::<Vec<_>>()
+    };
+    let usual = found(&with(window(49, 51)));
+    assert_eq!(codes(&usual), [("renewal_window", Severity::Ok)]);
+    assert!(
+        usual[0].message.contains("suggests renewing from"),
+        "{:?}",
+        usual
+    );
+    let early = found(&with(window(-1, 1)));
+    assert_eq!(
+        codes(&early),
+        [("renewal_requested_early", Severity::Attention)]
+    );
+    assert!(early[0].message.contains("51 days before"), "{:?}", early);
+    assert!(early[0].advice.as_deref().unwrap().contains("revoke"));
+    // A 90-day leaf with 10 days left (natural point 20 days ago) whose window, at its usual
+    // place, closed two days ago: missed.
+    let mut missed = with(window(-22, -2));
+    missed.chain.as_mut().unwrap().certs[0] = Arc::new(CertFacts {
+        not_before: NOW - 80 * 86_400,
+        ..(*cert("CN=shop.example", "CN=Inter", 10)).clone()
+    });
+    let missed = found(&missed);
+    assert_eq!(
+        codes(&missed),
+        [("renewal_window_missed", Severity::Attention)]
+    );
+    let failed = found(&with(Err(RenewalError::new(
+        RenewalReason::Fetch(crate::fetch::FetchReason::HttpStatus),
+        "https://acme.example/ari/x: HTTP status 404 Not Found",
+    ))));
+    assert_eq!(codes(&failed), [("http_status", Severity::Note)]);
+    assert!(
+        failed[0].message.contains("could not be learnt"),
+        "{:?}",
+        failed
+    );
+}
