@@ -81,6 +81,7 @@ fn chain(certs: Vec<Arc<CertFacts>>, errors: &[ChainError], judged: bool) -> Cha
         judged,
         anchor: None,
         anchored: judged && errors.is_empty(),
+        stapled_scts: Vec::new(),
     }
 }
 

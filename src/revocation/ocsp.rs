@@ -347,6 +347,36 @@ pub fn verify_response_to(
     })
 }
 
+/// The SCTs a stapled `OCSPResponse` carries about the certificate with this serial (lowercase
+/// hex without leading zeros, as [`crate::x509::CertFacts::serial`]): the SCT list extension
+/// (1.3.6.1.4.1.11129.2.4.5) of the single response for that serial. Structure only, no
+/// signature check: the count is what a client would be handed (revocation verifies the
+/// response for its own verdict). Empty when there is no such response, extension or list, or
+/// any of them does not parse.
+pub fn stapled_scts(der: &[u8], serial: &str) -> Vec<crate::x509::ct::Sct> {
+    let sct_oid = ObjectIdentifier::new_unwrap(crate::x509::ct::OCSP_SCT_LIST_OID);
+    let Some(bytes) = OcspResponse::from_der(der)
+        .ok()
+        .filter(|r| r.response_status == OcspResponseStatus::Successful)
+        .and_then(|r| r.response_bytes)
+        .filter(|b| b.response_type == ID_PKIX_OCSP_BASIC)
+    else {
+        return Vec::new();
+    };
+    let Ok(basic) = BasicOcspResponse::from_der(bytes.response.as_bytes()) else {
+        return Vec::new();
+    };
+    basic
+        .tbs_response_data
+        .responses
+        .iter()
+        .filter(|single| hex::encode(trim_zeros(single.cert_id.serial_number.as_bytes())) == serial)
+        .flat_map(|single| single.single_extensions.iter().flatten())
+        .find(|ext| ext.extn_id == sct_oid)
+        .and_then(|ext| crate::x509::ct::parse_sct_list(ext.extn_value.as_bytes()).ok())
+        .unwrap_or_default()
+}
+
 /// Whether the response echoes the request's `sent` nonce (a signed extension: checked after
 /// the signature). Both the RFC 8954 form (the extension's value is the DER of an OCTET
 /// STRING) and the bare nonce some responders put there are taken as echoes.

@@ -42,6 +42,7 @@ fn result(errors: &[ChainError], leaf_days: i64) -> ProbeResult {
         detail: None,
         judged: true,
         anchored: errors.is_empty(),
+        stapled_scts: Vec::new(),
         anchor: None,
     });
     r
