@@ -23,6 +23,17 @@ fn cert(subject: &str, issuer: &str, days_left: i64) -> Arc<CertFacts> {
         dns_names: vec!["shop.example".into()],
         is_ca: subject != "CN=shop.example",
         self_issued: false,
+        // A public leaf comes with SCTs from two logs (Chrome's ask for up to 180 days).
+        scts: if subject == "CN=shop.example" {
+            (1..=2u8)
+                .map(|i| crate::x509::ct::Sct {
+                    log_id: [i; 32],
+                    timestamp_ms: 0,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
         ..CertFacts::example(subject, issuer, NOW + days_left * 86_400)
     })
 }
