@@ -692,7 +692,9 @@ fn a_public_leaf_short_of_scts_is_written_at_every_level_and_a_private_one_never
     for level in ["minimal", "default", "full"] {
         assert!(page(level, &r).contains(wrong), "{level}");
     }
-    assert!(page("full", &r).contains("cert_ct_scts{target=\"a.example:443\",source=\"embedded\"} 1"));
+    assert!(
+        page("full", &r).contains("cert_ct_scts{target=\"a.example:443\",source=\"embedded\"} 1")
+    );
     assert!(!page("default", &r).contains("cert_ct_scts{"));
     r.chain.as_mut().unwrap().private_anchor = true;
     assert!(!page("minimal", &r).contains("cert_ct_policy_error_info{"));

@@ -232,7 +232,10 @@ mod tests {
         for n in 0..value.len() {
             assert!(parse_sct_list(&value[..n]).is_err(), "cut at {n}");
         }
-        assert!(parse_sct_list(&encode_sct_list(&[])).is_err(), "an empty list");
+        assert!(
+            parse_sct_list(&encode_sct_list(&[])).is_err(),
+            "an empty list"
+        );
         assert!(parse_sct_list(b"\x04\x01\x00").is_err());
     }
 
@@ -245,7 +248,10 @@ mod tests {
     #[test]
     fn long_lists_are_cut() {
         let many: Vec<_> = (0..40u8).map(|i| (log(i), i as u64)).collect();
-        assert_eq!(parse_sct_list(&encode_sct_list(&many)).unwrap().len(), MAX_SCTS);
+        assert_eq!(
+            parse_sct_list(&encode_sct_list(&many)).unwrap().len(),
+            MAX_SCTS
+        );
     }
 
     #[test]
@@ -256,5 +262,150 @@ mod tests {
         assert_eq!(required_embedded(&leaf), 2);
         leaf.not_after += 1;
         assert_eq!(required_embedded(&leaf), 3);
+    }
+
+    /// A leaf made by rcgen with this SCT list extension value (or none), issued for `days`
+    /// (counted inclusively: notAfter is one second before notBefore plus the days).
+    fn leaf_der(sct_list: Option<Vec<u8>>, days: i64) -> Vec<u8> {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["shop.example".to_string()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+        params.not_after =
+            params.not_before + std::time::Duration::from_secs(days as u64 * 86_400 - 1);
+        if let Some(value) = sct_list {
+            params
+                .custom_extensions
+                .push(rcgen::CustomExtension::from_oid_content(
+                    &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2],
+                    value,
+                ));
+        }
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    /// A served chain of this leaf whose path reached a trust anchor, public or private.
+    fn report(leaf: CertFacts, private: bool) -> ChainReport {
+        ChainReport {
+            certs: vec![std::sync::Arc::new(leaf)],
+            in_path: vec![true],
+            errors: Default::default(),
+            expiry: None,
+            private_anchor: private,
+            detail: None,
+            judged: true,
+            anchor: None,
+            anchored: true,
+            stapled_scts: Vec::new(),
+        }
+    }
+
+    fn facts(der: &[u8]) -> CertFacts {
+        (*CertFacts::from_der(der).unwrap()).clone()
+    }
+
+    #[test]
+    fn embedded_scts_are_read_from_the_certificate() {
+        let der = leaf_der(Some(encode_sct_list(&[(log(1), 5), (log(2), 6)])), 90);
+        let leaf = facts(&der);
+        assert_eq!(leaf.scts.len(), 2);
+        assert_eq!(leaf.scts[1].log_id, log(2));
+        assert_eq!(leaf.scts[1].timestamp_ms, 6);
+        assert_eq!(judge(&report(leaf, false)).unwrap().shortfall, None);
+    }
+
+    #[test]
+    fn a_broken_embedded_list_counts_nothing_and_breaks_nothing() {
+        let leaf = facts(&leaf_der(Some(vec![0x04, 0x02, 0x00, 0x09]), 90));
+        assert!(leaf.scts.is_empty());
+        assert_eq!(leaf.encoding_problem, None);
+        assert_eq!(
+            judge(&report(leaf, false)).unwrap().shortfall,
+            Some(CtShortfall::NoScts)
+        );
+    }
+
+    #[test]
+    fn the_public_rule_two_or_three_distinct_logs_by_lifetime() {
+        let two = encode_sct_list(&[(log(1), 5), (log(2), 6)]);
+        let three = encode_sct_list(&[(log(1), 5), (log(2), 6), (log(3), 7)]);
+        let same_log = encode_sct_list(&[(log(1), 5), (log(1), 6), (log(1), 7)]);
+        let cases = [
+            (None, 90, Some(CtShortfall::NoScts)),
+            (Some(two.clone()), 180, None),
+            (Some(two), 181, Some(CtShortfall::TooFewLogs)),
+            (Some(three), 365, None),
+            (Some(same_log), 90, Some(CtShortfall::TooFewLogs)),
+        ];
+        for (list, days, expected) in cases {
+            let verdict = judge(&report(facts(&leaf_der(list, days)), false)).unwrap();
+            assert_eq!(verdict.shortfall, expected, "{days} days: {verdict:?}");
+        }
+    }
+
+    #[test]
+    fn two_logs_in_the_stapled_ocsp_response_suffice() {
+        let leaf = facts(&leaf_der(Some(encode_sct_list(&[(log(1), 5)])), 365));
+        let mut r = report(leaf, false);
+        assert_eq!(judge(&r).unwrap().shortfall, Some(CtShortfall::TooFewLogs));
+        r.stapled_scts = parse_sct_list(&encode_sct_list(&[(log(1), 5), (log(9), 6)])).unwrap();
+        let verdict = judge(&r).unwrap();
+        assert_eq!((verdict.delivered_logs, verdict.shortfall), (2, None));
+        assert_eq!(scts(&r, SctSource::OcspStapled).len(), 2);
+        assert_eq!(scts(&r, SctSource::Embedded).len(), 1);
+    }
+
+    #[test]
+    fn private_unanchored_ca_and_pre_2018_leaves_are_not_judged() {
+        let leaf = || facts(&leaf_der(None, 90));
+        assert!(judge(&report(leaf(), true)).is_none(), "a ca_file anchor");
+        let mut unanchored = report(leaf(), false);
+        unanchored.anchored = false;
+        assert!(judge(&unanchored).is_none(), "no path to any anchor");
+        let mut bundle = report(leaf(), false);
+        bundle.judged = false;
+        assert!(judge(&bundle).is_none(), "a file's bundle");
+        let mut ca = leaf();
+        ca.is_ca = true;
+        assert!(judge(&report(ca, false)).is_none(), "a CA certificate");
+        let mut old = leaf();
+        old.not_before = ENFORCED_FROM - 1;
+        assert!(
+            judge(&report(old, false)).is_none(),
+            "issued before CT was enforced"
+        );
+        assert!(judge(&report(leaf(), false)).is_some());
+    }
+
+    /// Real public leaves (x509-limbo's `online::` cases, captured from the sites) carry
+    /// embedded SCTs from enough distinct logs.
+    #[test]
+    fn real_public_leaves_meet_the_rule() {
+        use base64::Engine as _;
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/limbo/limbo.json");
+        let suite: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut seen = 0;
+        for case in suite["testcases"].as_array().unwrap() {
+            let id = case["id"].as_str().unwrap_or_default();
+            if !id.starts_with("online::") {
+                continue;
+            }
+            let pem = case["peer_certificate"].as_str().unwrap();
+            let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap();
+            let leaf = facts(&der);
+            if leaf.scts.is_empty() {
+                continue;
+            }
+            seen += 1;
+            let verdict = judge(&report(leaf, false)).expect("a public leaf");
+            assert!(
+                verdict.embedded_logs >= 2 && verdict.shortfall.is_none(),
+                "{id}: {verdict:?}"
+            );
+        }
+        assert!(seen >= 10, "only {seen} real leaves with SCTs");
     }
 }

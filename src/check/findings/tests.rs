@@ -257,3 +257,38 @@ fn a_starttls_timeout_is_advised_by_how_far_the_dialogue_got() {
         "{unanswered}"
     );
 }
+
+#[test]
+fn a_public_leaf_without_the_scts_browsers_require_is_broken() {
+    let with_scts = |n: u8, private: bool| {
+        let mut r = result(&[], 90);
+        let chain = r.chain.as_mut().unwrap();
+        chain.private_anchor = private;
+        let mut leaf = (*chain.certs[0]).clone();
+        leaf.scts.truncate(n as usize);
+        chain.certs[0] = Arc::new(leaf);
+        let ct = ["no_scts", "too_few_logs"];
+        let mut f = assess(&target(), &r, NOW, 28.0);
+        f.retain(|f| ct.contains(&f.code));
+        f
+    };
+    assert!(
+        codes(&with_scts(2, false)).is_empty(),
+        "two logs for 100 days"
+    );
+    let none = with_scts(0, false);
+    assert_eq!(codes(&none), [("no_scts", Severity::Broken)]);
+    assert!(none[0].message.contains("no SCT"), "{:?}", none[0]);
+    assert!(none[0].advice.as_deref().unwrap().contains("SCTs embedded"));
+    let one = with_scts(1, false);
+    assert_eq!(codes(&one), [("too_few_logs", Severity::Broken)]);
+    assert!(
+        one[0].message.contains("from 1 distinct logs (2 required"),
+        "{:?}",
+        one[0]
+    );
+    assert!(
+        codes(&with_scts(0, true)).is_empty(),
+        "a private CA is exempt"
+    );
+}
