@@ -1,0 +1,146 @@
+//! Certificate Transparency served for real: leaves with an embedded SCT list (made with
+//! rcgen, well-formed SCTs from made-up logs) served by an in-process rustls server, probed by
+//! the exporter and judged by `check` as the real binary. Under a private CA (`ca_file`) the
+//! SCTs are counted and nothing is judged; with the same kind of root made the exporter's
+//! *system* store (`SSL_CERT_FILE`, which rustls-native-certs reads), a leaf without enough
+//! SCTs is a broken finding. The stapled OCSP source is tested at unit level
+//! (`revocation::ocsp` and `x509::ct`): no OCSP responder the tests can run adds SCTs.
+
+use std::time::Duration;
+
+use cert_expiry_exporter::x509::ct::encode_sct_list;
+use rcgen::{CertificateParams, CustomExtension, DnType, ExtendedKeyUsagePurpose};
+use time::OffsetDateTime;
+
+use crate::support::pki::{Ca, Leaf};
+use crate::support::tls_server;
+use crate::support::{write, Harness};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A 90-day leaf for `name` signed by `ca` with SCTs from `logs` distinct logs embedded
+/// (none: no SCT list extension at all).
+fn leaf_with_scts(ca: &Ca, name: &str, logs: u8) -> Leaf {
+    let mut params = CertificateParams::new(vec![name.to_string()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    let now = OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(89);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    if logs > 0 {
+        let scts: Vec<_> = (1..=logs).map(|i| ([i; 32], 1_700_000_000_000)).collect();
+        params
+            .custom_extensions
+            .push(CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2],
+                encode_sct_list(&scts),
+            ));
+    }
+    ca.sign_leaf(&params)
+}
+
+/// `check --output json --server-name name addr` as the real binary, with `roots` as its
+/// system trust store.
+async fn check_with_system_roots(
+    roots: &std::path::Path,
+    name: &str,
+    addr: &str,
+) -> (i32, serde_json::Value) {
+    let output = tokio::process::Command::new(crate::support::binary::path())
+        .args(["check", "--output", "json", "--server-name", name, addr])
+        .env("SSL_CERT_FILE", roots)
+        .env_remove("SSL_CERT_DIR")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("run the exporter binary");
+    let doc = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output.status.code().unwrap_or(-1), doc)
+}
+
+fn ct_codes(doc: &serde_json::Value) -> Vec<(String, String)> {
+    doc["results"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "no_scts" || f["code"] == "too_few_logs")
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["severity"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn scts_under_a_private_ca_are_counted_and_never_judged() {
+    let root = Ca::root("CT Private Root");
+    let with = tls_server::serve_leaf(&leaf_with_scts(&root, "ct.test", 2)).await;
+    let without = tls_server::serve_leaf(&leaf_with_scts(&root, "ct.test", 0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = write(dir.path(), "ca.pem", &root.pem());
+    let yaml = format!(
+        "defaults:\n  metrics: {{level: full}}\n  interval: 1s\n  timeout: 5s\n  ca_file: {}\ntargets:\n  - name: with\n    address: {}\n    server_name: ct.test\n  - name: without\n    address: {}\n    server_name: ct.test\n",
+        ca.display(),
+        with.addr,
+        without.addr
+    );
+    let h = Harness::start(&yaml).await;
+    let m = h.wait_for_probes(&["with", "without"], WAIT).await;
+    for (target, embedded) in [("with", 2.0), ("without", 0.0)] {
+        assert_eq!(m.value("cert_chain_valid", &[("target", target)]), 1.0);
+        let count = |source| m.get("cert_ct_scts", &[("target", target), ("source", source)]);
+        assert_eq!(count("embedded"), Some(embedded), "{}", m.text);
+        assert_eq!(count("ocsp_stapled"), Some(0.0), "{}", m.text);
+    }
+    assert!(
+        m.find("cert_ct_policy_error_info", &[]).is_empty(),
+        "a private CA is exempt:\n{}",
+        m.text
+    );
+    h.stop().await;
+
+    let (code, doc) = crate::support::binary::check_json(&[
+        "--server-name",
+        "ct.test",
+        "--ca-file",
+        &ca.display().to_string(),
+        &without.addr.to_string(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{doc:#}");
+    assert!(ct_codes(&doc).is_empty(), "{doc:#}");
+}
+
+#[tokio::test]
+async fn a_public_leaf_without_the_scts_browsers_require_is_broken() {
+    let root = Ca::root("CT Public Root");
+    let dir = tempfile::tempdir().unwrap();
+    let roots = write(dir.path(), "system-roots.pem", &root.pem());
+    for (logs, expected) in [
+        (0u8, Some("no_scts")),
+        (1, Some("too_few_logs")),
+        (2, None),
+    ] {
+        let server = tls_server::serve_leaf(&leaf_with_scts(&root, "ct.test", logs)).await;
+        let (code, doc) = check_with_system_roots(&roots, "ct.test", &server.addr.to_string()).await;
+        let codes = ct_codes(&doc);
+        match expected {
+            Some(reason) => {
+                assert_eq!(code, 2, "{logs} logs: {doc:#}");
+                assert_eq!(codes, [(reason.to_string(), "broken".to_string())], "{doc:#}");
+            }
+            None => {
+                assert!(codes.is_empty(), "{logs} logs: {doc:#}");
+                assert_eq!(code, 0, "{logs} logs: {doc:#}");
+            }
+        }
+    }
+}
