@@ -199,6 +199,9 @@ async fn scts_under_a_private_ca_are_counted_and_never_judged() {
     .await;
     assert_eq!(code, 0, "{doc:#}");
     assert!(ct_codes(&doc).is_empty(), "{doc:#}");
+    let ct = &doc["results"][0]["certificate_transparency"];
+    assert_eq!(ct["judged"], false, "a private CA: {doc:#}");
+    assert_eq!(ct["shortfall"], serde_json::Value::Null, "{doc:#}");
 }
 
 #[tokio::test]
@@ -211,6 +214,12 @@ async fn a_public_leaf_without_the_scts_browsers_require_is_broken() {
         let (code, doc) =
             check_with_system_roots(&roots, "ct.test", &server.addr.to_string()).await;
         let codes = ct_codes(&doc);
+        let ct = &doc["results"][0]["certificate_transparency"];
+        assert_eq!(ct["scts"]["embedded"], logs as u64, "{doc:#}");
+        assert_eq!(ct["scts"]["ocsp_stapled"], 0, "{doc:#}");
+        assert_eq!(ct["judged"], true, "{doc:#}");
+        assert_eq!(ct["required_embedded_logs"], 2, "{doc:#}");
+        assert_eq!(ct["shortfall"], serde_json::json!(expected), "{doc:#}");
         match expected {
             Some(reason) => {
                 assert_eq!(code, 2, "{logs} logs: {doc:#}");
