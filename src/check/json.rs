@@ -97,6 +97,16 @@ fn result(checked: &Checked, now: i64) -> Value {
                 "notes": s.notes.iter().map(note).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         })),
+        "certificate_transparency": chain.filter(|c| c.judged && !c.certs.is_empty()).map(|c| {
+            use crate::x509::ct::{self, SctSource};
+            let verdict = ct::judge(c);
+            json!({
+                "scts": SctSource::ALL.iter().map(|s| (s.as_str().to_string(), json!(ct::scts(c, *s).len()))).collect::<serde_json::Map<_, _>>(),
+                "judged": verdict.is_some(),
+                "required_embedded_logs": verdict.as_ref().map(|v| v.required_embedded),
+                "shortfall": verdict.and_then(|v| v.shortfall).map(|s| s.as_str()),
+            })
+        }),
         "missing_intermediate_from": r.aia.as_ref().map(|a| a.completed_from.clone()).unwrap_or_default(),
         "findings": checked.findings.iter().map(finding).collect::<Vec<_>>(),
     })

@@ -310,6 +310,7 @@ mod tests {
             judged: true,
             anchor: Some(anchor),
             anchored: true,
+            stapled_scts: Vec::new(),
         };
         let rendered = |chain: ChainReport| {
             let mut o = outcome(Vec::new());

@@ -231,6 +231,7 @@ mod tests {
             judged: false,
             anchor: None,
             anchored: false,
+            stapled_scts: Vec::new(),
         });
         let state = Arc::new(State::new());
         state.store(config.targets[0].clone(), vec![result]);

@@ -5,7 +5,8 @@
 //! `cert_days_to_expiry` exact at the moment of the scrape, and costs no memory per series.
 //!
 //! One file per concern: [`exporter`] (targets, probes, reloads, build), then, per target,
-//! [`probe`], [`chain`], [`tls`], [`revocation`], [`diagnostics`] and [`crl_files`] (CRLs read
+//! [`probe`], [`chain`], [`tls`], [`revocation`], [`diagnostics`], [`ct`] (Certificate
+//! Transparency) and [`crl_files`] (CRLs read
 //! by file targets), each of [`revocation`] and [`diagnostics`]
 //! also with process-wide series (HTTP requests to CA servers, cached CRLs, clock skew), and
 //! [`target_files`]. This file holds what they share (`family`, `base_labels`), the one
@@ -22,6 +23,7 @@ use prometheus_client::registry::Registry;
 
 pub mod chain;
 pub mod crl_files;
+pub mod ct;
 pub mod diagnostics;
 pub mod exporter;
 pub mod labels;
@@ -369,6 +371,7 @@ impl Collector for SnapshotCollector {
         tls::encode_target_series(e, s)?;
         revocation::encode_target_series(e, s)?;
         diagnostics::encode_target_series(e, s)?;
+        ct::encode_target_series(e, s)?;
         crl_files::encode_target_series(e, s)?;
         renewal::encode_target_series(e, s)?;
         Ok(())

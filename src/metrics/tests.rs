@@ -66,8 +66,25 @@ fn cert(subject: &str, issuer: &str, not_after: i64, signature: &str) -> Arc<Cer
         signature_algorithm: signature.into(),
         dns_names: vec!["a.example".into(), "b.example".into()],
         is_ca: subject.contains("CA"),
+        // A public leaf comes with SCTs from three logs (what Chrome asks of one issued for
+        // over 180 days, as these are); CAs carry none.
+        scts: if subject.contains("CA") {
+            Vec::new()
+        } else {
+            test_scts(3)
+        },
         ..CertFacts::example(subject, issuer, not_after)
     })
+}
+
+/// `n` SCTs from `n` distinct logs.
+fn test_scts(n: u8) -> Vec<crate::x509::ct::Sct> {
+    (1..=n)
+        .map(|i| crate::x509::ct::Sct {
+            log_id: [i; 32],
+            timestamp_ms: 1_700_000_000_000,
+        })
+        .collect()
 }
 
 fn chain(certs: Vec<Arc<CertFacts>>, errors: &[ChainError], judged: bool) -> ChainReport {
@@ -81,6 +98,7 @@ fn chain(certs: Vec<Arc<CertFacts>>, errors: &[ChainError], judged: bool) -> Cha
         judged,
         anchor: None,
         anchored: judged && errors.is_empty(),
+        stapled_scts: Vec::new(),
     }
 }
 
@@ -601,7 +619,7 @@ fn each_level_of_a_healthy_endpoint_has_its_series_count() {
     eprintln!("healthy endpoint, (series, bytes) at minimal, default, full: {counts:?}");
     // minimal: what the alerts read; default: and the dashboards' overview; full: every
     // series, as before levels existed.
-    assert_eq!(counts.iter().map(|c| c.0).collect::<Vec<_>>(), [8, 9, 27]);
+    assert_eq!(counts.iter().map(|c| c.0).collect::<Vec<_>>(), [8, 9, 29]);
     assert!(
         counts[0].1 < counts[1].1 && counts[1].1 < counts[2].1,
         "{counts:?}"
@@ -640,6 +658,51 @@ fn what_goes_wrong_is_written_at_every_level() {
         assert!(!page.contains("version=\"TLS 1.0\"} 0"), "{level}: {page}");
         assert!(!page.contains("source=\"ocsp\"} 0"), "{level}: {page}");
     }
+}
+
+/// A publicly trusted leaf with too few SCTs is written at every level; the counts only at
+/// `details`; the same leaf under a private CA (a `ca_file`) is no finding.
+#[test]
+fn a_public_leaf_short_of_scts_is_written_at_every_level_and_a_private_one_never() {
+    let page = |level: &str, r: &ProbeResult| {
+        let target = Config::parse(&format!(
+            "defaults:\n  metrics: {{level: {level}}}\ntargets:\n  - address: a.example:443\n"
+        ))
+        .unwrap()
+        .targets
+        .remove(0);
+        let state = Arc::new(State::new());
+        state.store(target, vec![r.clone()]);
+        render(
+            &super::registry(
+                state,
+                Arc::new(super::ExporterMetrics::default()),
+                Arc::new(Revocation::new().unwrap()),
+                Arc::new(FileReport::default()),
+            ),
+            Format::Text,
+        )
+    };
+    let mut r = healthy_endpoint();
+    let chain = r.chain.as_mut().unwrap();
+    let mut leaf = (*chain.certs[0]).clone();
+    leaf.scts.truncate(1);
+    chain.certs[0] = Arc::new(leaf);
+    let wrong = "cert_ct_policy_error_info{target=\"a.example:443\",reason=\"too_few_logs\"} 1";
+    for level in ["minimal", "default", "full"] {
+        assert!(page(level, &r).contains(wrong), "{level}");
+    }
+    assert!(
+        page("full", &r).contains("cert_ct_scts{target=\"a.example:443\",source=\"embedded\"} 1")
+    );
+    assert!(!page("default", &r).contains("cert_ct_scts{"));
+    r.chain.as_mut().unwrap().private_anchor = true;
+    assert!(!page("minimal", &r).contains("cert_ct_policy_error_info{"));
+    r.chain.as_mut().unwrap().private_anchor = false;
+    let mut leaf = (*r.chain.as_ref().unwrap().certs[0]).clone();
+    leaf.scts.clear();
+    r.chain.as_mut().unwrap().certs[0] = Arc::new(leaf);
+    assert!(page("minimal", &r).contains("reason=\"no_scts\"} 1"));
 }
 
 /// `/metrics` is streamed in pieces (`render_chunks`); put together (and decompressed) they are

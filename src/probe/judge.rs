@@ -34,6 +34,12 @@ pub(super) async fn judge_chain(
         trust,
         prober.clock.unix_now(),
     );
+    if let Some(leaf) = report.certs.first() {
+        if !captured.ocsp_response.is_empty() {
+            report.stapled_scts =
+                revocation::ocsp::stapled_scts(&captured.ocsp_response, &leaf.serial);
+        }
+    }
     let Some(checker) = &prober.revocation else {
         result.chain = Some(report);
         return;

@@ -559,6 +559,7 @@ mod tests {
             judged: true,
             anchor: None,
             anchored: true,
+            stapled_scts: Vec::new(),
         });
         r
     }

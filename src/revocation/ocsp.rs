@@ -347,6 +347,36 @@ pub fn verify_response_to(
     })
 }
 
+/// The SCTs a stapled `OCSPResponse` carries about the certificate with this serial (lowercase
+/// hex without leading zeros, as [`crate::x509::CertFacts::serial`]): the SCT list extension
+/// (1.3.6.1.4.1.11129.2.4.5) of the single response for that serial. Structure only, no
+/// signature check: the count is what a client would be handed (revocation verifies the
+/// response for its own verdict). Empty when there is no such response, extension or list, or
+/// any of them does not parse.
+pub fn stapled_scts(der: &[u8], serial: &str) -> Vec<crate::x509::ct::Sct> {
+    let sct_oid = ObjectIdentifier::new_unwrap(crate::x509::ct::OCSP_SCT_LIST_OID);
+    let Some(bytes) = OcspResponse::from_der(der)
+        .ok()
+        .filter(|r| r.response_status == OcspResponseStatus::Successful)
+        .and_then(|r| r.response_bytes)
+        .filter(|b| b.response_type == ID_PKIX_OCSP_BASIC)
+    else {
+        return Vec::new();
+    };
+    let Ok(basic) = BasicOcspResponse::from_der(bytes.response.as_bytes()) else {
+        return Vec::new();
+    };
+    basic
+        .tbs_response_data
+        .responses
+        .iter()
+        .filter(|single| hex::encode(trim_zeros(single.cert_id.serial_number.as_bytes())) == serial)
+        .flat_map(|single| single.single_extensions.iter().flatten())
+        .find(|ext| ext.extn_id == sct_oid)
+        .and_then(|ext| crate::x509::ct::parse_sct_list(ext.extn_value.as_bytes()).ok())
+        .unwrap_or_default()
+}
+
 /// Whether the response echoes the request's `sent` nonce (a signed extension: checked after
 /// the signature). Both the RFC 8954 form (the extension's value is the DER of an OCTET
 /// STRING) and the bare nonce some responders put there are taken as echoes.
@@ -587,6 +617,93 @@ mod tests {
             issuer: &issuer,
         };
         verify_response(der, &cert, 1_700_000_000).expect_err("must be refused")
+    }
+
+    /// An unsigned-looking but well-formed `OCSPResponse` with one single response per
+    /// `(serial, single extensions)`.
+    fn response_with(singles: &[(&[u8], Vec<x509_cert::ext::Extension>)]) -> Vec<u8> {
+        use der::asn1::{BitString, GeneralizedTime, Null};
+        let time = x509_ocsp::OcspGeneralizedTime(
+            GeneralizedTime::from_unix_duration(std::time::Duration::from_secs(1_700_000_000))
+                .unwrap(),
+        );
+        let responses = singles
+            .iter()
+            .map(|(serial, exts)| x509_ocsp::SingleResponse {
+                cert_id: CertId {
+                    hash_algorithm: x509_cert::spki::AlgorithmIdentifierOwned {
+                        oid: ID_SHA1,
+                        parameters: None,
+                    },
+                    issuer_name_hash: OctetString::new(vec![1; 20]).unwrap(),
+                    issuer_key_hash: OctetString::new(vec![2; 20]).unwrap(),
+                    serial_number: SerialNumber::new(serial).unwrap(),
+                },
+                cert_status: CertStatus::Good(Null),
+                this_update: time,
+                next_update: None,
+                single_extensions: (!exts.is_empty()).then(|| exts.clone()),
+            })
+            .collect();
+        let basic = BasicOcspResponse {
+            tbs_response_data: x509_ocsp::ResponseData {
+                version: Version::V1,
+                responder_id: x509_ocsp::ResponderId::ByKey(OctetString::new(vec![3; 20]).unwrap()),
+                produced_at: time,
+                responses,
+                response_extensions: None,
+            },
+            signature_algorithm: x509_cert::spki::AlgorithmIdentifierOwned {
+                oid: ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
+                parameters: None,
+            },
+            signature: BitString::from_bytes(&[0; 8]).unwrap(),
+            certs: None,
+        };
+        OcspResponse {
+            response_status: OcspResponseStatus::Successful,
+            response_bytes: Some(x509_ocsp::ResponseBytes {
+                response_type: ID_PKIX_OCSP_BASIC,
+                response: OctetString::new(basic.to_der().unwrap()).unwrap(),
+            }),
+        }
+        .to_der()
+        .unwrap()
+    }
+
+    fn sct_extension(logs: &[u8]) -> x509_cert::ext::Extension {
+        let scts: Vec<_> = logs.iter().map(|l| ([*l; 32], 1_700_000_000_000)).collect();
+        x509_cert::ext::Extension {
+            extn_id: ObjectIdentifier::new_unwrap(crate::x509::ct::OCSP_SCT_LIST_OID),
+            critical: false,
+            extn_value: OctetString::new(crate::x509::ct::encode_sct_list(&scts)).unwrap(),
+        }
+    }
+
+    #[test]
+    fn stapled_scts_are_those_of_the_single_response_for_the_leaf() {
+        let der = response_with(&[
+            (&[0x10, 0x02], vec![sct_extension(&[9])]),
+            (&[0x10, 0x01], vec![sct_extension(&[1, 2])]),
+        ]);
+        let scts = stapled_scts(&der, "1001");
+        assert_eq!(scts.len(), 2);
+        assert_eq!(scts[1].log_id, [2; 32]);
+        assert_eq!(stapled_scts(&der, "1002").len(), 1);
+        assert!(stapled_scts(&der, "1003").is_empty(), "no response for it");
+        let without = response_with(&[(&[0x10, 0x01], Vec::new())]);
+        assert!(stapled_scts(&without, "1001").is_empty(), "no extension");
+        let mut broken = sct_extension(&[1]);
+        broken.extn_value = OctetString::new(vec![0x04, 0x01, 0x00]).unwrap();
+        let broken = response_with(&[(&[0x10, 0x01], vec![broken])]);
+        assert!(
+            stapled_scts(&broken, "1001").is_empty(),
+            "a list that does not parse"
+        );
+        for cut in 0..der.len() {
+            let _ = stapled_scts(&der[..cut], "1001");
+        }
+        assert!(stapled_scts(b"garbage", "1001").is_empty());
     }
 
     #[test]

@@ -82,6 +82,7 @@ pub fn facts_only(certs: Vec<Arc<CertFacts>>, now: i64) -> ChainReport {
         detail: None,
         judged: false,
         anchored: false,
+        stapled_scts: Vec::new(),
         anchor: None,
     }
 }

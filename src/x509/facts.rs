@@ -61,6 +61,9 @@ pub struct CertFacts {
     /// as name constraints with no subtrees or an empty authorityInfoAccess; see
     /// [`encoding_problem`].
     pub encoding_problem: Option<String>,
+    /// The SCTs embedded in the certificate's SCT list extension (at most
+    /// [`super::ct::MAX_SCTS`]; none when it has no such extension or the list does not parse).
+    pub scts: Vec<super::ct::Sct>,
 }
 
 /// A certificate that could not be parsed.
@@ -116,6 +119,7 @@ impl CertFacts {
             lints: super::lint::lint(cert),
             refused_key: None,
             encoding_problem: encoding_problem(cert),
+            scts: Vec::new(),
         };
         facts.refused_key = refused_key(facts.key_algorithm, facts.key_bits, cert);
         for ext in cert.extensions() {
@@ -158,6 +162,16 @@ impl CertFacts {
                         }
                     }
                 }
+                ParsedExtension::SCT(list) => {
+                    facts.scts = list
+                        .iter()
+                        .take(super::ct::MAX_SCTS)
+                        .map(|s| super::ct::Sct {
+                            log_id: *s.id.key_id,
+                            timestamp_ms: s.timestamp,
+                        })
+                        .collect();
+                }
                 _ => {}
             }
         }
@@ -196,6 +210,7 @@ impl CertFacts {
             lints: Vec::new(),
             refused_key: None,
             encoding_problem: None,
+            scts: Vec::new(),
         }
     }
 }

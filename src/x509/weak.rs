@@ -154,6 +154,7 @@ mod tests {
             detail: None,
             judged: true,
             anchored,
+            stapled_scts: Vec::new(),
             anchor: None,
         }
     }

@@ -5,6 +5,7 @@
 mod chain;
 mod chain_errors;
 mod clock;
+mod ct;
 mod legacy;
 mod probe;
 mod renewal;
@@ -112,6 +113,7 @@ pub fn assess(target: &Target, result: &ProbeResult, now: i64, warn_days: f64) -
         for (position, weakness) in x509::weak::of_chain(chain) {
             findings.push(weak::finding(&chain.certs[position], position, weakness));
         }
+        findings.extend(ct::finding(chain));
     }
     if let Some(legacy) = &result.legacy {
         legacy::findings(legacy, &mut findings);

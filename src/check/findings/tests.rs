@@ -23,6 +23,17 @@ fn cert(subject: &str, issuer: &str, days_left: i64) -> Arc<CertFacts> {
         dns_names: vec!["shop.example".into()],
         is_ca: subject != "CN=shop.example",
         self_issued: false,
+        // A public leaf comes with SCTs from two logs (Chrome's ask for up to 180 days).
+        scts: if subject == "CN=shop.example" {
+            (1..=2u8)
+                .map(|i| crate::x509::ct::Sct {
+                    log_id: [i; 32],
+                    timestamp_ms: 0,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
         ..CertFacts::example(subject, issuer, NOW + days_left * 86_400)
     })
 }
@@ -42,6 +53,7 @@ fn result(errors: &[ChainError], leaf_days: i64) -> ProbeResult {
         detail: None,
         judged: true,
         anchored: errors.is_empty(),
+        stapled_scts: Vec::new(),
         anchor: None,
     });
     r
@@ -305,5 +317,40 @@ fn the_renewal_window_is_told_and_an_early_or_missed_one_needs_attention() {
         failed[0].message.contains("could not be learnt"),
         "{:?}",
         failed
+    );
+}
+
+#[test]
+fn a_public_leaf_without_the_scts_browsers_require_is_broken() {
+    let with_scts = |n: u8, private: bool| {
+        let mut r = result(&[], 90);
+        let chain = r.chain.as_mut().unwrap();
+        chain.private_anchor = private;
+        let mut leaf = (*chain.certs[0]).clone();
+        leaf.scts.truncate(n as usize);
+        chain.certs[0] = Arc::new(leaf);
+        let ct = ["no_scts", "too_few_logs"];
+        let mut f = assess(&target(), &r, NOW, 28.0);
+        f.retain(|f| ct.contains(&f.code));
+        f
+    };
+    assert!(
+        codes(&with_scts(2, false)).is_empty(),
+        "two logs for 100 days"
+    );
+    let none = with_scts(0, false);
+    assert_eq!(codes(&none), [("no_scts", Severity::Broken)]);
+    assert!(none[0].message.contains("no SCT"), "{:?}", none[0]);
+    assert!(none[0].advice.as_deref().unwrap().contains("SCTs embedded"));
+    let one = with_scts(1, false);
+    assert_eq!(codes(&one), [("too_few_logs", Severity::Broken)]);
+    assert!(
+        one[0].message.contains("from 1 distinct logs (2 required"),
+        "{:?}",
+        one[0]
+    );
+    assert!(
+        codes(&with_scts(0, true)).is_empty(),
+        "a private CA is exempt"
     );
 }

@@ -130,6 +130,9 @@ pub struct ChainReport {
     /// an intermediate fetched from the leaf's caIssuers URL when the server left it out
     /// ([`super::missing`]). Tells a publicly trusted leaf for [`super::weak`].
     pub anchored: bool,
+    /// The SCTs about the leaf in the stapled OCSP response's single response for it (set by
+    /// the probe, which has the response; see [`super::ct`]).
+    pub stapled_scts: Vec<super::ct::Sct>,
 }
 
 impl ChainReport {
@@ -205,6 +208,7 @@ fn judge(
         judged: true,
         anchored: false,
         anchor: None,
+        stapled_scts: Vec::new(),
     };
     let mut details = Details::default();
     for der in chain {

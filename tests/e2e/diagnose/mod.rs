@@ -4,6 +4,7 @@
 //! exit status for each, run as the real binary.
 
 mod check;
+mod ct;
 mod legacy;
 mod missing;
 mod weak;

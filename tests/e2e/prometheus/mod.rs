@@ -99,6 +99,8 @@ const NO_DATA_HERE: &[&str] = &[
     "cert_crl_stale",
     "cert_crl_next_update_timestamp_seconds",
     "cert_weak_crypto_info",
+    // Only for a publicly trusted leaf short of SCTs; these servers' CAs are private.
+    "cert_ct_policy_error_info",
     // Present (0) for every endpoint, but panels filter on `== 1`: no server here speaks TLS 1.0.
     "cert_legacy_protocol_enabled",
     // Skew is measured from the Date header of OCSP/CRL/caIssuers answers; none happen here.
