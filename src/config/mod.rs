@@ -9,6 +9,7 @@
 mod address;
 mod cert_files;
 mod cert_url;
+mod dns;
 mod loaded;
 mod metrics;
 mod on_demand;
@@ -30,6 +31,7 @@ use address::check_server_name;
 pub use address::{Address, Host};
 pub use cert_files::CertFileSource;
 pub use cert_url::CertUrl;
+pub use dns::DnsChecks;
 pub use loaded::Loaded;
 pub use metrics::{
     Certificates, FileLabel, MetricsLevel, MetricsSettings, NameLabels, Phases, RawMetrics,
@@ -133,6 +135,9 @@ pub struct Target {
     /// Which series this target's results are written as (`metrics:`, default level
     /// `default`).
     pub metrics: MetricsSettings,
+    /// The DNS checks after a probe (`caa:`, `caa_identity:`; off by default, and always off
+    /// for a target without a server name to look up).
+    pub dns: DnsChecks,
 }
 
 impl Target {
@@ -457,11 +462,30 @@ fn resolve_target(
         Some(name) => name.value,
         None => default_name,
     };
+    let mut dns = dns::resolve(
+        (defaults.caa, defaults.caa_identity.as_ref()),
+        (raw.caa.as_ref().map(|c| c.value), raw.caa_identity.as_ref()),
+    )?;
+    let caa_written = raw.caa.as_ref().filter(|c| c.value).map(|c| c.referenced);
     let mut settings = resolve_settings(defaults, raw, reach).map_err(|e| (here, e))?;
     if let TargetKind::CertFiles(_) | TargetKind::Url(_) = kind {
         settings.legacy_protocols = false;
     }
-    Ok(settings.into_target(name, kind, server_name))
+    let named =
+        matches!(kind, TargetKind::Endpoint(_)) && server_name.parse::<std::net::IpAddr>().is_err();
+    if dns.caa && !named {
+        if let Some(caa) = caa_written {
+            return Err((
+                caa,
+                "caa: the CAA check needs an endpoint with a server name to look up (not an IP address, a file or a URL)".into(),
+            ));
+        }
+        // Switched on in the defaults: targets without a name are left out.
+        dns.caa = false;
+    }
+    let mut target = settings.into_target(name, kind, server_name);
+    target.dns = dns;
+    Ok(target)
 }
 
 /// The settings of a target that come from its block and the defaults, before it is told what
@@ -493,6 +517,7 @@ impl TargetSettings {
             revocation: self.revocation,
             legacy_protocols: self.legacy_protocols,
             metrics: self.metrics,
+            dns: DnsChecks::default(),
         }
     }
 }

@@ -71,6 +71,10 @@ pub struct RawDefaults {
     pub legacy_protocols: Option<bool>,
     /// Which series every target's results are written as (see `super::metrics`).
     pub metrics: Option<super::metrics::RawMetrics>,
+    /// Whether endpoints' CAA records are checked (see `super::dns`; default false).
+    pub caa: Option<bool>,
+    /// The CAA identity of the CA that issues the endpoints' leaves (see `super::dns`).
+    pub caa_identity: Option<Spanned<String>>,
 }
 
 /// One entry of `targets:`.
@@ -123,6 +127,10 @@ pub struct RawTarget {
     pub legacy_protocols: Option<Spanned<bool>>,
     /// Which series this target's results are written as, key by key over the defaults'.
     pub metrics: Option<super::metrics::RawMetrics>,
+    /// Whether this endpoint's CAA records are checked, over `defaults.caa`.
+    pub caa: Option<Spanned<bool>>,
+    /// The CAA identity of the CA that issues this endpoint's leaf, over the defaults'.
+    pub caa_identity: Option<Spanned<String>>,
 }
 
 impl RawDefaults {

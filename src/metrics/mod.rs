@@ -5,8 +5,8 @@
 //! `cert_days_to_expiry` exact at the moment of the scrape, and costs no memory per series.
 //!
 //! One file per concern: [`exporter`] (targets, probes, reloads, build), then, per target,
-//! [`probe`], [`chain`], [`tls`], [`revocation`], [`diagnostics`] and [`crl_files`] (CRLs read
-//! by file targets), each of [`revocation`] and [`diagnostics`]
+//! [`probe`], [`chain`], [`tls`], [`revocation`], [`diagnostics`], [`crl_files`] (CRLs read
+//! by file targets) and [`dns`] (the CAA check), each of [`revocation`] and [`diagnostics`]
 //! also with process-wide series (HTTP requests to CA servers, cached CRLs, clock skew), and
 //! [`target_files`]. This file holds what they share (`family`, `base_labels`), the one
 //! registry, and rendering the page; [`labels`] the label controls every sample goes through
@@ -23,6 +23,7 @@ use prometheus_client::registry::Registry;
 pub mod chain;
 pub mod crl_files;
 pub mod diagnostics;
+pub mod dns;
 pub mod exporter;
 pub mod labels;
 pub mod probe;
@@ -365,6 +366,7 @@ impl Collector for SnapshotCollector {
         revocation::encode_target_series(e, s)?;
         diagnostics::encode_target_series(e, s)?;
         crl_files::encode_target_series(e, s)?;
+        dns::encode_target_series(e, s)?;
         Ok(())
     }
 }
