@@ -184,7 +184,7 @@ pub fn decide(set: &[Property], identities: &[String], wildcard: bool) -> Option
     }
     let listed = relevant
         .iter()
-        .any(|p| issuer_domain(&p.value).is_some_and(|d| identities.iter().any(|i| *i == d)));
+        .any(|p| issuer_domain(&p.value).is_some_and(|d| identities.contains(&d)));
     Some(if listed {
         CaaVerdict::Listed
     } else {
