@@ -2,7 +2,38 @@
 //! (RFC 8659) still let the CA that issued the served leaf issue the next one. Opt-in, per
 //! target or in `defaults:`; never part of the TLS verdict (see `docs/dns-checks.md`).
 
+use std::net::{IpAddr, SocketAddr};
+
 use serde_saphyr::{Location, Spanned};
+
+/// The name servers of `dns.name_servers`, in order: `ip` (port 53) or `ip:port`, IPv6 in
+/// brackets with a port. Empty when unset: `/etc/resolv.conf`'s are asked.
+pub(super) fn name_servers(
+    raw: Option<&super::raw::RawDns>,
+) -> Result<Vec<SocketAddr>, (Location, String)> {
+    let list = raw.and_then(|d| d.name_servers.as_ref());
+    let mut servers = Vec::new();
+    for entry in list.into_iter().flatten() {
+        let text = entry.value.trim();
+        let parsed = text.parse::<SocketAddr>().ok().or_else(|| {
+            text.parse::<IpAddr>()
+                .ok()
+                .map(|ip| SocketAddr::new(ip, 53))
+        });
+        match parsed {
+            Some(addr) if addr.port() != 0 => servers.push(addr),
+            _ => {
+                return Err((
+                    entry.referenced,
+                    format!(
+                        "dns.name_servers: {text:?} is not an IP address with an optional port (192.0.2.53, 127.0.0.1:5353, [2001:db8::53]:53)"
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(servers)
+}
 
 /// The DNS checks of one target, resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -82,6 +113,32 @@ mod tests {
         .unwrap_err();
         assert!(e.message.contains("line 4"), "{}", e.message);
         assert!(e.message.contains("caa_identity:"), "{}", e.message);
+    }
+
+    #[test]
+    fn name_servers_are_addresses_with_an_optional_port() {
+        let c = Config::parse(
+            "dns:\n  name_servers: [192.0.2.53, \"127.0.0.1:5353\", \"[2001:db8::53]:54\"]\ntargets:\n  - address: a.example:443\n",
+        )
+        .unwrap();
+        let got: Vec<String> = c.name_servers.iter().map(|a| a.to_string()).collect();
+        assert_eq!(
+            got,
+            ["192.0.2.53:53", "127.0.0.1:5353", "[2001:db8::53]:54"]
+        );
+        assert!(Config::parse("targets:\n  - address: a.example:443\n")
+            .unwrap()
+            .name_servers
+            .is_empty());
+        let e = Config::parse(
+            "dns:\n  name_servers: [ns.example]\ntargets:\n  - address: a.example:443\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("line 2") && e.message.contains("dns.name_servers"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

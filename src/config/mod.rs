@@ -94,6 +94,9 @@ pub struct Config {
     pub on_demand: OnDemandSpec,
     /// The longest label value of the series that belong to no target (`defaults.metrics`).
     pub label_value_length_limit: usize,
+    /// The name servers probes and DNS checks ask (`dns.name_servers`), instead of
+    /// `/etc/resolv.conf`'s; empty when unset.
+    pub name_servers: Vec<std::net::SocketAddr>,
 }
 
 /// What a target is: a server to connect to, or certificate files to read.
@@ -329,12 +332,15 @@ impl Config {
             }
             resolved.push(Arc::new(target));
         }
+        let name_servers =
+            dns::name_servers(raw.dns.as_ref()).map_err(|(loc, e)| format!("{}: {e}", at(&loc)))?;
         Ok(Config {
             concurrency,
             targets: resolved,
             target_files,
             on_demand,
             label_value_length_limit,
+            name_servers,
         })
     }
 }

@@ -30,6 +30,16 @@ pub struct RawConfig {
     pub probe_allow: Option<Spanned<Vec<Spanned<String>>>>,
     /// Named blocks of target settings `/probe?module=` picks from.
     pub modules: Option<BTreeMap<String, Spanned<RawTarget>>>,
+    /// The name servers to ask instead of `/etc/resolv.conf`'s (see `super::dns`).
+    pub dns: Option<RawDns>,
+}
+
+/// The `dns:` block.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDns {
+    /// `ip` or `ip:port` (`[v6]:port`) of each name server, asked in order.
+    pub name_servers: Option<Vec<Spanned<String>>>,
 }
 
 /// The `defaults:` block.

@@ -1,6 +1,7 @@
 //! The CAA check against real name servers: an authoritative knotd serving the test zone
-//! `test.` on a loopback port, and a recursive unbound in front of it (the resolver the
-//! exporter is pointed at), both started here with their state in a temp dir.
+//! `test.` on a loopback port, and a recursive unbound in front of it, both started here with
+//! their state in a temp dir; the exporter asks unbound, named in its configuration
+//! (`dns.name_servers`).
 //!
 //! unbound stubs `test.` to knotd, and `broken.` to knotd too, which does not serve it and
 //! refuses: unbound answers SERVFAIL, as for any zone whose servers fail.
@@ -9,8 +10,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-
-use cert_expiry_exporter::probe::Resolver;
 
 use crate::support::pki::{Ca, LeafSpec};
 use crate::support::ports::free_udp_and_tcp_port;
@@ -100,9 +99,10 @@ fn target(name: &str, port: u16, server_name: &str, extra: &str) -> String {
     )
 }
 
-fn config(ca: &Path, targets: &str) -> String {
+/// The exporter's configuration: asking `name_server` (`dns.name_servers`), `targets`.
+fn config(name_server: SocketAddr, ca: &Path, targets: &str) -> String {
     format!(
-        "defaults:\n  interval: 1s\n  timeout: 5s\n  ca_file: {}\n  legacy_protocols: false\n  \
+        "dns:\n  name_servers: [\"{name_server}\"]\ndefaults:\n  interval: 1s\n  timeout: 5s\n  ca_file: {}\n  legacy_protocols: false\n  \
          revocation: {{ocsp: false, crl: false}}\ntargets:\n{targets}",
         ca.display()
     )
@@ -145,9 +145,8 @@ async fn caa_records_allow_or_refuse_the_leafs_ca_without_touching_the_tls_verdi
             .replace("{port}", &port.to_string()),
     ]
     .concat();
-    let yaml = config(&dir.path().join("ca.pem"), &targets);
-    let resolver = Resolver::with_name_servers(&[dns.resolver]);
-    let h = Harness::start_with_resolver(dir, &yaml, resolver).await;
+    let yaml = config(dns.resolver, &dir.path().join("ca.pem"), &targets);
+    let h = Harness::start_in(dir, &yaml).await;
     let all = [
         "allowed",
         "parent",
@@ -214,12 +213,12 @@ async fn a_silent_name_server_is_a_timeout_reason_and_the_probe_still_succeeds()
     let server = tls_server::serve_leaf(&leaf).await;
     let dir = root.in_temp_dir();
     let yaml = config(
+        silent.local_addr().unwrap(),
         &dir.path().join("ca.pem"),
         &target("t", server.addr.port(), "allowed.test", ""),
     )
     .replace("timeout: 5s", "timeout: 10s");
-    let resolver = Resolver::with_name_servers(&[silent.local_addr().unwrap()]);
-    let h = Harness::start_with_resolver(dir, &yaml, resolver).await;
+    let h = Harness::start_in(dir, &yaml).await;
     let m = h
         .wait_until(Duration::from_secs(60), |m| {
             m.get(

@@ -68,6 +68,22 @@ impl Resolver {
         Resolver::build(builder, Some(Path::new(SYSTEM_HOSTS)))
     }
 
+    /// `dns.name_servers` of the configuration: `/etc/hosts` first, as [`Resolver::from_system`],
+    /// then `servers` (over UDP, each at its own port) instead of `/etc/resolv.conf`'s.
+    pub fn configured(servers: &[SocketAddr]) -> Resolver {
+        Resolver::build(Resolver::servers(servers), Some(Path::new(SYSTEM_HOSTS)))
+    }
+
+    /// The resolver for a configuration naming `servers` (`dns.name_servers`): `system` when
+    /// it names none, else [`Resolver::configured`].
+    pub fn for_config(system: &Resolver, servers: &[SocketAddr]) -> Resolver {
+        if servers.is_empty() {
+            system.clone()
+        } else {
+            Resolver::configured(servers)
+        }
+    }
+
     /// A resolver that asks only `servers` (over UDP, each at its own port) and does not read
     /// `/etc/hosts`: for tests that need a name server which is silent, slow or flapping, on a
     /// loopback port of their own. Same timeouts, attempts and cache as [`Resolver::from_system`].
