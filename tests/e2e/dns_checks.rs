@@ -25,8 +25,9 @@ const ZONE: &str = "$ORIGIN test.\n$TTL 60\n\
 ns IN A 127.0.0.1\n\
 allowed IN CAA 0 issue \"ca.example\"\n\
 allowed IN CAA 0 iodef \"mailto:caa@example.com\"\n\
+allowed IN CAA 0 issue \"other-ca.example\"\n\
 parent IN CAA 0 issue \"other-ca.example\"\n\
-parent IN CAA 0 issue \"ca.example; accounturi=https://ca.example/acct/1\"\n\
+account IN CAA 0 issue \"ca.example; accounturi=https://ca.example/acct/1\"\n\
 forbidden IN CAA 0 issue \"other-ca.example\"\n\
 forbidden IN CAA 128 issuewild \";\"\n\
 alias IN CNAME target.elsewhere\n\
@@ -115,6 +116,7 @@ async fn caa_records_allow_or_refuse_the_leafs_ca_without_touching_the_tls_verdi
     let names = [
         "allowed.test",
         "www.parent.test",
+        "account.test",
         "forbidden.test",
         "nocaa.test",
         "alias.test",
@@ -130,6 +132,7 @@ async fn caa_records_allow_or_refuse_the_leafs_ca_without_touching_the_tls_verdi
     let targets = [
         target("allowed", port, "allowed.test", id),
         target("parent", port, "www.parent.test", id),
+        target("account", port, "account.test", id),
         target("forbidden", port, "forbidden.test", id),
         target("nocaa", port, "nocaa.test", id),
         target("alias", port, "alias.test", id),
@@ -150,6 +153,7 @@ async fn caa_records_allow_or_refuse_the_leafs_ca_without_touching_the_tls_verdi
     let all = [
         "allowed",
         "parent",
+        "account",
         "forbidden",
         "nocaa",
         "alias",
@@ -164,10 +168,12 @@ async fn caa_records_allow_or_refuse_the_leafs_ca_without_touching_the_tls_verdi
     let allowed = |t: &str| m.get("cert_caa_issuer_allowed", &[("target", t)]);
     let error =
         |t: &str, reason: &str| m.get("cert_caa_error_info", &[("target", t), ("reason", reason)]);
+    // One of two issue properties names the CA.
     assert_eq!(allowed("allowed"), Some(1.0), "{}", m.text);
-    // www.parent.test has no CAA set: parent.test's is the relevant one, and lists the CA
-    // with an account parameter.
-    assert_eq!(allowed("parent"), Some(1.0), "{}", m.text);
+    // www.parent.test has no CAA set: parent.test's is the relevant one, and names another CA.
+    assert_eq!(allowed("parent"), Some(0.0), "{}", m.text);
+    // Parameters (an RFC 8657 account binding) do not hide the issuer domain.
+    assert_eq!(allowed("account"), Some(1.0), "{}", m.text);
     // Other CAs only; the critical issuewild ";" does not matter for a plain name.
     assert_eq!(allowed("forbidden"), Some(0.0), "{}", m.text);
     // No CAA from nocaa.test up to test.: every CA may issue.
