@@ -239,3 +239,54 @@ async fn a_silent_name_server_is_a_timeout_reason_and_the_probe_still_succeeds()
     assert_eq!(m.value("cert_chain_valid", &[("target", "t")]), 1.0);
     h.stop().await;
 }
+
+/// `check` reads `dns.name_servers` too, and says what to add, with exit status 1 (attention):
+/// the chain is fine, the next renewal is not.
+#[tokio::test]
+async fn check_names_the_refusing_record_set_and_the_record_to_add() {
+    let dns = start_name_servers();
+    let root = Ca::root("CAA Check Root");
+    let leaf = root
+        .leaf(&LeafSpec::new("www.parent.test", 90).names(&["www.parent.test", "allowed.test"]));
+    let server = tls_server::serve_leaf(&leaf).await;
+    let dir = root.in_temp_dir();
+    let port = server.addr.port();
+    let id = "    caa_identity: ca.example\n";
+    let yaml = config(
+        dns.resolver,
+        &dir.path().join("ca.pem"),
+        &[
+            target("parent", port, "www.parent.test", id),
+            target("allowed", port, "allowed.test", id),
+        ]
+        .concat(),
+    );
+    let path = write(dir.path(), "config.yaml", &yaml);
+    let path = path.display().to_string();
+    let (code, doc) = crate::support::binary::check_json(&["--config.file", &path, "parent"]).await;
+    assert_eq!(code, 1, "{doc:#}");
+    let findings = doc["results"][0]["findings"].as_array().unwrap();
+    let caa = findings
+        .iter()
+        .find(|f| f["code"] == "caa_refused")
+        .unwrap_or_else(|| panic!("{doc:#}"));
+    assert!(
+        caa["message"].as_str().unwrap().contains("parent.test"),
+        "{doc:#}"
+    );
+    assert!(
+        caa["advice"]
+            .as_str()
+            .unwrap()
+            .contains("parent.test. CAA 0 issue \"ca.example\""),
+        "{doc:#}"
+    );
+    let (code, doc) =
+        crate::support::binary::check_json(&["--config.file", &path, "allowed"]).await;
+    assert_eq!(code, 0, "{doc:#}");
+    let findings = doc["results"][0]["findings"].as_array().unwrap();
+    assert!(
+        findings.iter().any(|f| f["code"] == "caa_allowed"),
+        "{doc:#}"
+    );
+}
