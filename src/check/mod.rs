@@ -88,7 +88,16 @@ pub fn run(args: &CheckArgs) -> u8 {
             return EXIT_UNUSABLE;
         }
     };
-    let outcome = match runtime.block_on(check_targets(targets, trust, args.warn_days)) {
+    // The configuration's name servers (`dns.name_servers`), else the system's.
+    let name_servers = args
+        .config_file
+        .as_deref()
+        .and_then(|path| Config::load(path).ok())
+        .map(|c| c.name_servers)
+        .unwrap_or_default();
+    let resolver = Resolver::for_config(&Resolver::from_system(), &name_servers);
+    let checking = check_targets(targets, trust, args.warn_days, resolver);
+    let outcome = match runtime.block_on(checking) {
         Ok(outcome) => outcome,
         Err(e) => {
             eprintln!("check: {e}");
@@ -248,9 +257,10 @@ pub async fn check_targets(
     targets: Vec<Arc<Target>>,
     trust: TrustStores,
     warn_days: f64,
+    resolver: Resolver,
 ) -> Result<Outcome, String> {
     let revocation = Arc::new(Revocation::new()?);
-    let prober = Prober::new(Resolver::from_system(), trust).with_revocation(revocation.clone());
+    let prober = Prober::new(resolver, trust).with_revocation(revocation.clone());
     let probes = targets.iter().map(|t| prober.probe_all(t));
     let results = futures_util::future::join_all(probes).await;
     let now = crate::clock::unix_now();

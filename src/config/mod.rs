@@ -10,6 +10,7 @@ pub mod acme;
 mod address;
 mod cert_files;
 mod cert_url;
+mod dns;
 mod kubernetes;
 mod loaded;
 mod metrics;
@@ -33,6 +34,7 @@ use address::check_server_name;
 pub use address::{Address, Host};
 pub use cert_files::CertFileSource;
 pub use cert_url::CertUrl;
+pub use dns::DnsChecks;
 pub use kubernetes::{KubeSource, DEFAULT_KEYS, DEFAULT_SECRET_TYPE};
 pub use loaded::Loaded;
 pub use metrics::{
@@ -108,6 +110,9 @@ pub struct Config {
     pub on_demand: OnDemandSpec,
     /// The longest label value of the series that belong to no target (`defaults.metrics`).
     pub label_value_length_limit: usize,
+    /// The name servers probes and DNS checks ask (`dns.name_servers`), instead of
+    /// `/etc/resolv.conf`'s; empty when unset.
+    pub name_servers: Vec<std::net::SocketAddr>,
 }
 
 /// What a target is: a server to connect to, or certificate files to read.
@@ -153,6 +158,9 @@ pub struct Target {
     pub metrics: MetricsSettings,
     /// Where the leaf's renewal window is asked for (`acme_directory:`, default off).
     pub acme_directory: AcmeDirectory,
+    /// The DNS checks after a probe (`caa:`, `caa_identity:`; off by default, and always off
+    /// for a target without a server name to look up).
+    pub dns: DnsChecks,
 }
 
 impl Target {
@@ -347,12 +355,15 @@ impl Config {
             }
             resolved.push(Arc::new(target));
         }
+        let name_servers =
+            dns::name_servers(raw.dns.as_ref()).map_err(|(loc, e)| format!("{}: {e}", at(&loc)))?;
         Ok(Config {
             concurrency,
             targets: resolved,
             target_files,
             on_demand,
             label_value_length_limit,
+            name_servers,
         })
     }
 }
@@ -500,6 +511,11 @@ fn resolve_target(
         Some(name) => name.value,
         None => default_name,
     };
+    let mut dns = dns::resolve(
+        (defaults.caa, defaults.caa_identity.as_ref()),
+        (raw.caa.as_ref().map(|c| c.value), raw.caa_identity.as_ref()),
+    )?;
+    let caa_written = raw.caa.as_ref().filter(|c| c.value).map(|c| c.referenced);
     let mut settings = resolve_settings(defaults, raw, reach).map_err(|e| (here, e))?;
     if let TargetKind::Kubernetes(_) = kind {
         if let Some(key) = settings
@@ -520,7 +536,21 @@ fn resolve_target(
         // `defaults.acme_directory` applies to endpoints only.
         settings.acme_directory = AcmeDirectory::Off;
     }
-    Ok(settings.into_target(name, kind, server_name))
+    let named =
+        matches!(kind, TargetKind::Endpoint(_)) && server_name.parse::<std::net::IpAddr>().is_err();
+    if dns.caa && !named {
+        if let Some(caa) = caa_written {
+            return Err((
+                caa,
+                "caa: the CAA check needs an endpoint with a server name to look up (not an IP address, a file or a URL)".into(),
+            ));
+        }
+        // Switched on in the defaults: targets without a name are left out.
+        dns.caa = false;
+    }
+    let mut target = settings.into_target(name, kind, server_name);
+    target.dns = dns;
+    Ok(target)
 }
 
 /// A `kubernetes:` target: the block, and none of the keys only endpoints or files have.
@@ -582,6 +612,7 @@ impl TargetSettings {
             legacy_protocols: self.legacy_protocols,
             metrics: self.metrics,
             acme_directory: self.acme_directory,
+            dns: DnsChecks::default(),
         }
     }
 }

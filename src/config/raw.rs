@@ -30,6 +30,16 @@ pub struct RawConfig {
     pub probe_allow: Option<Spanned<Vec<Spanned<String>>>>,
     /// Named blocks of target settings `/probe?module=` picks from.
     pub modules: Option<BTreeMap<String, Spanned<RawTarget>>>,
+    /// The name servers to ask instead of `/etc/resolv.conf`'s (see `super::dns`).
+    pub dns: Option<RawDns>,
+}
+
+/// The `dns:` block.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDns {
+    /// `ip` or `ip:port` (`[v6]:port`) of each name server, asked in order.
+    pub name_servers: Option<Vec<Spanned<String>>>,
 }
 
 /// The `defaults:` block.
@@ -74,6 +84,10 @@ pub struct RawDefaults {
     /// The ACME directory (a URL, `auto` or `off`) renewal information is asked of (see
     /// `super::acme`).
     pub acme_directory: Option<Spanned<String>>,
+    /// Whether endpoints' CAA records are checked (see `super::dns`; default false).
+    pub caa: Option<bool>,
+    /// The CAA identity of the CA that issues the endpoints' leaves (see `super::dns`).
+    pub caa_identity: Option<Spanned<String>>,
 }
 
 /// One entry of `targets:`.
@@ -131,6 +145,10 @@ pub struct RawTarget {
     pub metrics: Option<super::metrics::RawMetrics>,
     /// The ACME directory for this target's renewal information, over the defaults'.
     pub acme_directory: Option<Spanned<String>>,
+    /// Whether this endpoint's CAA records are checked, over `defaults.caa`.
+    pub caa: Option<Spanned<bool>>,
+    /// The CAA identity of the CA that issues this endpoint's leaf, over the defaults'.
+    pub caa_identity: Option<Spanned<String>>,
 }
 
 impl RawDefaults {

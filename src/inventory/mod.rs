@@ -50,7 +50,11 @@ pub type ApplyFn = Box<dyn Fn(&Config, Arc<Prober>) + Send + Sync>;
 /// The combined target list and what it takes to probe it.
 pub struct Inventory {
     shard: Shard,
+    /// The resolver for configurations that name no `dns.name_servers`.
     resolver: Resolver,
+    /// The resolver of the configuration's `dns.name_servers`, kept (with its cache of
+    /// answers) while a reload names the same servers.
+    configured: Mutex<Option<(Vec<std::net::SocketAddr>, Resolver)>>,
     revocation: Arc<Revocation>,
     /// The legacy-protocol and caIssuers caches, kept across reloads like the revocation ones.
     caches: Arc<DiagnosticCaches>,
@@ -80,6 +84,7 @@ impl Inventory {
         let inventory = Arc::new(Inventory {
             shard,
             resolver,
+            configured: Mutex::new(None),
             revocation,
             caches,
             apply,
@@ -91,6 +96,23 @@ impl Inventory {
         });
         inventory.refresh(true);
         inventory
+    }
+
+    /// The resolver for a configuration naming `servers`: the one given at start when none,
+    /// else one asking them, the same one (and cache) as long as the servers do not change.
+    fn resolver_for(&self, servers: &[std::net::SocketAddr]) -> Resolver {
+        if servers.is_empty() {
+            return self.resolver.clone();
+        }
+        let mut configured = self.configured.lock().unwrap_or_else(|e| e.into_inner());
+        match configured.as_ref() {
+            Some((same, resolver)) if same.as_slice() == servers => resolver.clone(),
+            _ => {
+                let resolver = Resolver::for_config(&self.resolver, servers);
+                *configured = Some((servers.to_vec(), resolver.clone()));
+                resolver
+            }
+        }
     }
 
     /// Puts a newly loaded main configuration in force; target files are read again, as the
@@ -190,7 +212,7 @@ impl Inventory {
             ..main.config.clone()
         };
         let prober = Arc::new(
-            Prober::new(self.resolver.clone(), trust)
+            Prober::new(self.resolver_for(&main.config.name_servers), trust)
                 .with_revocation(self.revocation.clone())
                 .with_caches(self.caches.clone()),
         );

@@ -6,8 +6,8 @@
 //!
 //! One file per concern: [`exporter`] (targets, probes, reloads, build), then, per target,
 //! [`probe`], [`chain`], [`tls`], [`revocation`], [`diagnostics`], [`ct`] (Certificate
-//! Transparency) and [`crl_files`] (CRLs read
-//! by file targets), each of [`revocation`] and [`diagnostics`]
+//! Transparency), [`crl_files`] (CRLs read by file targets) and [`dns`] (the CAA check),
+//! each of [`revocation`] and [`diagnostics`]
 //! also with process-wide series (HTTP requests to CA servers, cached CRLs, clock skew), and
 //! [`target_files`]. This file holds what they share (`family`, `base_labels`), the one
 //! registry, and rendering the page; [`labels`] the label controls every sample goes through
@@ -25,6 +25,7 @@ pub mod chain;
 pub mod crl_files;
 pub mod ct;
 pub mod diagnostics;
+pub mod dns;
 pub mod exporter;
 pub mod labels;
 pub mod probe;
@@ -374,6 +375,7 @@ impl Collector for SnapshotCollector {
         ct::encode_target_series(e, s)?;
         crl_files::encode_target_series(e, s)?;
         renewal::encode_target_series(e, s)?;
+        dns::encode_target_series(e, s)?;
         Ok(())
     }
 }

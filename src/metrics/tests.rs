@@ -191,6 +191,14 @@ fn invalid_chain() -> Vec<ProbeResult> {
     first.instance = Some(Instance::Address("192.0.2.20:443".into()));
     first.peer = Some("192.0.2.20:443".parse().unwrap());
     first.phases = vec![(Phase::Total, Duration::from_millis(40))];
+    // The name's CAA records refuse the leaf's CA.
+    first.caa = Some(crate::probe::caa::CaaReport {
+        name: "broken.example".into(),
+        found_at: Some("broken.example".into()),
+        wildcard: false,
+        identities: vec!["ca.example".into()],
+        outcome: Ok(crate::probe::caa::CaaVerdict::NotListed),
+    });
     first.tls = Some(TlsSession {
         version: TlsVersion::Tls12,
         cipher: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into(),
@@ -295,6 +303,17 @@ fn dual_endpoint() -> ProbeResult {
             ProbeFailure::new(ProbeReason::Timeout, "slow"),
         )],
         checked_at: r.finished_at,
+    });
+    // Its CAA check had no answer.
+    r.caa = Some(crate::probe::caa::CaaReport {
+        name: "dual.example".into(),
+        found_at: None,
+        wildcard: false,
+        identities: vec!["ca.example".into()],
+        outcome: Err(crate::failure::Failure::new(
+            crate::probe::caa::CaaReason::DnsServfail,
+            "SERVFAIL",
+        )),
     });
     r
 }

@@ -16,6 +16,7 @@
 //! schemes ([`leaves`], also on connections of their own).
 
 pub mod aia;
+pub mod caa;
 pub mod client_auth;
 pub mod connect;
 pub mod every_address;
@@ -378,10 +379,48 @@ impl Prober {
                 (_, None) => {}
             }
         }
+        self.check_caa(target, result).await;
         match failure {
             Some(f) => Err(f),
             None => Ok(()),
         }
+    }
+}
+
+impl Prober {
+    /// The CAA check ([`caa`]) of a target with `caa: true` whose probe got a leaf, on a budget
+    /// of its own (the target's timeout), as the judgement's network part has.
+    async fn check_caa(&self, target: &Target, result: &mut ProbeResult) {
+        let Some(leaf) = result
+            .chain
+            .as_ref()
+            .and_then(|c| c.certs.first())
+            .filter(|_| target.dns.caa)
+            .cloned()
+        else {
+            return;
+        };
+        let identity = target.dns.caa_identity.as_deref();
+        let check = caa::check(&self.resolver, &target.server_name, &leaf, identity);
+        result.caa = Some(match tokio::time::timeout(target.timeout, check).await {
+            Ok(report) => report,
+            Err(_) => {
+                let (name, wildcard) = caa::start(&target.server_name, &leaf);
+                caa::CaaReport {
+                    name,
+                    found_at: None,
+                    wildcard,
+                    identities: caa::identities(identity, &leaf),
+                    outcome: Err(crate::failure::Failure::new(
+                        caa::CaaReason::DnsTimeout,
+                        format!(
+                            "the CAA lookups took longer than the {} timeout",
+                            humantime::format_duration(target.timeout)
+                        ),
+                    )),
+                }
+            }
+        });
     }
 }
 

@@ -264,6 +264,9 @@ pub struct ProbeResult {
     /// The other leaves the server offers to clients with other signature schemes, when the
     /// extra handshakes ran (endpoints whose handshake got a chain).
     pub leaves: Option<crate::probe::leaves::LeafReport>,
+    /// Whether the name's CAA records still allow the leaf's CA, when the check ran
+    /// (endpoints with `caa: true` whose probe got a leaf).
+    pub caa: Option<crate::probe::caa::CaaReport>,
 }
 
 impl ProbeResult {
@@ -286,6 +289,7 @@ impl ProbeResult {
             crl: None,
             entry: None,
             leaves: None,
+            caa: None,
         }
     }
 

@@ -5,6 +5,7 @@ mod support;
 mod cli;
 mod diagnose;
 mod dns;
+mod dns_checks;
 mod files;
 mod formats;
 mod handshake;

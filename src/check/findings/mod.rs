@@ -2,6 +2,7 @@
 //! do about it. Pure: the same [`ProbeResult`] the exporter serves as metrics goes in, a list
 //! of [`Finding`]s comes out, and the worst severity decides `check`'s exit status.
 
+mod caa;
 mod chain;
 mod chain_errors;
 mod clock;
@@ -119,6 +120,9 @@ pub fn assess(target: &Target, result: &ProbeResult, now: i64, warn_days: f64) -
         legacy::findings(legacy, &mut findings);
     }
     revocation::findings(result, &mut findings);
+    if let Some(report) = &result.caa {
+        caa::findings(report, &mut findings);
+    }
     for (key_type, failure) in result.leaves.iter().flat_map(|l| &l.failures) {
         let f = Finding::new(
             Severity::Note,

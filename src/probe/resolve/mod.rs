@@ -19,6 +19,9 @@ use hickory_resolver::config::{
     ResolverOpts,
 };
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{Name, Record, RecordType};
 use hickory_resolver::{ResolverBuilder, TokioResolver};
 
 use super::reason::{ProbeFailure, ProbeReason};
@@ -63,6 +66,22 @@ impl Resolver {
             }
         };
         Resolver::build(builder, Some(Path::new(SYSTEM_HOSTS)))
+    }
+
+    /// `dns.name_servers` of the configuration: `/etc/hosts` first, as [`Resolver::from_system`],
+    /// then `servers` (over UDP, each at its own port) instead of `/etc/resolv.conf`'s.
+    pub fn configured(servers: &[SocketAddr]) -> Resolver {
+        Resolver::build(Resolver::servers(servers), Some(Path::new(SYSTEM_HOSTS)))
+    }
+
+    /// The resolver for a configuration naming `servers` (`dns.name_servers`): `system` when
+    /// it names none, else [`Resolver::configured`].
+    pub fn for_config(system: &Resolver, servers: &[SocketAddr]) -> Resolver {
+        if servers.is_empty() {
+            system.clone()
+        } else {
+            Resolver::configured(servers)
+        }
     }
 
     /// A resolver that asks only `servers` (over UDP, each at its own port) and does not read
@@ -145,4 +164,67 @@ impl Resolver {
         }
         Ok(addrs)
     }
+
+    /// The records of type `record_type` at `name` (an absolute name; CNAMEs followed, as the
+    /// name servers answer them), for the DNS checks ([`super::caa`]). No record (NXDOMAIN or
+    /// an empty answer) is an empty list; a failure says why, as a [`LookupFailure`].
+    pub async fn lookup_records(
+        &self,
+        name: &str,
+        record_type: RecordType,
+    ) -> Result<Vec<Record>, LookupFailure> {
+        let fqdn = Name::from_ascii(name)
+            .map(|mut n| {
+                n.set_fqdn(true);
+                n
+            })
+            .map_err(|e| LookupFailure::new(LookupReason::Failed, format!("{name}: {e}")))?;
+        match self.inner.lookup(fqdn, record_type).await {
+            Ok(lookup) => Ok(lookup
+                .answers()
+                .iter()
+                .filter(|r| r.record_type() == record_type)
+                .cloned()
+                .collect()),
+            Err(e) if e.is_no_records_found() => Ok(Vec::new()),
+            Err(e) => {
+                let reason = match &e {
+                    NetError::Timeout => LookupReason::Timeout,
+                    NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail)) => {
+                        LookupReason::Servfail
+                    }
+                    _ => LookupReason::Failed,
+                };
+                Err(LookupFailure::new(
+                    reason,
+                    format!("{record_type} {name}: {e}"),
+                ))
+            }
+        }
+    }
 }
+
+/// Why a lookup of the DNS checks failed (the `reason` label of their error series).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LookupReason {
+    /// No name server answered in time.
+    Timeout,
+    /// The resolver answered SERVFAIL (a broken zone, failed DNSSEC validation, unreachable
+    /// authoritative servers).
+    Servfail,
+    /// Any other failure (REFUSED, a malformed answer, no name server to ask).
+    Failed,
+}
+
+impl crate::failure::Reason for LookupReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            LookupReason::Timeout => "dns_timeout",
+            LookupReason::Servfail => "dns_servfail",
+            LookupReason::Failed => "dns_failed",
+        }
+    }
+}
+
+/// A failed lookup: the reason and the resolver's words.
+pub type LookupFailure = crate::failure::Failure<LookupReason>;
