@@ -101,6 +101,11 @@ const NO_DATA_HERE: &[&str] = &[
     "cert_weak_crypto_info",
     // Only for a publicly trusted leaf short of SCTs; these servers' CAs are private.
     "cert_ct_policy_error_info",
+    // Only for targets with `acme_directory:` (ACME Renewal Information); none here.
+    "cert_renewal_window_start_timestamp_seconds",
+    "cert_renewal_window_end_timestamp_seconds",
+    "cert_renewal_explanation_info",
+    "cert_renewal_info_error_info",
     // Present (0) for every endpoint, but panels filter on `== 1`: no server here speaks TLS 1.0.
     "cert_legacy_protocol_enabled",
     // Skew is measured from the Date header of OCSP/CRL/caIssuers answers; none happen here.
