@@ -271,11 +271,7 @@ impl Prober {
     ) -> Result<(), ProbeFailure> {
         let stream = match target.reach.starttls {
             Some(protocol) => {
-                let names = starttls::Names {
-                    server_name: &target.server_name,
-                    helo_name: target.reach.smtp_helo_name.as_ref(),
-                    local: local_ip(&stream),
-                };
+                let names = starttls::Names::of(target, &stream);
                 let start = Instant::now();
                 let upgraded = starttls::upgrade(protocol, stream, names, deadline).await;
                 result.phases.push((Phase::Starttls, start.elapsed()));
@@ -430,15 +426,6 @@ fn finish(result: &mut ProbeResult, started: Instant) {
     // Kept until the next probe of the target: no spare room (the pushes grew it to 8).
     result.phases.shrink_to_fit();
     result.finished_at = SystemTime::now();
-}
-
-/// The local address of a connection (for SMTP's `EHLO` literal); unspecified in the rare case
-/// the socket cannot say.
-fn local_ip(stream: &TcpStream) -> std::net::IpAddr {
-    stream
-        .local_addr()
-        .map(|a| a.ip())
-        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))
 }
 
 /// Runs one phase under the probe deadline and records how long it took.

@@ -285,14 +285,7 @@ async fn open(target: &Target, peer: SocketAddr, deadline: Instant) -> Result<Tc
     }
     match target.reach.starttls {
         Some(protocol) => {
-            let names = starttls::Names {
-                server_name: &target.server_name,
-                helo_name: target.reach.smtp_helo_name.as_ref(),
-                local: stream
-                    .local_addr()
-                    .map(|a| a.ip())
-                    .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
-            };
+            let names = starttls::Names::of(target, &stream);
             starttls::upgrade(protocol, stream, names, deadline)
                 .await
                 .map_err(|e| e.failure.detail)

@@ -27,7 +27,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
 use super::reason::{ProbeFailure, ProbeReason};
-use crate::config::{HeloName, Starttls};
+use crate::config::{HeloName, Starttls, Target};
 
 /// The longest line (or XML tag, or binary message) accepted from the server.
 pub const MAX_LINE: usize = 4096;
@@ -51,6 +51,19 @@ pub struct Names<'a> {
 }
 
 impl Names<'_> {
+    /// What the probe of `target` says over `stream`: its server name, its `smtp_helo_name`,
+    /// and the stream's local address (unspecified when the socket cannot tell).
+    pub fn of<'a>(target: &'a Target, stream: &tokio::net::TcpStream) -> Names<'a> {
+        Names {
+            server_name: &target.server_name,
+            helo_name: target.reach.smtp_helo_name.as_ref(),
+            local: stream
+                .local_addr()
+                .map(|a| a.ip())
+                .unwrap_or(IpAddr::from([0, 0, 0, 0])),
+        }
+    }
+
     /// The `EHLO` argument: the configured name, or the local address as an RFC 5321 address
     /// literal (`[192.0.2.1]`, `[IPv6:2001:db8::1]`), which every server accepts as a client's
     /// name where a bare word is refused (Postfix's `reject_non_fqdn_helo_hostname`).

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use super::{assert_served_over_tls13, check, exporter, Certs, WAIT};
 use crate::support::ports::free_port;
-use crate::support::process::{require, Daemon};
+use crate::support::process::{require, run, Daemon};
 
 const PACKAGES: &str = "slapd ldap-utils";
 
@@ -42,20 +42,6 @@ fn config_ldif(dir: &Path, tls: Option<(&str, &str)>) -> String {
     )
 }
 
-/// Runs `command` to completion; panics with its output when it fails.
-fn run(what: &str, mut command: Command) {
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed: {}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// `slapadd`s the config into `dir/slapd.d` and starts slapd on a free loopback port; returns
 /// it and its address.
 fn start(dir: &Path, tls: Option<(&str, &str)>) -> (Daemon, SocketAddr) {
@@ -64,7 +50,7 @@ fn start(dir: &Path, tls: Option<(&str, &str)>) -> (Daemon, SocketAddr) {
     let ldif = super::write(dir, "config.ldif", &config_ldif(dir, tls));
     let config_dir = dir.join("slapd.d");
     std::fs::create_dir(&config_dir).unwrap();
-    run("slapadd", {
+    run("slapadd", &mut {
         let mut c = Command::new(&slapadd);
         c.args(["-n", "0", "-F"])
             .arg(&config_dir)

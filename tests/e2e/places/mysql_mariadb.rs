@@ -16,24 +16,10 @@ use std::process::Command;
 
 use super::{assert_served_over_tls13, check, exporter, Certs, WAIT};
 use crate::support::ports::free_port;
-use crate::support::process::{is_root, require, Daemon};
+use crate::support::process::{is_root, require, run, Daemon};
 use crate::support::wait::probed_again;
 
 const PACKAGES: &str = "mariadb-server mariadb-client";
-
-/// Runs `command` to completion; panics with its output when it fails.
-fn run(what: &str, mut command: Command) {
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed: {}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Runs `sql` as root over the server's socket. The server opens its TCP port (what the test
 /// waited for) a moment before its socket, so a refused socket is retried for up to 30 s.
@@ -57,7 +43,7 @@ fn sql(client: &Path, socket: &Path, sql: &str) {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     // Not refused (or still refused after 30 s): once more, to fail with the output.
-    run(&format!("mariadb -e {sql:?}"), command());
+    run(&format!("mariadb -e {sql:?}"), &mut command());
 }
 
 #[tokio::test]
@@ -75,7 +61,7 @@ async fn mysql_ssl_request_through_mariadb_refused_allowed_and_without_tls() {
     // As root the server runs as root (`--user=root`); root's account gets an empty password
     // rather than the OS-user check, so the test's client logs in as any user.
     let user: &[&str] = if is_root() { &["--user=root"] } else { &[] };
-    run("mariadb-install-db", {
+    run("mariadb-install-db", &mut {
         let mut c = Command::new(install_db);
         c.arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use super::{advice_of, assert_serves_the_chain, check_config, exporter, Certs, WAIT};
 use crate::support::ports::free_port;
-use crate::support::process::{is_root, read_log, require, Daemon};
+use crate::support::process::{is_root, read_log, require, run, Daemon};
 use crate::support::write;
 
 const PACKAGES: &str = "postfix";
@@ -119,19 +119,6 @@ impl Drop for Postfix {
 
 fn chmod(mode: &str, path: &Path) {
     run("chmod", Command::new("chmod").arg(mode).arg(path));
-}
-
-/// Runs `command` to completion; panics with its output when it fails.
-fn run(what: &str, command: &mut Command) {
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Asserts that `check` reached the certificate of a `check` result over TLS 1.3 and found the

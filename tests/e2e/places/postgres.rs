@@ -8,7 +8,7 @@ use std::process::Command;
 
 use super::{assert_probed_cleanly, exporter, Certs, WAIT};
 use crate::support::ports::free_port;
-use crate::support::process::{is_root, read_log};
+use crate::support::process::{is_root, read_log, run};
 
 const PACKAGES: &str = "postgresql";
 
@@ -41,20 +41,6 @@ fn as_owner(program: &Path) -> Command {
     }
 }
 
-/// Runs `command` to completion; panics with its output when it fails.
-fn run(what: &str, mut command: Command) {
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed: {}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A running cluster; stopped (immediately) when dropped.
 struct Cluster {
     pg_ctl: PathBuf,
@@ -80,19 +66,19 @@ async fn postgres_with_ssl_on() {
     let data = dir.join("data");
     let (chain, key) = certs.write_pem(dir, "db.test");
     if is_root() {
-        run("chown", {
+        run("chown", &mut {
             let mut c = Command::new("chown");
             c.args(["-R", "postgres:postgres"]).arg(dir);
             c
         });
     }
     // The server refuses a key others can read.
-    run("chmod", {
+    run("chmod", &mut {
         let mut c = Command::new("chmod");
         c.arg("0600").arg(&key);
         c
     });
-    run("initdb", {
+    run("initdb", &mut {
         let mut c = as_owner(&bin.join("initdb"));
         c.arg("-D")
             .arg(&data)

@@ -37,6 +37,21 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// Runs `command` to completion (a daemon's set-up tool: `initdb`, `slapadd`, `postfix`, …);
+/// panics with what it printed when it fails, naming it `what`.
+pub fn run(what: &str, command: &mut Command) {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A program's log, for a failure message.
 pub fn read_log(path: &Path) -> String {
     std::fs::read_to_string(path)
