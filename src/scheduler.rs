@@ -448,6 +448,114 @@ async fn run_probe(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::Resolver;
+    use crate::x509::TrustStores;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// Every wait in these tests ends, passing or not, within this.
+    const WAIT: Duration = Duration::from_secs(30);
+
+    fn config(concurrency: usize, targets: &[(&str, std::net::SocketAddr)]) -> Config {
+        let mut yaml = format!(
+            "defaults:\n  interval: 1h\n  timeout: 10m\n  concurrency: {concurrency}\ntargets:\n"
+        );
+        for (name, addr) in targets {
+            yaml.push_str(&format!(
+                "  - name: {name}\n    address: {addr}\n    server_name: shop.test\n    legacy_protocols: false\n"
+            ));
+        }
+        Config::parse(&yaml).unwrap()
+    }
+
+    fn scheduler() -> (Scheduler, Arc<State>, Arc<Prober>) {
+        let state = Arc::new(State::new());
+        let metrics = Arc::new(ExporterMetrics::default());
+        let trust = TrustStores::load(std::iter::empty::<&std::path::Path>()).unwrap();
+        let prober = Arc::new(Prober::new(Resolver::from_system(), trust));
+        (Scheduler::new(state.clone(), metrics), state, prober)
+    }
+
+    async fn accept(listener: &TcpListener) -> TcpStream {
+        tokio::time::timeout(WAIT, listener.accept())
+            .await
+            .expect("the target is probed")
+            .unwrap()
+            .0
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn first_probes_run_at_once_in_order_within_the_limit() {
+        let mut listeners = Vec::new();
+        for _ in 0..3 {
+            listeners.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        }
+        let addrs: Vec<_> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+        let (scheduler, state, prober) = scheduler();
+        scheduler.apply(
+            &config(1, &[("t2", addrs[2]), ("t0", addrs[0]), ("t1", addrs[1])]),
+            prober,
+        );
+        // One probe at a time: each held connection keeps the next target waiting for its slot,
+        // and the targets come in the order they were given.
+        for i in [2, 0, 1] {
+            let mut held = accept(&listeners[i]).await;
+            for (j, other) in listeners.iter().enumerate() {
+                if j != i {
+                    assert!(
+                        futures_util::FutureExt::now_or_never(other.accept()).is_none(),
+                        "t{j} probed while t{i} holds the only slot"
+                    );
+                }
+            }
+            // Closing fails the probe at once, which frees the slot for the next target.
+            let mut byte = [0u8; 1];
+            drop(held.read(&mut byte).await);
+            drop(held);
+        }
+        for name in ["t0", "t1", "t2"] {
+            for _ in 0..300 {
+                if state.get(name).is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert!(state.get(name).is_some(), "{name} has its first result");
+        }
+        scheduler.stop();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reload_cancels_a_removed_targets_probe_and_keeps_the_others() {
+        let gone = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let kept = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (gone_addr, kept_addr) = (gone.local_addr().unwrap(), kept.local_addr().unwrap());
+        let (scheduler, state, prober) = scheduler();
+        scheduler.apply(
+            &config(4, &[("gone", gone_addr), ("kept", kept_addr)]),
+            prober.clone(),
+        );
+        let mut gone_conn = accept(&gone).await;
+        let kept_conn = accept(&kept).await;
+        // Both probes wait for a server hello that never comes (for up to 10 minutes).
+        scheduler.apply(&config(4, &[("kept", kept_addr)]), prober);
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(WAIT, gone_conn.read_to_end(&mut rest)).await;
+        assert!(
+            matches!(read, Ok(Ok(_))),
+            "the removed target's probe is cancelled and its connection closed: {read:?}"
+        );
+        // Its hello may still be unread; what must not be there is the end of the stream.
+        let mut hello = [0u8; 4096];
+        let open = match kept_conn.try_read(&mut hello) {
+            Ok(n) => n > 0,
+            Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+        };
+        assert!(open, "the kept target's probe goes on");
+        assert!(state.get("gone").is_none());
+        assert_eq!(scheduler.shared.lock().targets.len(), 1);
+        scheduler.stop();
+    }
 
     #[test]
     fn phases_are_stable_and_even() {
