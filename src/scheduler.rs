@@ -296,11 +296,11 @@ async fn run_queue(shared: Arc<Shared>) {
                     continue; // removed or changed since it was queued
                 };
                 let prober = entry.prober.clone();
-                let target = due.target.clone();
+                let name = due.target.name.clone();
                 // The probe stores its result under this lock, so it cannot end before its
                 // handle is noted here.
                 let probe = tokio::spawn(run_probe(shared.clone(), prober, due, permit));
-                if let Some(entry) = inner.targets.get_mut(&target.name) {
+                if let Some(entry) = inner.targets.get_mut(&name) {
                     entry.probe = Some(probe.abort_handle());
                 }
             }
