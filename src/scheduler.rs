@@ -1,26 +1,21 @@
 //! Runs every target's probe at its interval, within a global concurrency limit.
 //!
-//! One task keeps a queue of when each target is due, ordered by time; when the earliest is due
-//! it takes a permit of the [`Semaphore`] that caps the probes in flight and starts that probe
-//! as a task of its own, so a slow or dead target only ever delays itself, and holds its permit
-//! for at most its timeout. An idle target is an entry in the queue and one in the map of
-//! targets (about a hundred bytes), not a task with its timer: a hundred thousand targets stay
-//! cheap. A new target (at start, or added by a reload or a target file) is probed at once, so
+//! Each target has its own task, so a slow or dead target only ever delays itself; a
+//! [`Semaphore`] caps the probes in flight, and a dead target holds its permit for at most its
+//! timeout. A new target (at start, or added by a reload or a target file) is probed at once, so
 //! that `/metrics` is complete within one timeout of a start rather than one interval; the
-//! semaphore turns that burst into at most `concurrency` probes at a time, started in the order
-//! the targets were added. After its first probe a target moves to its own slot in the interval
-//! (a stable hash of its name), so later probes are spread evenly instead of every target coming
-//! back at start + interval. [`Scheduler::apply`] reconciles the targets with a new
-//! configuration: unchanged targets keep running (and keep their state), changed ones restart,
-//! removed ones stop (a probe in flight is cancelled and never stored) and lose their series.
+//! semaphore turns that burst into at most `concurrency` probes at a time. After its first probe a
+//! target moves to its own slot in the interval (a stable hash of its name), so later probes are
+//! spread evenly instead of every target coming back at start + interval. [`Scheduler::apply`]
+//! reconciles the running tasks with a new configuration: unchanged targets keep running (and
+//! keep their state), changed ones restart, removed ones stop and lose their series.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Notify, Semaphore};
-use tokio::task::{AbortHandle, JoinHandle};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::config::{Config, Target};
@@ -28,140 +23,55 @@ use crate::metrics::ExporterMetrics;
 use crate::probe::Prober;
 use crate::state::State;
 
-/// The scheduled targets.
+/// The running probe tasks.
 #[derive(Debug)]
 pub struct Scheduler {
-    shared: Arc<Shared>,
-}
-
-/// What the queue's task, the probes and [`Scheduler::apply`] share.
-#[derive(Debug)]
-struct Shared {
     state: Arc<State>,
     metrics: Arc<ExporterMetrics>,
     permits: Arc<Semaphore>,
     /// Where every target's slot in its interval is counted from.
     origin: Instant,
-    /// Told when the queue gets an entry that may be due earlier than the one waited for.
-    wake: Notify,
     inner: Mutex<Inner>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     concurrency: usize,
-    targets: HashMap<String, Entry>,
-    /// When each target that is not being probed is due next; every target is either here or
-    /// being probed, never both.
-    queue: BinaryHeap<Reverse<Due>>,
-    /// Numbers entries (targets and queue entries) so that a removed target's leftovers are
-    /// told from a new target of the same name, and equal times keep the order of insertion.
-    counter: u64,
-    /// The queue's task, started by the first [`Scheduler::apply`].
-    runner: Option<JoinHandle<()>>,
-    stopped: bool,
+    tasks: HashMap<String, Running>,
 }
 
-/// One scheduled target.
 #[derive(Debug)]
-struct Entry {
+struct Running {
     target: Arc<Target>,
-    /// The prober it was added with (a reload that keeps a target keeps its probe as it was).
-    prober: Arc<Prober>,
-    /// Tells this target from an earlier or later one of the same name.
-    generation: u64,
-    /// The probe in flight, if any.
-    probe: Option<AbortHandle>,
+    handle: JoinHandle<()>,
 }
 
-impl Drop for Entry {
+impl Drop for Running {
     fn drop(&mut self) {
-        if let Some(probe) = &self.probe {
-            probe.abort();
-        }
-    }
-}
-
-/// A queue entry: `target` (of `generation`) is due at `at`.
-#[derive(Debug)]
-struct Due {
-    at: Instant,
-    /// Ties at one moment go in the order the entries were queued.
-    seq: u64,
-    generation: u64,
-    first: bool,
-    target: Arc<Target>,
-}
-
-impl PartialEq for Due {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Due {}
-impl PartialOrd for Due {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Due {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
-}
-
-impl Inner {
-    fn next_number(&mut self) -> u64 {
-        self.counter += 1;
-        self.counter
-    }
-
-    fn push(&mut self, at: Instant, generation: u64, first: bool, target: Arc<Target>) {
-        let seq = self.next_number();
-        self.queue.push(Reverse(Due {
-            at,
-            seq,
-            generation,
-            first,
-            target,
-        }));
-    }
-
-    /// Whether `name` is still the target of `generation`.
-    fn current(&self, name: &str, generation: u64) -> Option<&Entry> {
-        self.targets
-            .get(name)
-            .filter(|entry| entry.generation == generation)
+        self.handle.abort();
     }
 }
 
 impl Scheduler {
     pub fn new(state: Arc<State>, metrics: Arc<ExporterMetrics>) -> Scheduler {
         Scheduler {
-            shared: Arc::new(Shared {
-                state,
-                metrics,
-                permits: Arc::new(Semaphore::new(0)),
-                origin: Instant::now(),
-                wake: Notify::new(),
-                inner: Mutex::new(Inner::default()),
-            }),
+            state,
+            metrics,
+            permits: Arc::new(Semaphore::new(0)),
+            origin: Instant::now(),
+            inner: Mutex::new(Inner::default()),
         }
     }
 
     /// The permits that bound probes in flight, shared with on-demand probes.
     pub fn permits(&self) -> Arc<Semaphore> {
-        self.shared.permits.clone()
+        self.permits.clone()
     }
 
-    /// Makes the scheduled targets match `config`; must be called within a tokio runtime.
+    /// Makes the running tasks match `config`; must be called within a tokio runtime.
     pub fn apply(&self, config: &Config, prober: Arc<Prober>) {
-        let shared = &self.shared;
-        let mut inner = shared.lock();
-        if inner.stopped {
-            return;
-        }
-        shared.resize(&mut inner, config.concurrency);
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        self.resize(&mut inner, config.concurrency);
 
         let wanted: HashMap<&str, &Arc<Target>> = config
             .targets
@@ -169,74 +79,50 @@ impl Scheduler {
             .map(|t| (t.name.as_str(), t))
             .collect();
         let stale: Vec<String> = inner
-            .targets
+            .tasks
             .iter()
-            .filter(|(name, entry)| wanted.get(name.as_str()) != Some(&&entry.target))
+            .filter(|(name, running)| wanted.get(name.as_str()) != Some(&&running.target))
             .map(|(name, _)| name.clone())
             .collect();
         for name in &stale {
-            // Cancels its probe in flight; its queue entry is passed over when it comes up.
-            inner.targets.remove(name);
+            inner.tasks.remove(name);
         }
         let added: Vec<String> = config
             .targets
             .iter()
-            .filter(|t| !inner.targets.contains_key(&t.name))
+            .filter(|t| !inner.tasks.contains_key(&t.name))
             .map(|t| t.name.clone())
             .collect();
-        // Before any new target is probed (a probe stores under this lock, too), so that its
-        // first result cannot precede its pending entry.
-        shared.state.retarget(&stale, &added);
-        let now = Instant::now();
+        // Before any new task runs, so that its first result cannot precede its pending entry.
+        self.state.retarget(&stale, &added);
         for target in &config.targets {
-            if inner.targets.contains_key(&target.name) {
+            if inner.tasks.contains_key(&target.name) {
                 continue;
             }
-            let generation = inner.next_number();
-            inner.targets.insert(
+            let handle = tokio::spawn(run_target(
+                target.clone(),
+                prober.clone(),
+                self.state.clone(),
+                self.metrics.clone(),
+                self.permits.clone(),
+                self.origin,
+            ));
+            inner.tasks.insert(
                 target.name.clone(),
-                Entry {
+                Running {
                     target: target.clone(),
-                    prober: prober.clone(),
-                    generation,
-                    probe: None,
+                    handle,
                 },
             );
-            inner.push(now, generation, true, target.clone());
         }
-        // Leftovers of removed targets would otherwise wait in the queue until they come up.
-        if !stale.is_empty() {
-            let queue = std::mem::take(&mut inner.queue);
-            let kept: BinaryHeap<_> = queue
-                .into_iter()
-                .filter(|Reverse(due)| inner.current(&due.target.name, due.generation).is_some())
-                .collect();
-            inner.queue = kept;
-        }
-        shared.metrics.targets.set(inner.targets.len() as i64);
-        if inner.runner.is_none() {
-            inner.runner = Some(tokio::spawn(run_queue(shared.clone())));
-        }
-        drop(inner);
-        shared.wake.notify_one();
+        self.metrics.targets.set(inner.tasks.len() as i64);
     }
 
-    /// Stops every probe and the queue (on shutdown).
+    /// Stops every task (on shutdown).
     pub fn stop(&self) {
-        let mut inner = self.shared.lock();
-        inner.stopped = true;
-        inner.targets.clear();
-        inner.queue.clear();
-        if let Some(runner) = inner.runner.take() {
-            runner.abort();
-        }
-        self.shared.permits.close();
-    }
-}
-
-impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.tasks.clear();
+        self.permits.close();
     }
 
     /// Adjusts the permits to a new concurrency limit.
@@ -258,53 +144,6 @@ impl Shared {
             }
         }
         inner.concurrency = concurrency;
-    }
-}
-
-/// The queue's task: waits until the earliest entry is due, takes a permit, and starts that
-/// target's probe; forever, until the scheduler stops.
-async fn run_queue(shared: Arc<Shared>) {
-    loop {
-        let earliest = shared.lock().queue.peek().map(|Reverse(due)| due.at);
-        match earliest {
-            None => shared.wake.notified().await,
-            Some(at) if at > Instant::now() => {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(at) => {}
-                    _ = shared.wake.notified() => {}
-                }
-            }
-            Some(_) => {
-                // Waits for a slot of the concurrency limit; whatever is earliest once it is
-                // free goes next (a reload may have queued an earlier target meanwhile).
-                let Ok(permit) = shared.permits.clone().acquire_owned().await else {
-                    return; // the scheduler is shutting down
-                };
-                let mut inner = shared.lock();
-                // The entry waited for may have been dropped by a reload meanwhile.
-                if inner
-                    .queue
-                    .peek()
-                    .is_none_or(|Reverse(due)| due.at > Instant::now())
-                {
-                    continue;
-                }
-                let Some(Reverse(due)) = inner.queue.pop() else {
-                    continue;
-                };
-                let Some(entry) = inner.current(&due.target.name, due.generation) else {
-                    continue; // removed or changed since it was queued
-                };
-                let prober = entry.prober.clone();
-                let name = due.target.name.clone();
-                // The probe stores its result under this lock, so it cannot end before its
-                // handle is noted here.
-                let probe = tokio::spawn(run_probe(shared.clone(), prober, due, permit));
-                if let Some(entry) = inner.targets.get_mut(&name) {
-                    entry.probe = Some(probe.abort_handle());
-                }
-            }
-        }
     }
 }
 
@@ -396,53 +235,57 @@ fn later(at: Instant, by: Duration) -> Instant {
         .unwrap_or(at)
 }
 
-/// One probe of `due.target`, with its permit: stores the result and queues the next probe (at
-/// once, then at its slot at least half an interval later, so the second probe comes between
-/// half an interval and one and a half after the first, then every interval), unless the target
-/// was removed or changed meanwhile.
-async fn run_probe(
-    shared: Arc<Shared>,
+/// Probes one target forever: at once, then at its slot at least half an interval later (so the
+/// second probe comes between half an interval and one and a half after the first), then every
+/// interval.
+async fn run_target(
+    target: Arc<Target>,
     prober: Arc<Prober>,
-    due: Due,
-    permit: tokio::sync::OwnedSemaphorePermit,
+    state: Arc<State>,
+    metrics: Arc<ExporterMetrics>,
+    permits: Arc<Semaphore>,
+    origin: Instant,
 ) {
-    let target = due.target;
-    let started = Instant::now();
-    if due.first {
-        // Readiness waits for this probe's result, or at most until its timeout passes.
-        shared
-            .state
-            .first_probe_started(&target.name, later(started, target.longest_probe()));
+    let mut next = Instant::now();
+    let mut first = true;
+    loop {
+        tokio::time::sleep_until(next).await;
+        let Ok(permit) = permits.acquire().await else {
+            return; // the scheduler is shutting down
+        };
+        let started = Instant::now();
+        if first {
+            // Readiness waits for this probe's result, or at most until its timeout passes.
+            state.first_probe_started(&target.name, later(started, target.longest_probe()));
+        }
+        // Boxed, so that an idle target's task is a few hundred bytes rather than the size of
+        // the largest probe state machine: ten thousand waiting tasks stay cheap.
+        let results = Box::pin(prober.probe_all(&target)).await;
+        drop(permit);
+        for result in &results {
+            metrics.record_probe(&target, result);
+            log_probe(&target, result);
+        }
+        state.store(target.clone(), results);
+        if first {
+            // Off the start burst and onto this target's own slot in the interval.
+            first = false;
+            next = next_slot(
+                origin,
+                target.interval,
+                phase(&target.name),
+                later(started, target.interval / 2),
+            );
+        } else {
+            // Keep the cadence from the scheduled start; after a stall, start again from now
+            // rather than firing the missed probes in a burst.
+            next = later(next, target.interval);
+        }
+        let now = Instant::now();
+        if next < now {
+            next = now;
+        }
     }
-    let results = prober.probe_all(&target).await;
-    drop(permit);
-    for result in &results {
-        shared.metrics.record_probe(&target, result);
-        log_probe(&target, result);
-    }
-    let next = if due.first {
-        // Off the start burst and onto this target's own slot in the interval.
-        next_slot(
-            shared.origin,
-            target.interval,
-            phase(&target.name),
-            later(started, target.interval / 2),
-        )
-    } else {
-        // Keep the cadence from the scheduled start; after a stall, start again from now
-        // rather than firing the missed probes in a burst.
-        later(due.at, target.interval)
-    };
-    let next = next.max(Instant::now());
-    let mut inner = shared.lock();
-    match inner.targets.get_mut(&target.name) {
-        Some(entry) if entry.generation == due.generation => entry.probe = None,
-        _ => return, // removed or changed: its series are gone and stay gone
-    }
-    shared.state.store(target.clone(), results);
-    inner.push(next, due.generation, false, target);
-    drop(inner);
-    shared.wake.notify_one();
 }
 
 #[cfg(test)]
