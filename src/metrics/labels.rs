@@ -220,7 +220,7 @@ mod tests {
             ..CertFacts::example(&subject, "CN=Issuer", 4_102_444_800)
         });
         let mut result = ProbeResult::new();
-        result.instance = Some(Instance::File(path.clone()));
+        result.instance = Some(Box::new(Instance::File(path.clone())));
         result.chain = Some(ChainReport {
             in_path: vec![false],
             expiry: Some(cert.not_after),

@@ -261,7 +261,7 @@ pub(crate) fn base_labels<'a>(snapshot: &'a Snapshot, result: &'a ProbeResult) -
     let target = &snapshot.target;
     let mut labels = Vec::with_capacity(4 + target.labels.len());
     labels.push(("target", target.name.as_str()));
-    match (&result.instance, target.cert_files()) {
+    match (result.instance.as_deref(), target.cert_files()) {
         (Some(Instance::File(path)), Some(files)) => {
             labels.push((
                 "file",

@@ -188,7 +188,7 @@ fn valid_endpoint() -> ProbeResult {
 /// second address refused the connection.
 fn invalid_chain() -> Vec<ProbeResult> {
     let mut first = finished();
-    first.instance = Some(Instance::Address("192.0.2.20:443".into()));
+    first.instance = Some(Box::new(Instance::Address("192.0.2.20:443".into())));
     first.peer = Some("192.0.2.20:443".parse().unwrap());
     first.phases = vec![(Phase::Total, Duration::from_millis(40))];
     // The name's CAA records refuse the leaf's CA.
@@ -202,7 +202,7 @@ fn invalid_chain() -> Vec<ProbeResult> {
     first.tls = Some(TlsSession {
         version: TlsVersion::Tls12,
         cipher: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into(),
-        group: String::new(),
+        group: "".into(),
     });
     first.chain = Some(chain(
         vec![cert(
@@ -215,7 +215,7 @@ fn invalid_chain() -> Vec<ProbeResult> {
         true,
     ));
     let mut second = finished();
-    second.instance = Some(Instance::Address("192.0.2.21:443".into()));
+    second.instance = Some(Box::new(Instance::Address("192.0.2.21:443".into())));
     second.phases = vec![(Phase::Connect, Duration::from_millis(1))];
     second.failure = Some(ProbeFailure::new(ProbeReason::ConnectRefused, "refused"));
     vec![first, second]
@@ -224,7 +224,7 @@ fn invalid_chain() -> Vec<ProbeResult> {
 /// A certificate file holding a bundle: one certificate still valid, one lapsed.
 fn file_bundle() -> ProbeResult {
     let mut r = finished();
-    r.instance = Some(Instance::File("/etc/ssl/bundle.pem".into()));
+    r.instance = Some(Box::new(Instance::File("/etc/ssl/bundle.pem".into())));
     r.phases = vec![(Phase::Read, Duration::from_micros(300))];
     r.chain = Some(chain(
         vec![

@@ -35,8 +35,8 @@ pub fn encode_target_series(
         |snap, r, out| {
             if let Some(tls) = r.tls.as_ref().filter(|_| snap.target.metrics.details) {
                 let mut l = base_labels(snap, r);
-                l.push(("cipher", tls.cipher.as_str()));
-                l.push(("group", tls.group.as_str()));
+                l.push(("cipher", &tls.cipher));
+                l.push(("group", &tls.group));
                 out.push((l, 1.0));
             }
         },

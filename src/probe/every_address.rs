@@ -40,7 +40,7 @@ pub async fn probe(prober: &Prober, target: &Target, address: &Address) -> Vec<P
     addrs.dedup();
     let probes = addrs.into_iter().map(|addr| {
         let mut result = ProbeResult::new();
-        result.instance = Some(Instance::Address(addr.to_string()));
+        result.instance = Some(Box::new(Instance::Address(addr.to_string())));
         result.phases = resolution.phases.clone();
         async move {
             if let Err(failure) = prober

@@ -89,7 +89,7 @@ pub(super) async fn judge_chain(
             ),
         }
         result.phases.push((Phase::Aia, took));
-        result.aia = Some(outcome);
+        result.aia = Some(Box::new(outcome));
     }
     result.chain = Some(report);
     let renewal_started = Instant::now();

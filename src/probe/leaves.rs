@@ -362,7 +362,7 @@ pub(super) fn report(main: &ChainReport, discovered: Discovered) -> Option<LeafR
             key_type,
             chain,
             revocation: result.revocation,
-            aia: result.aia,
+            aia: result.aia.map(|aia| *aia),
         });
     }
     others.sort_by_key(|o| o.key_type);

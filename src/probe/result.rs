@@ -1,5 +1,6 @@
 //! The one shape every probe returns, whatever failed: the state the collector renders.
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use crate::x509::ChainReport;
@@ -195,10 +196,11 @@ impl KubeKey {
 pub struct TlsSession {
     /// The protocol version.
     pub version: TlsVersion,
-    /// IANA-style suite name, e.g. `TLS13_AES_128_GCM_SHA256`.
-    pub cipher: String,
+    /// IANA-style suite name, e.g. `TLS13_AES_128_GCM_SHA256` (a static name for every suite
+    /// rustls or the legacy check names, so a stored result holds no copy).
+    pub cipher: Cow<'static, str>,
     /// Key-exchange group, e.g. `X25519`; empty when unknown.
-    pub group: String,
+    pub group: Cow<'static, str>,
 }
 
 /// The entry of a file a result is about, when a file holds several that are reported apart
@@ -230,7 +232,7 @@ pub struct ProbeResult {
     pub finished_at: SystemTime,
     /// Which result of the target this is, when it has several (every resolved address, every
     /// matched file).
-    pub instance: Option<Instance>,
+    pub instance: Option<Box<Instance>>,
     /// The address connected to (`ip:port`), when one was reached.
     pub peer: Option<std::net::SocketAddr>,
     /// Duration of each phase that ran.
@@ -253,14 +255,14 @@ pub struct ProbeResult {
     /// `legacy_protocols` on, once a connection was made).
     pub legacy: Option<crate::probe::legacy::LegacyReport>,
     /// What the caIssuers download found, when the path did not build and the leaf names one.
-    pub aia: Option<crate::probe::aia::AiaOutcome>,
+    pub aia: Option<Box<crate::probe::aia::AiaOutcome>>,
     /// The CA's renewal window for the leaf (RFC 9773), when the target has an ACME
     /// directory.
     pub renewal: Option<crate::probe::renewal::RenewalOutcome>,
     /// The CRL a file target's file holds, instead of certificates.
-    pub crl: Option<CrlFacts>,
+    pub crl: Option<Box<CrlFacts>>,
     /// The entry of the file (`instance`) this result is about, when it has several.
-    pub entry: Option<FileEntry>,
+    pub entry: Option<Box<FileEntry>>,
     /// The other leaves the server offers to clients with other signature schemes, when the
     /// extra handshakes ran (endpoints whose handshake got a chain).
     pub leaves: Option<crate::probe::leaves::LeafReport>,
@@ -297,7 +299,7 @@ impl ProbeResult {
     /// the result of a Kubernetes watch, which holds no chain of its own, that the API server
     /// answers it.
     pub fn success(&self) -> bool {
-        match &self.instance {
+        match self.instance.as_deref() {
             Some(Instance::KubeWatch(_)) => self.failure.is_none(),
             _ => self.chain.is_some() || self.crl.is_some(),
         }
@@ -323,7 +325,7 @@ impl ProbeResult {
             r.client_cert_requested = self.client_cert_requested;
             r.chain = Some(other.chain);
             r.revocation = other.revocation;
-            r.aia = other.aia;
+            r.aia = other.aia.map(Box::new);
             all.push((Some(other.key_type), r));
         }
         all.insert(0, (Some(main), self));

@@ -246,13 +246,20 @@ pub fn session<S>(stream: &TlsStream<S>) -> TlsSession {
     };
     TlsSession {
         version,
+        // rustls's names as its `Debug` writes them, without a copy per probe.
         cipher: conn
             .negotiated_cipher_suite()
-            .map(|s| format!("{:?}", s.suite()))
+            .map(|s| match s.suite().as_str() {
+                Some(name) => name.into(),
+                None => format!("{:?}", s.suite()).into(),
+            })
             .unwrap_or_default(),
         group: conn
             .negotiated_key_exchange_group()
-            .map(|g| format!("{:?}", g.name()))
+            .map(|g| match g.name().as_str() {
+                Some(name) => name.into(),
+                None => format!("{:?}", g.name()).into(),
+            })
             .unwrap_or_default(),
     }
 }

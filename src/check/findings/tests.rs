@@ -122,10 +122,10 @@ fn expiring_within_warn_days_needs_attention() {
 #[test]
 fn missing_intermediate_is_broken_with_the_fix() {
     let mut r = result(&[ChainError::MissingIntermediate], 90);
-    r.aia = Some(crate::probe::aia::AiaOutcome {
+    r.aia = Some(Box::new(crate::probe::aia::AiaOutcome {
         completed_from: vec!["http://ca.example/inter.der".into()],
         error: None,
-    });
+    }));
     let f = assess(&target(), &r, NOW, 28.0);
     assert_eq!(worst(&f), Severity::Broken);
     assert_eq!(f[0].code, "missing_intermediate");
@@ -205,7 +205,7 @@ fn unreachable_is_broken_and_legacy_only_says_why() {
     r.tls = Some(crate::probe::TlsSession {
         version: crate::probe::TlsVersion::Tls10,
         cipher: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA".into(),
-        group: String::new(),
+        group: "".into(),
     });
     let f = assess(&target(), &r, NOW, 28.0);
     assert_eq!(f[0].code, "protocol_version");

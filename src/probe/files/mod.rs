@@ -165,7 +165,7 @@ fn read_one(path: &Path, password: &PasswordFile, trust: &TrustStore) -> Vec<Pro
     let mut result = ProbeResult::new();
     match outcome {
         Err(failure) => result.failure = Some(failure),
-        Ok(Contents::Crl(crl)) => result.crl = Some(crl),
+        Ok(Contents::Crl(crl)) => result.crl = Some(Box::new(crl)),
         Ok(Contents::Certs(decoded)) => judge_into(&mut result, path, &decoded, trust),
         Ok(Contents::Kubeconfig(k)) => return kubeconfig_results(path, k, trust),
     }
@@ -196,7 +196,7 @@ pub fn judge_bytes(bytes: &[u8], what: &str, trust: &TrustStore) -> ProbeResult 
                 format!("{what}: {} ({} bytes)", e.detail(), bytes.len()),
             ))
         }
-        Ok(Contents::Crl(crl)) => result.crl = Some(crl),
+        Ok(Contents::Crl(crl)) => result.crl = Some(Box::new(crl)),
         Ok(Contents::Certs(decoded)) => judge_into(&mut result, Path::new(what), &decoded, trust),
         Ok(Contents::Kubeconfig(_)) => {}
     }
@@ -235,7 +235,7 @@ fn finish(
     read_time: Duration,
     started: Instant,
 ) -> ProbeResult {
-    result.instance = Some(Instance::File(path.display().to_string()));
+    result.instance = Some(Box::new(Instance::File(path.display().to_string())));
     result.phases.push((Phase::Read, read_time));
     result.phases.push((Phase::Total, started.elapsed()));
     result.finished_at = SystemTime::now();
@@ -284,10 +284,10 @@ fn kubeconfig_results(
             Err(failure) => result.failure = Some(failure),
             Ok(decoded) => judge_into(&mut result, path, &decoded, trust),
         }
-        result.entry = Some(FileEntry {
+        result.entry = Some(Box::new(FileEntry {
             label: entry.kind.label(),
             name: entry.name,
-        });
+        }));
         results.push(finish(result, path, read_time, started));
     }
     let file_failure = if results.is_empty() {
@@ -354,7 +354,7 @@ pub(super) fn judge(
 /// a directory that cannot be listed).
 fn unreadable_result(path: &Path, why: &str) -> ProbeResult {
     let mut result = ProbeResult::new();
-    result.instance = Some(Instance::File(path.display().to_string()));
+    result.instance = Some(Box::new(Instance::File(path.display().to_string())));
     result.failure = Some(ProbeFailure::new(
         ProbeReason::FileUnreadable,
         format!("{}: {why}", path.display()),

@@ -34,9 +34,9 @@ pub fn key_result(
     result.failure = outcome
         .1
         .map(|f| ProbeFailure::new(f.reason, format!("{}: {}", where_(), f.detail)));
-    result.instance = Some(Instance::KubeKey(Box::new(KubeKey::new(
+    result.instance = Some(Box::new(Instance::KubeKey(Box::new(KubeKey::new(
         kind, namespace, name, key,
-    ))));
+    )))));
     result.finished_at = SystemTime::now();
     result
 }
@@ -106,7 +106,7 @@ mod tests {
         );
         assert!(r.failure.is_none(), "{:?}", r.failure);
         assert_eq!(r.chain.as_ref().map(|c| c.certs.len()), Some(1));
-        let Some(Instance::KubeKey(key)) = &r.instance else {
+        let Some(Instance::KubeKey(key)) = r.instance.as_deref() else {
             panic!()
         };
         assert_eq!(

@@ -106,7 +106,9 @@ pub async fn list_once(
 /// For one named Secret: its keys' results only, or why there are none (a watch that failed,
 /// or no such Secret with a key that is read).
 fn one_object(results: &mut Vec<ProbeResult>, source: &KubeSource, name: &str) {
-    results.retain(|r| !matches!(r.instance, Some(Instance::KubeWatch(_))) || r.failure.is_some());
+    results.retain(|r| {
+        !matches!(r.instance.as_deref(), Some(Instance::KubeWatch(_))) || r.failure.is_some()
+    });
     if results.is_empty() {
         let namespace = source.namespaces.first().map_or("", String::as_str);
         results.push(watch_result(
@@ -501,7 +503,7 @@ fn results(watches: &[Watch]) -> Vec<ProbeResult> {
 /// The result of one watch: up, or its failure.
 fn watch_result(label: &str, failure: Option<ProbeFailure>) -> ProbeResult {
     let mut result = ProbeResult::new();
-    result.instance = Some(Instance::KubeWatch(label.to_string()));
+    result.instance = Some(Box::new(Instance::KubeWatch(label.to_string())));
     result.failure = failure;
     result.phases.push((Phase::Total, Duration::ZERO));
     result.finished_at = SystemTime::now();

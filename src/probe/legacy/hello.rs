@@ -41,12 +41,12 @@ pub const CIPHER_SUITES: &[(u16, &str)] = &[
 const RENEGOTIATION_SCSV: u16 = 0x00ff;
 
 /// The IANA name of a suite this hello offers, or its number in hex.
-pub fn suite_name(id: u16) -> String {
+pub fn suite_name(id: u16) -> std::borrow::Cow<'static, str> {
     CIPHER_SUITES
         .iter()
         .find(|(known, _)| *known == id)
-        .map(|(_, name)| name.to_string())
-        .unwrap_or_else(|| format!("0x{id:04X}"))
+        .map(|(_, name)| std::borrow::Cow::Borrowed(*name))
+        .unwrap_or_else(|| format!("0x{id:04X}").into())
 }
 
 /// A complete handshake record holding a ClientHello for `version` (0x0301 = TLS 1.0,

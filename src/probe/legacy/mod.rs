@@ -84,7 +84,7 @@ pub struct LegacyHandshake {
     /// The version the server chose (the one offered).
     pub version: LegacyVersion,
     /// IANA name of the suite the server chose.
-    pub cipher: String,
+    pub cipher: std::borrow::Cow<'static, str>,
     /// The certificates it sent, leaf first.
     pub chain: Vec<CertificateDer<'static>>,
 }
@@ -101,7 +101,7 @@ pub struct LegacyReport {
     /// The newest legacy handshake that reached the certificates; only filled when the probe
     /// asked for the chain (its own handshake failed with `protocol_version`), and taken out
     /// by the probe before the report is stored.
-    pub served: Option<LegacyHandshake>,
+    pub served: Option<Box<LegacyHandshake>>,
 }
 
 impl LegacyReport {
@@ -122,9 +122,35 @@ pub struct LegacyCache {
 
 #[derive(Debug, Default)]
 struct CacheInner {
-    entries: HashMap<(String, SocketAddr), (Instant, LegacyReport)>,
+    entries: HashMap<(String, SocketAddr), Cached>,
     /// When entries of targets no longer probed were last dropped.
     swept: Option<Instant>,
+}
+
+/// A conclusive report as the cache keeps it: the two answers and their time, no lists (one
+/// entry per target and address, so a hundred thousand targets keep this many).
+#[derive(Debug, Clone, Copy)]
+struct Cached {
+    /// When it was put, for [`RECHECK`].
+    at: Instant,
+    checked_at: SystemTime,
+    /// Per version of [`LegacyVersion::ALL`], whether the server speaks it, when it answered.
+    enabled: [Option<bool>; 2],
+}
+
+impl Cached {
+    fn report(&self) -> LegacyReport {
+        LegacyReport {
+            enabled: LegacyVersion::ALL
+                .iter()
+                .zip(self.enabled)
+                .filter_map(|(version, on)| on.map(|on| (*version, on)))
+                .collect(),
+            inconclusive: Vec::new(),
+            checked_at: self.checked_at,
+            served: None,
+        }
+    }
 }
 
 impl LegacyCache {
@@ -133,10 +159,12 @@ impl LegacyCache {
         inner
             .entries
             .get(key)
-            .filter(|(at, _)| at.elapsed() < RECHECK)
-            .map(|(_, report)| report.clone())
+            .filter(|cached| cached.at.elapsed() < RECHECK)
+            .map(Cached::report)
     }
 
+    /// Keeps the answers of `report`, which is conclusive (no inconclusive version), without
+    /// its chain.
     fn put(&self, key: (String, SocketAddr), report: &LegacyReport) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         // Forget targets and addresses not probed for a while (removed, or DNS moved on),
@@ -144,14 +172,15 @@ impl LegacyCache {
         if inner.swept.is_none_or(|at| at.elapsed() >= RECHECK) {
             inner
                 .entries
-                .retain(|_, (at, _)| at.elapsed() < 2 * RECHECK);
+                .retain(|_, cached| cached.at.elapsed() < 2 * RECHECK);
             inner.swept = Some(Instant::now());
         }
-        let kept = LegacyReport {
-            served: None,
-            ..report.clone()
+        let kept = Cached {
+            at: Instant::now(),
+            checked_at: report.checked_at,
+            enabled: LegacyVersion::ALL.map(|version| report.speaks(version)),
         };
-        inner.entries.insert(key, (Instant::now(), kept));
+        inner.entries.insert(key, kept);
     }
 }
 
@@ -195,11 +224,11 @@ pub async fn check(
             }) => {
                 report.enabled.push((version, true));
                 if need_chain && !chain.is_empty() {
-                    report.served = Some(LegacyHandshake {
+                    report.served = Some(Box::new(LegacyHandshake {
                         version,
                         cipher: hello::suite_name(cipher_suite),
                         chain,
-                    });
+                    }));
                 }
             }
             Ok(Answer::Refused(why)) => {
@@ -245,11 +274,12 @@ pub(in crate::probe) async fn step(
     result.phases.push((Phase::Legacy, started.elapsed()));
     // The certificates go to the judgement; the snapshot keeps no DER.
     if let Some(served) = report.served.take() {
+        let served = *served;
         captured.chain = served.chain;
         result.tls = Some(TlsSession {
             version: served.version.into(),
             cipher: served.cipher,
-            group: String::new(),
+            group: "".into(),
         });
     }
     result.legacy = Some(report);
@@ -324,17 +354,23 @@ mod tests {
             enabled: vec![(LegacyVersion::Tls10, true), (LegacyVersion::Tls11, false)],
             inconclusive: Vec::new(),
             checked_at: SystemTime::now(),
-            served: Some(LegacyHandshake {
+            served: Some(Box::new(LegacyHandshake {
                 version: LegacyVersion::Tls10,
                 cipher: "x".into(),
                 chain: vec![CertificateDer::from(vec![1, 2, 3])],
-            }),
+            })),
         };
         cache.put(key.clone(), &report);
         let cached = cache.get(&key).unwrap();
         assert_eq!(cached.speaks(LegacyVersion::Tls10), Some(true));
         assert_eq!(cached.speaks(LegacyVersion::Tls11), Some(false));
         assert!(cached.served.is_none());
+        assert_eq!(
+            cached.enabled, report.enabled,
+            "the answers, in their order"
+        );
+        assert!(cached.inconclusive.is_empty());
+        assert_eq!(cached.checked_at, report.checked_at);
         assert!(cache.get(&("other".to_string(), key.1)).is_none());
     }
 }
