@@ -321,8 +321,9 @@ async fn a_forbidden_namespace_beside_an_allowed_one_and_many_pages() {
         )
         .await
         .unwrap();
-    // Many Secrets in `allowed`, read over several pages of 100.
-    const MANY: usize = 450;
+    // Thousands of Secrets in `allowed`, read over several pages of 500 (the API server's
+    // continue tokens between them).
+    const MANY: usize = 2000;
     let (pem, not_after) = cert("many", 45);
     stream::iter(0..MANY)
         .for_each_concurrent(16, |i| {
@@ -341,7 +342,7 @@ async fn a_forbidden_namespace_beside_an_allowed_one_and_many_pages() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = server.kubeconfig(dir.path(), "kubeconfig", LIMITED_TOKEN);
     let h = exporter(&format!(
-        "      kubeconfig: {}\n      namespaces: [allowed, denied]\n      page_size: 100\n",
+        "      kubeconfig: {}\n      namespaces: [allowed, denied]\n      page_size: 500\n",
         kubeconfig.display()
     ))
     .await;
@@ -368,7 +369,7 @@ async fn a_forbidden_namespace_beside_an_allowed_one_and_many_pages() {
         .len();
     assert_eq!(read, MANY, "every Secret of every page");
     assert_eq!(
-        expiry(&m, "allowed", "s0449", "tls.crt"),
+        expiry(&m, "allowed", "s1999", "tls.crt"),
         Some(not_after as f64)
     );
     assert!(!has_secret(&m, "hidden"));
