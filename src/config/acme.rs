@@ -96,11 +96,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
-    fn err(yaml: &str) -> String {
-        Config::parse(yaml)
-            .expect_err("config should be rejected")
-            .to_string()
-    }
+    use crate::config::tests::err;
 
     #[test]
     fn a_target_inherits_the_default_directory_and_may_override_or_turn_it_off() {

@@ -58,11 +58,7 @@ fn check_password_file(path: &Path) -> Result<(), String> {
 mod tests {
     use crate::config::Config;
 
-    fn err(yaml: &str) -> String {
-        Config::parse(yaml)
-            .expect_err("config should be rejected")
-            .to_string()
-    }
+    use crate::config::tests::err;
 
     #[test]
     fn path_target_is_named_after_its_glob_and_has_no_server() {

@@ -28,11 +28,7 @@ pub(super) fn check(url: &str) -> Result<CertUrl, String> {
 mod tests {
     use crate::config::Config;
 
-    fn err(yaml: &str) -> String {
-        Config::parse(yaml)
-            .expect_err("config should be rejected")
-            .to_string()
-    }
+    use crate::config::tests::err;
 
     #[test]
     fn a_url_target_is_named_after_its_url() {

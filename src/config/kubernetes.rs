@@ -231,11 +231,7 @@ fn check_dns_label(name: &str) -> Result<(), &'static str> {
 mod tests {
     use crate::config::{Config, TargetKind};
 
-    fn err(yaml: &str) -> String {
-        Config::parse(yaml)
-            .expect_err("config should be rejected")
-            .to_string()
-    }
+    use crate::config::tests::err;
 
     #[test]
     fn defaults_read_tls_secrets_cluster_wide() {

@@ -388,11 +388,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
-    fn err(yaml: &str) -> String {
-        Config::parse(yaml)
-            .expect_err("config should be rejected")
-            .to_string()
-    }
+    use crate::config::tests::err;
 
     fn settings(yaml: &str) -> Vec<MetricsSettings> {
         Config::parse(yaml)

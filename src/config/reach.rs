@@ -408,11 +408,7 @@ mod tests {
         }
     }
 
-    fn err(yaml: &str) -> String {
-        crate::config::Config::parse(yaml)
-            .expect_err("config should be rejected")
-            .to_string()
-    }
+    use crate::config::tests::err;
 
     /// A certificate and its key as PEM, made by rcgen.
     fn identity() -> (String, String) {

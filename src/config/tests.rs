@@ -2,7 +2,8 @@
 
 use super::*;
 
-fn err(yaml: &str) -> String {
+/// The message a configuration that must be refused gets; shared by every `config` test module.
+pub(super) fn err(yaml: &str) -> String {
     Config::parse(yaml)
         .expect_err("config should be rejected")
         .to_string()
