@@ -505,7 +505,7 @@ fn nginx_serving(
     root: &Path,
     tls: Option<(&Path, &Path)>,
 ) -> (crate::support::process::Daemon, u16) {
-    use crate::support::process::{require, Daemon};
+    use crate::support::process::{require, spawn_nginx};
     let nginx = require("nginx", "nginx-light");
     let port = crate::support::ports::free_port();
     let dir = run.display();
@@ -539,17 +539,13 @@ http {{
         root = root.display()
     );
     let config_path = write(run, "nginx.conf", &config);
-    let mut command = std::process::Command::new(nginx);
-    command.arg("-c").arg(&config_path).args([
-        "-p",
+    let daemon = spawn_nginx(
+        &nginx,
+        &config_path,
         &dir.to_string(),
-        "-e",
-        "stderr",
-        "-g",
-        "daemon off;",
-    ]);
-    let mut daemon = Daemon::spawn("nginx", command, &run.join("nginx.log"));
-    daemon.wait_listening(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+        &run.join("nginx.log"),
+        &[port],
+    );
     (daemon, port)
 }
 

@@ -12,7 +12,7 @@ use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyUsagePurpose,
 
 use crate::support::harness::Harness;
 use crate::support::pki::{Ca, Leaf};
-use crate::support::process::{require, Daemon};
+use crate::support::process::{require, spawn_nginx, Daemon};
 use crate::support::{tls_server, write};
 
 /// Seconds the renewal-information answers ask to be left alone.
@@ -44,17 +44,13 @@ http {{
         www = www.display()
     );
     let config_path = write(run, "nginx.conf", &config);
-    let mut command = std::process::Command::new(nginx);
-    command.arg("-c").arg(&config_path).args([
-        "-p",
+    let daemon = spawn_nginx(
+        &nginx,
+        &config_path,
         &dir.to_string(),
-        "-e",
-        "stderr",
-        "-g",
-        "daemon off;",
-    ]);
-    let mut daemon = Daemon::spawn("nginx", command, &run.join("nginx.log"));
-    daemon.wait_listening(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+        &run.join("nginx.log"),
+        &[port],
+    );
     (daemon, port)
 }
 

@@ -10,7 +10,7 @@ use super::{assert_probed_cleanly, exporter, Certs, WAIT};
 use crate::support::binary::{check_json, check_text};
 use crate::support::pki::{pem_of, LeafSpec};
 use crate::support::ports::free_port;
-use crate::support::process::{require, Daemon};
+use crate::support::process::{require, spawn_nginx, Daemon};
 use crate::support::tls_server;
 use crate::support::write;
 
@@ -64,16 +64,13 @@ http {{
     );
     let config_path = write(run.path(), "nginx.conf", &config);
     let start = |log: &str| {
-        let mut command = Command::new(&nginx);
-        command
-            .arg("-c")
-            .arg(&config_path)
-            .args(["-p", &dir, "-e", "stderr", "-g", "daemon off;"]);
-        let mut daemon = Daemon::spawn("nginx", command, &run.path().join(log));
-        for port in [dual, single] {
-            daemon.wait_listening(SocketAddr::from(([127, 0, 0, 1], port)));
-        }
-        daemon
+        spawn_nginx(
+            &nginx,
+            &config_path,
+            &dir,
+            &run.path().join(log),
+            &[dual, single],
+        )
     };
     let daemon = start("nginx.log");
     // The RSA leaf renewed later, for 45 days.

@@ -2,12 +2,9 @@
 //! `libnginx-mod-mail`). nginx answers STARTTLS before any authentication, so its `auth_http`
 //! points at a loopback port nothing listens on.
 
-use std::net::SocketAddr;
-use std::process::Command;
-
 use super::{assert_probed_cleanly, exporter, Certs, WAIT};
 use crate::support::ports::free_port;
-use crate::support::process::{require, Daemon};
+use crate::support::process::{require, spawn_nginx};
 
 /// Where Debian's `libnginx-mod-mail` installs the module.
 const MAIL_MODULE: &str = "/usr/lib/nginx/modules/ngx_mail_module.so";
@@ -45,15 +42,13 @@ mail {{
 "
     );
     let config_path = super::write(run.path(), "nginx.conf", &config);
-    let mut command = Command::new(nginx);
-    command
-        .arg("-c")
-        .arg(&config_path)
-        .args(["-p", &dir, "-e", "stderr", "-g", "daemon off;"]);
-    let mut daemon = Daemon::spawn("nginx", command, &run.path().join("nginx.log"));
-    for port in [smtp, imap, pop3] {
-        daemon.wait_listening(SocketAddr::from(([127, 0, 0, 1], port)));
-    }
+    let daemon = spawn_nginx(
+        &nginx,
+        &config_path,
+        &dir,
+        &run.path().join("nginx.log"),
+        &[smtp, imap, pop3],
+    );
 
     let targets = format!(
         "  - name: smtp\n    address: 127.0.0.1:{smtp}\n    server_name: mail.test\n    starttls: smtp\n\

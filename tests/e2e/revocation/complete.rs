@@ -6,7 +6,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rcgen::{
@@ -23,7 +22,7 @@ use crate::support::binary::check_json;
 use crate::support::issuer::IssuerServer;
 use crate::support::pki::{aia_extension, Ca, LeafSpec};
 use crate::support::ports::free_port;
-use crate::support::process::{read_log, require, Daemon};
+use crate::support::process::{read_log, require, spawn_nginx, Daemon};
 use crate::support::tls_server::{self, TlsOptions};
 use crate::support::Harness;
 
@@ -69,15 +68,13 @@ http {{
 "
         );
         let config_path = crate::support::write(dir.path(), "nginx.conf", &config);
-        let mut command = Command::new(nginx);
-        command
-            .arg("-c")
-            .arg(&config_path)
-            .args(["-p", &d, "-e", "stderr", "-g", "daemon off;"]);
-        let mut daemon = Daemon::spawn("nginx", command, &dir.path().join("nginx.log"));
-        for port in &ports {
-            daemon.wait_listening(SocketAddr::from(([127, 0, 0, 1], *port)));
-        }
+        let daemon = spawn_nginx(
+            &nginx,
+            &config_path,
+            &d,
+            &dir.path().join("nginx.log"),
+            &ports,
+        );
         Front {
             ports,
             log: dir.path().join("access.log"),

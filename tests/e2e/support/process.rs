@@ -76,6 +76,22 @@ pub struct Daemon {
     log: PathBuf,
 }
 
+/// Starts nginx (`nginx`, Debian's binary) in the foreground on `config` with `prefix` as its
+/// prefix directory, logging to `log`, and waits until it listens on every loopback port of
+/// `ports`. The test's config holds the rest (its pid file, listeners, TLS).
+pub fn spawn_nginx(nginx: &Path, config: &Path, prefix: &str, log: &Path, ports: &[u16]) -> Daemon {
+    let mut command = Command::new(nginx);
+    command
+        .arg("-c")
+        .arg(config)
+        .args(["-p", prefix, "-e", "stderr", "-g", "daemon off;"]);
+    let mut daemon = Daemon::spawn("nginx", command, log);
+    for port in ports {
+        daemon.wait_listening(SocketAddr::from(([127, 0, 0, 1], *port)));
+    }
+    daemon
+}
+
 impl Daemon {
     /// Starts `command` with its output going to `log`.
     pub fn spawn(name: &'static str, mut command: Command, log: &Path) -> Daemon {
