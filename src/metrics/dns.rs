@@ -1,5 +1,6 @@
 //! The DNS-check series per target: whether the name's CAA records still allow the CA that
-//! issued the served leaf ([`crate::probe::caa`]). Written only for targets with `caa: true`.
+//! issued the served leaf ([`crate::probe::caa`]), and, for targets with an ACME directory,
+//! where the CA's CAA identities came from. Written only for targets with `caa: true`.
 
 use std::sync::Arc;
 
@@ -36,6 +37,27 @@ pub fn encode_target_series(
                 l.push(("reason", failure.reason.as_str()));
                 out.push((l, 1.0));
             }
+        },
+    )?;
+    family(
+        e,
+        s,
+        "cert_caa_identity_info",
+        "1 for a CAA-checked target with an ACME directory: where the CA's CAA identities came from (identity_source: config, acme_directory, builtin, none) and, when the directory was asked and gave none, why (directory_reason)",
+        |snap, r, out| {
+            let Some(caa) = r.caa.as_ref() else {
+                return;
+            };
+            let Some(directory) = caa.directory.as_deref() else {
+                return;
+            };
+            let mut l = base_labels(snap, r);
+            l.push(("identity_source", caa.identity_source.as_str()));
+            l.push((
+                "directory_reason",
+                directory.fallback.as_ref().map_or("", |f| f.reason.as_str()),
+            ));
+            out.push((l, 1.0));
         },
     )?;
     Ok(())

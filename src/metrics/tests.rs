@@ -197,6 +197,12 @@ fn invalid_chain() -> Vec<ProbeResult> {
         found_at: Some("broken.example".into()),
         wildcard: false,
         identities: vec!["ca.example".into()],
+        // ... named by its ACME directory's meta.caaIdentities.
+        identity_source: crate::probe::caa::IdentitySource::AcmeDirectory,
+        directory: Some(Box::new(crate::probe::caa::DirectoryNote {
+            url: "https://acme.example/directory".into(),
+            fallback: None,
+        })),
         outcome: Ok(crate::probe::caa::CaaVerdict::NotListed),
     });
     first.tls = Some(TlsSession {
@@ -310,6 +316,19 @@ fn dual_endpoint() -> ProbeResult {
         found_at: None,
         wildcard: false,
         identities: vec!["ca.example".into()],
+        // The table's identity: its ACME directory could not be read.
+        identity_source: crate::probe::caa::IdentitySource::Builtin,
+        directory: Some(Box::new(crate::probe::caa::DirectoryNote {
+            url: "https://acme.example/directory".into(),
+            fallback: Some(crate::failure::Failure::new(
+                crate::probe::caa::DirectoryFallback::Directory(
+                    crate::probe::acme_directory::DirectoryReason::Fetch(
+                        crate::fetch::FetchReason::HttpStatus,
+                    ),
+                ),
+                "500",
+            )),
+        })),
         outcome: Err(crate::failure::Failure::new(
             crate::probe::caa::CaaReason::DnsServfail,
             "SERVFAIL",

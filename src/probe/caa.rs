@@ -5,15 +5,21 @@
 //! covers towards the root, that has one (CNAMEs are followed by the resolver, as for any
 //! lookup; the climb goes through the original name's parents, not the alias target's). A
 //! wildcard leaf (`*.example.com` covering `www.example.com`) is checked from `example.com`,
-//! with `issuewild` properties when the set has any, else `issue`. The CA's CAA identity is the
-//! target's `caa_identity`, else the built-in table by the issuer's organisation ([`IDENTITIES`]);
-//! without either the answer is a reason, not a guess. Nothing here touches the TLS verdict.
+//! with `issuewild` properties when the set has any, else `issue`. The CA's CAA identities are,
+//! in this order ([`choose`]): the target's `caa_identity`; the `meta.caaIdentities` of its ACME
+//! directory (`acme_directory:`, read through [`super::acme_directory`] as the renewal lookup
+//! reads it), when it has one and they can be read; the built-in table by the issuer's
+//! organisation ([`IDENTITIES`]). Without any the answer is a reason, not a guess. Nothing here
+//! touches the TLS verdict.
+
+use std::sync::Arc;
 
 use crate::failure::{Failure, Reason};
 use crate::x509::dn::DnField;
 use crate::x509::facts::CertFacts;
 use hickory_resolver::proto::rr::{RData, RecordType};
 
+use super::acme_directory::{CaaIdentitiesReason, Directory, DirectoryError, DirectoryReason};
 use super::resolve::{LookupReason, Resolver};
 
 /// The CAA identities of public CAs, by the organisation (O) of the leaf's issuer: the issuer
@@ -82,6 +88,83 @@ impl Reason for CaaReason {
     }
 }
 
+/// Where the CA's CAA identities came from (the `identity_source` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdentitySource {
+    /// The target's `caa_identity`.
+    Config,
+    /// The `meta.caaIdentities` of the target's ACME directory.
+    AcmeDirectory,
+    /// The built-in table, by the issuer's organisation.
+    Builtin,
+    /// None of them: the identity is not known.
+    None,
+}
+
+impl IdentitySource {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentitySource::Config => "config",
+            IdentitySource::AcmeDirectory => "acme_directory",
+            IdentitySource::Builtin => "builtin",
+            IdentitySource::None => "none",
+        }
+    }
+
+    /// Where the identities came from, in words (for `check`).
+    pub fn words(self) -> &'static str {
+        match self {
+            IdentitySource::Config => "from caa_identity",
+            IdentitySource::AcmeDirectory => "from the ACME directory's meta.caaIdentities",
+            IdentitySource::Builtin => "from the built-in table",
+            IdentitySource::None => "not known",
+        }
+    }
+}
+
+/// Why the target's ACME directory gave no CAA identities, so the built-in table was asked
+/// (the `directory_reason` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DirectoryFallback {
+    /// The directory could not be read (its fetch's reason, or `bad_directory`).
+    Directory(DirectoryReason),
+    /// The directory has no `meta.caaIdentities`.
+    NoCaaIdentities,
+    /// Its `meta.caaIdentities` is not a list of domain names.
+    BadCaaIdentities,
+}
+
+impl Reason for DirectoryFallback {
+    fn as_str(self) -> &'static str {
+        match self {
+            DirectoryFallback::Directory(r) => r.as_str(),
+            DirectoryFallback::NoCaaIdentities => "no_caa_identities",
+            DirectoryFallback::BadCaaIdentities => "bad_caa_identities",
+        }
+    }
+}
+
+/// The ACME directory of a target with one, as a source of its CA's CAA identities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryNote {
+    /// The directory's URL.
+    pub url: String,
+    /// Why it gave no identities, when it was asked and gave none.
+    pub fallback: Option<Failure<DirectoryFallback>>,
+}
+
+/// The CA's CAA identities and where they came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identities {
+    /// The identities, lower case (empty when not known).
+    pub list: Vec<String>,
+    /// Their source.
+    pub source: IdentitySource,
+    /// The target's ACME directory, when it has one.
+    pub directory: Option<Box<DirectoryNote>>,
+}
+
 /// What the relevant record set says about the leaf's CA.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CaaVerdict {
@@ -119,6 +202,10 @@ pub struct CaaReport {
     pub wildcard: bool,
     /// The CA's identities checked (empty when unknown).
     pub identities: Vec<String>,
+    /// Where they came from.
+    pub identity_source: IdentitySource,
+    /// The target's ACME directory as a source of the identities, when it has one.
+    pub directory: Option<Box<DirectoryNote>>,
     /// The verdict, or why there is none.
     pub outcome: Result<CaaVerdict, Failure<CaaReason>>,
 }
@@ -192,11 +279,8 @@ pub fn decide(set: &[Property], identities: &[String], wildcard: bool) -> Option
     })
 }
 
-/// The CA's CAA identities: `configured`, else the table's entry for the issuer's organisation.
-pub fn identities(configured: Option<&str>, leaf: &CertFacts) -> Vec<String> {
-    if let Some(identity) = configured {
-        return vec![identity.to_string()];
-    }
+/// The CA's CAA identities from the built-in table, by the issuer's organisation.
+pub fn builtin(leaf: &CertFacts) -> Vec<String> {
     let Some(org) = leaf.issuer_fields.get(DnField::O) else {
         return Vec::new();
     };
@@ -205,6 +289,62 @@ pub fn identities(configured: Option<&str>, leaf: &CertFacts) -> Vec<String> {
         .find(|(o, _)| o.eq_ignore_ascii_case(org.trim()))
         .map(|(_, ids)| ids.iter().map(|s| s.to_string()).collect())
         .unwrap_or_default()
+}
+
+/// The CA's CAA identities, in order: `configured`; the `meta.caaIdentities` of the target's
+/// ACME directory at `directory` (`read` is what reading it gave; `None` when it was not read,
+/// as with `configured`); the built-in table by the leaf's issuer organisation.
+pub fn choose(
+    configured: Option<&str>,
+    directory: Option<&str>,
+    read: Option<&Result<Arc<Directory>, DirectoryError>>,
+    leaf: &CertFacts,
+) -> Identities {
+    let mut note = directory.map(|url| {
+        Box::new(DirectoryNote {
+            url: url.to_string(),
+            fallback: None,
+        })
+    });
+    if let Some(identity) = configured {
+        return Identities {
+            list: vec![identity.to_string()],
+            source: IdentitySource::Config,
+            directory: note,
+        };
+    }
+    if let (Some(note), Some(read)) = (note.as_mut(), read) {
+        let fallback = match read {
+            Ok(d) => match &d.caa_identities {
+                Ok(list) => {
+                    return Identities {
+                        list: list.clone(),
+                        source: IdentitySource::AcmeDirectory,
+                        directory: Some(note.clone()),
+                    }
+                }
+                Err(e) => Failure::new(
+                    match e.reason {
+                        CaaIdentitiesReason::Absent => DirectoryFallback::NoCaaIdentities,
+                        CaaIdentitiesReason::Malformed => DirectoryFallback::BadCaaIdentities,
+                    },
+                    e.detail.clone(),
+                ),
+            },
+            Err(e) => Failure::new(DirectoryFallback::Directory(e.reason), e.detail.clone()),
+        };
+        note.fallback = Some(fallback);
+    }
+    let list = builtin(leaf);
+    Identities {
+        source: if list.is_empty() {
+            IdentitySource::None
+        } else {
+            IdentitySource::Builtin
+        },
+        list,
+        directory: note,
+    }
 }
 
 /// Where the check starts for `server_name` and `leaf`: the name itself, unless the leaf covers
@@ -227,22 +367,30 @@ pub fn start(server_name: &str, leaf: &CertFacts) -> (String, bool) {
     (name, false)
 }
 
-/// Runs the check for `server_name`, whose served leaf is `leaf`.
+/// The report of a check that has not looked yet: `outcome` is `NoRecords`.
+pub fn report(server_name: &str, leaf: &CertFacts, identities: Identities) -> CaaReport {
+    let (name, wildcard) = start(server_name, leaf);
+    CaaReport {
+        name,
+        found_at: None,
+        wildcard,
+        identities: identities.list,
+        identity_source: identities.source,
+        directory: identities.directory,
+        outcome: Ok(CaaVerdict::NoRecords),
+    }
+}
+
+/// Runs the check for `server_name`, whose served leaf is `leaf`, for a CA known by
+/// `identities` ([`choose`]).
 pub async fn check(
     resolver: &Resolver,
     server_name: &str,
     leaf: &CertFacts,
-    configured_identity: Option<&str>,
+    identities: Identities,
 ) -> CaaReport {
-    let (name, wildcard) = start(server_name, leaf);
-    let identities = identities(configured_identity, leaf);
-    let mut report = CaaReport {
-        name: name.clone(),
-        found_at: None,
-        wildcard,
-        identities,
-        outcome: Ok(CaaVerdict::NoRecords),
-    };
+    let mut report = report(server_name, leaf, identities);
+    let (name, wildcard) = (report.name.clone(), report.wildcard);
     let mut at = name.as_str();
     let set = loop {
         match resolver
@@ -279,10 +427,16 @@ pub async fn check(
         }
     };
     report.outcome = decide(&set, &report.identities, wildcard).ok_or_else(|| {
+        let directory = match report.directory.as_deref() {
+            Some(DirectoryNote {
+                fallback: Some(f), ..
+            }) => format!(" (the ACME directory gave none: {f})"),
+            _ => String::new(),
+        };
         Failure::new(
             CaaReason::UnknownIdentity,
             format!(
-                "{} restricts issuance, and the CAA identity of the leaf's issuer ({}) is not known: set caa_identity",
+                "{} restricts issuance, and the CAA identity of the leaf's issuer ({}) is not known{directory}: set caa_identity",
                 report.found_at.as_deref().unwrap_or(&name),
                 leaf.issuer_fields.get(DnField::O).unwrap_or("no organisation"),
             ),
@@ -413,18 +567,83 @@ mod tests {
         assert_eq!(decide(&set, &amazon, false), Some(CaaVerdict::Listed));
     }
 
+    fn directory(body: &str) -> Result<Arc<Directory>, DirectoryError> {
+        super::super::acme_directory::parse(&bytes::Bytes::copy_from_slice(body.as_bytes()), "d")
+            .map(Arc::new)
+    }
+
     #[test]
-    fn the_identity_comes_from_config_or_the_issuer_organisation() {
+    fn the_identity_comes_from_config_then_the_directory_then_the_issuer_organisation() {
         let le = leaf(&["www.example.com"], "Let's Encrypt");
-        assert_eq!(identities(None, &le), ids(&["letsencrypt.org"]));
-        assert_eq!(
-            identities(Some("example-ca.test"), &le),
-            ids(&["example-ca.test"])
-        );
-        let google = leaf(&["www.example.com"], "google trust services");
-        assert_eq!(identities(None, &google), ids(&["pki.goog"]));
         let unknown = leaf(&["www.example.com"], "Shop GmbH");
-        assert!(identities(None, &unknown).is_empty());
+        let with_ids = directory(r#"{"meta":{"caaIdentities":["acme-ca.test"]}}"#);
+        let without = directory(r#"{"meta":{}}"#);
+        let bad_ids = directory(r#"{"meta":{"caaIdentities":[1]}}"#);
+        let broken = directory("<html>");
+        let unreachable = Err(DirectoryError::new(
+            DirectoryReason::Fetch(crate::fetch::FetchReason::HttpStatus),
+            "d: 500",
+        ));
+        let url = Some("https://acme.test/dir");
+
+        // No directory: config, else the table (or nothing).
+        let got = choose(None, None, None, &le);
+        assert_eq!(
+            (got.list, got.source),
+            (ids(&["letsencrypt.org"]), IdentitySource::Builtin)
+        );
+        assert_eq!(got.directory, None);
+        let got = choose(Some("example-ca.test"), None, None, &le);
+        assert_eq!(
+            (got.list, got.source),
+            (ids(&["example-ca.test"]), IdentitySource::Config)
+        );
+        let got = choose(None, None, None, &unknown);
+        assert_eq!((got.list.len(), got.source), (0, IdentitySource::None));
+        let google = leaf(&["www.example.com"], "google trust services");
+        assert_eq!(choose(None, None, None, &google).list, ids(&["pki.goog"]));
+
+        // caa_identity wins over the directory (which is not read for it).
+        let got = choose(Some("example-ca.test"), url, None, &le);
+        assert_eq!(got.source, IdentitySource::Config);
+        assert_eq!(got.directory.unwrap().fallback, None);
+
+        // The directory's identities win over the table, known CA or not.
+        for leaf in [&le, &unknown] {
+            let got = choose(None, url, Some(&with_ids), leaf);
+            assert_eq!(
+                (got.list, got.source),
+                (ids(&["acme-ca.test"]), IdentitySource::AcmeDirectory)
+            );
+            let note = got.directory.unwrap();
+            assert_eq!(
+                (note.url.as_str(), note.fallback),
+                ("https://acme.test/dir", None)
+            );
+        }
+
+        // A directory that gives none falls back to the table, saying why.
+        for (read, reason) in [
+            (&without, "no_caa_identities"),
+            (&bad_ids, "bad_caa_identities"),
+            (&broken, "bad_directory"),
+            (&unreachable, "http_status"),
+        ] {
+            let got = choose(None, url, Some(read), &le);
+            assert_eq!(
+                (got.list, got.source),
+                (ids(&["letsencrypt.org"]), IdentitySource::Builtin),
+                "{reason}"
+            );
+            let fallback = got.directory.unwrap().fallback.unwrap();
+            assert_eq!(fallback.reason.as_str(), reason);
+            let got = choose(None, url, Some(read), &unknown);
+            assert_eq!((got.list.len(), got.source), (0, IdentitySource::None));
+            assert_eq!(
+                got.directory.unwrap().fallback.unwrap().reason.as_str(),
+                reason
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
+use super::acme_directory::OneRead;
 use super::result::{Phase, ProbeResult};
 use super::tls::Captured;
 use super::{aia, renewal, Prober};
@@ -26,6 +27,7 @@ pub(super) async fn judge_chain(
     target: &Target,
     captured: &Captured,
     trust: &Arc<TrustStore>,
+    directory: Option<&OneRead<'_>>,
     result: &mut ProbeResult,
 ) {
     let mut report = x509::analyse(
@@ -93,7 +95,7 @@ pub(super) async fn judge_chain(
     }
     result.chain = Some(report);
     let renewal_started = Instant::now();
-    result.renewal = renewal_window(prober, checker.http(), target, captured).await;
+    result.renewal = renewal_window(prober, checker.http(), directory, target, captured).await;
     if result.renewal.is_some() {
         result
             .phases
@@ -101,20 +103,22 @@ pub(super) async fn judge_chain(
     }
 }
 
-/// The leaf's renewal window when the target has an ACME directory (RFC 9773), with a budget
-/// of its own; whatever it says, the chain's verdict stays as judged.
+/// The leaf's renewal window when the target has an ACME directory (RFC 9773; `directory`,
+/// this probe's reading of it), with a budget of its own; whatever it says, the chain's
+/// verdict stays as judged.
 async fn renewal_window(
     prober: &Prober,
     http: &crate::fetch::Fetcher,
+    directory: Option<&OneRead<'_>>,
     target: &Target,
     captured: &Captured,
 ) -> Option<renewal::RenewalOutcome> {
     let leaf = captured.chain.first()?;
-    let directory = renewal::directory_for(&target.acme_directory, leaf)?;
+    let directory = directory?;
     let window = renewal::look_up(
         &prober.caches.renewal,
         http,
-        &directory,
+        directory,
         leaf,
         // The cache's clock is the real one, whatever moment chains are judged at.
         crate::clock::unix_now(),
@@ -124,5 +128,8 @@ async fn renewal_window(
     if let Err(e) = &window {
         tracing::debug!(target_name = %target.name, error = %e, "no renewal window");
     }
-    Some(renewal::RenewalOutcome { directory, window })
+    Some(renewal::RenewalOutcome {
+        directory: directory.url().to_string(),
+        window,
+    })
 }

@@ -309,7 +309,8 @@ pub(super) async fn discover(
                 ..Captured::default()
             };
             let mut scratch = ProbeResult::new();
-            judge::judge_chain(prober, target, &captured, trust, &mut scratch).await;
+            // No directory: the renewal window is the main leaf's only.
+            judge::judge_chain(prober, target, &captured, trust, None, &mut scratch).await;
             (asked, scratch)
         });
     let judged = futures_util::future::join_all(judged).await;

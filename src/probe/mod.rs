@@ -15,6 +15,7 @@
 //! in [`judge`]), and the other certificates a server offers to clients with other signature
 //! schemes ([`leaves`], also on connections of their own).
 
+pub mod acme_directory;
 pub mod aia;
 pub mod caa;
 pub mod client_auth;
@@ -79,8 +80,10 @@ pub struct DiagnosticCaches {
     pub urls: url::UrlCache,
     /// The other leaves each target and address offers.
     pub leaves: leaves::LeafCache,
-    /// ACME directories and renewal windows per certID (RFC 9773).
+    /// Renewal windows per certID (RFC 9773).
     pub renewal: renewal::RenewalCache,
+    /// ACME directories per URL, for the renewal windows and the CAA identities.
+    pub acme_directories: acme_directory::DirectoryCache,
 }
 
 impl Prober {
@@ -336,7 +339,10 @@ impl Prober {
         result
             .phases
             .push((Phase::Handshake, phase_start.elapsed()));
+        // Read at most once in this probe, by the renewal lookup or the CAA check.
+        let mut directory = None;
         if let Some(mut captured) = captured {
+            directory = self.acme_directory(target, captured.chain.first());
             result.client_cert_requested = captured.client_cert_requested;
             legacy::step(
                 self,
@@ -362,7 +368,14 @@ impl Prober {
                             leaves::discover(self, target, peer, &leaf, &trust, budget).await;
                         (found, started.elapsed())
                     };
-                    let judge = judge::judge_chain(self, target, &captured, &trust, result);
+                    let judge = judge::judge_chain(
+                        self,
+                        target,
+                        &captured,
+                        &trust,
+                        directory.as_ref(),
+                        result,
+                    );
                     let ((), (discovered, took)) = tokio::join!(judge, discover);
                     result.phases.push((Phase::Leaves, took));
                     if let Some(main) = &result.chain {
@@ -370,12 +383,13 @@ impl Prober {
                     }
                 }
                 (_, Some(_)) => {
-                    judge::judge_chain(self, target, &captured, &trust, result).await;
+                    judge::judge_chain(self, target, &captured, &trust, directory.as_ref(), result)
+                        .await;
                 }
                 (_, None) => {}
             }
         }
-        self.check_caa(target, result).await;
+        self.check_caa(target, directory.as_ref(), result).await;
         match failure {
             Some(f) => Err(f),
             None => Ok(()),
@@ -384,9 +398,33 @@ impl Prober {
 }
 
 impl Prober {
+    /// This probe's reading of the target's ACME directory (its URL, or the built-in one of
+    /// `leaf`'s CA for `auto`), when it has one and there is an HTTP client (the revocation
+    /// checker's).
+    fn acme_directory(
+        &self,
+        target: &Target,
+        leaf: Option<&rustls_pki_types::CertificateDer<'_>>,
+    ) -> Option<acme_directory::OneRead<'_>> {
+        let http = self.revocation.as_ref()?.http();
+        let url = renewal::directory_for(&target.acme_directory, leaf?)?;
+        Some(acme_directory::OneRead::new(
+            &self.caches.acme_directories,
+            http,
+            url,
+        ))
+    }
+
     /// The CAA check ([`caa`]) of a target with `caa: true` whose probe got a leaf, on a budget
-    /// of its own (the target's timeout), as the judgement's network part has.
-    async fn check_caa(&self, target: &Target, result: &mut ProbeResult) {
+    /// of its own (the target's timeout), as the judgement's network part has. Without
+    /// `caa_identity`, the target's ACME directory (`directory`) is asked for the CA's
+    /// identities — read already in this probe when the renewal lookup ran.
+    async fn check_caa(
+        &self,
+        target: &Target,
+        directory: Option<&acme_directory::OneRead<'_>>,
+        result: &mut ProbeResult,
+    ) {
         let Some(leaf) = result
             .chain
             .as_ref()
@@ -396,25 +434,38 @@ impl Prober {
         else {
             return;
         };
-        let identity = target.dns.caa_identity.as_deref();
-        let check = caa::check(&self.resolver, &target.server_name, &leaf, identity);
+        let configured = target.dns.caa_identity.as_deref();
+        let read = match (directory, configured) {
+            (Some(d), None) => Some(
+                d.get(crate::clock::unix_now(), Instant::now() + target.timeout)
+                    .await,
+            ),
+            _ => None,
+        };
+        let identities = caa::choose(
+            configured,
+            directory.map(acme_directory::OneRead::url),
+            read.as_ref(),
+            &leaf,
+        );
+        let check = caa::check(
+            &self.resolver,
+            &target.server_name,
+            &leaf,
+            identities.clone(),
+        );
         result.caa = Some(match tokio::time::timeout(target.timeout, check).await {
             Ok(report) => report,
             Err(_) => {
-                let (name, wildcard) = caa::start(&target.server_name, &leaf);
-                caa::CaaReport {
-                    name,
-                    found_at: None,
-                    wildcard,
-                    identities: caa::identities(identity, &leaf),
-                    outcome: Err(crate::failure::Failure::new(
-                        caa::CaaReason::DnsTimeout,
-                        format!(
-                            "the CAA lookups took longer than the {} timeout",
-                            humantime::format_duration(target.timeout)
-                        ),
-                    )),
-                }
+                let mut report = caa::report(&target.server_name, &leaf, identities);
+                report.outcome = Err(crate::failure::Failure::new(
+                    caa::CaaReason::DnsTimeout,
+                    format!(
+                        "the CAA lookups took longer than the {} timeout",
+                        humantime::format_duration(target.timeout)
+                    ),
+                ));
+                report
             }
         });
     }

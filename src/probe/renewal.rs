@@ -4,12 +4,13 @@
 //!
 //! Runs after the chain has been judged, with a budget of its own (the target's timeout), and
 //! never changes the chain's verdict: a failure is a [`RenewalReason`] of its own. The
-//! directory is read for its `renewalInfo` URL (kept [`DIRECTORY_KEEP`]); the leaf's answer
-//! is `GET renewalInfo/<certID>`, kept per certID for as long as its `Retry-After` says
-//! (between [`MIN_RETRY_AFTER`] and [`MAX_RETRY_AFTER`]; [`DEFAULT_RETRY_AFTER`] without
-//! one), even when it does not parse. A directory without `renewalInfo` is believed for
-//! [`NOT_OFFERED_KEEP`]. A request that got no answer (unreachable, an HTTP error status, too
-//! large) is not kept: the next probe asks again. Both documents are capped at [`MAX_BYTES`].
+//! directory is read for its `renewalInfo` URL through [`super::acme_directory`] (the same
+//! reading the CAA check uses for `meta.caaIdentities`; kept a day, an hour without
+//! `renewalInfo`); the leaf's answer is `GET renewalInfo/<certID>`, kept per certID for as
+//! long as its `Retry-After` says (between [`MIN_RETRY_AFTER`] and [`MAX_RETRY_AFTER`];
+//! [`DEFAULT_RETRY_AFTER`] without one), even when it does not parse. A request that got no
+//! answer (unreachable, an HTTP error status, too large) is not kept: the next probe asks
+//! again. Both documents are capped at [`MAX_BYTES`].
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -18,23 +19,20 @@ use rustls_pki_types::CertificateDer;
 use tokio::time::Instant;
 use x509_parser::extensions::ParsedExtension;
 
+use super::acme_directory::{self, DirectoryError, DirectoryReason, OneRead};
 use crate::config::{acme, AcmeDirectory};
 use crate::failure::{Failure, Reason};
 use crate::fetch::{Cache, FetchReason, Fetcher, Stored};
 
 /// The most bytes a directory or a renewal-information answer may have (real ones are well
 /// under a KiB).
-pub const MAX_BYTES: u64 = 64 * 1024;
-/// How long a directory's `renewalInfo` URL is reused, in seconds.
-pub const DIRECTORY_KEEP: i64 = 24 * 3600;
+pub const MAX_BYTES: u64 = acme_directory::MAX_BYTES;
 /// The least time an answer is kept, whatever its `Retry-After` says (a `0` must not make
 /// every probe ask the CA).
 pub const MIN_RETRY_AFTER: i64 = 10;
 /// The most time an answer is kept: a CA that revokes early announces it through this
 /// window, so it is asked at least daily.
 pub const MAX_RETRY_AFTER: i64 = 24 * 3600;
-/// How long a directory without a `renewalInfo` URL is believed, in seconds.
-pub const NOT_OFFERED_KEEP: i64 = 3600;
 /// How long an answer without a usable `Retry-After` is kept.
 pub const DEFAULT_RETRY_AFTER: i64 = 6 * 3600;
 
@@ -123,11 +121,10 @@ pub struct RenewalOutcome {
     pub window: Result<RenewalWindow, RenewalError>,
 }
 
-/// The directories' `renewalInfo` URLs and the answers per renewal-info URL and certID; shared
-/// by every target, across reloads.
+/// The answers per renewal-info URL and certID; shared by every target, across reloads (the
+/// directories are kept by [`acme_directory::DirectoryCache`]).
 #[derive(Debug, Default)]
 pub struct RenewalCache {
-    directories: Cache<String, Result<String, RenewalError>>,
     windows: Cache<String, Result<RenewalWindow, RenewalError>>,
 }
 
@@ -197,39 +194,22 @@ pub fn directory_for(setting: &AcmeDirectory, leaf: &CertificateDer<'_>) -> Opti
     }
 }
 
-/// Asks `directory` for the renewal window of `leaf`, through `cache`, before `deadline`;
-/// `now` is Unix seconds.
+/// Asks `directory` (this probe's reading of it) for the renewal window of `leaf`, through
+/// `cache`, before `deadline`; `now` is Unix seconds.
 pub async fn look_up(
     cache: &RenewalCache,
     http: &Fetcher,
-    directory: &str,
+    directory: &OneRead<'_>,
     leaf: &CertificateDer<'_>,
     now: i64,
     deadline: Instant,
 ) -> Result<RenewalWindow, RenewalError> {
     let (id, _, _) = leaf_facts(leaf)?;
-    let base = cache
-        .directories
-        .get(&directory.to_string(), now, |_| async {
-            let (body, _) = http
-                .get_acme(directory, MAX_BYTES, deadline)
-                .await
-                .map_err(fetch_error)?;
-            let url = renewal_info_url(&body, directory);
-            // A directory without renewalInfo is an answer too; asked again sooner.
-            let keep = if url.is_ok() {
-                DIRECTORY_KEEP
-            } else {
-                NOT_OFFERED_KEEP
-            };
-            Ok::<_, RenewalError>(Stored {
-                value: url,
-                fresh_until: now + keep,
-                // A directory that fails to answer later still names the same URL.
-                usable_until: Some(now + 7 * DIRECTORY_KEEP),
-            })
-        })
-        .await??;
+    let read = directory
+        .get(now, deadline)
+        .await
+        .map_err(directory_error)?;
+    let base = renewal_info_url(read.renewal_info.as_deref(), directory.url())?;
     let url = format!("{}/{id}", base.trim_end_matches('/'));
     cache
         .windows
@@ -248,25 +228,21 @@ pub async fn look_up(
         .await?
 }
 
+fn directory_error(e: DirectoryError) -> RenewalError {
+    let reason = match e.reason {
+        DirectoryReason::Fetch(f) => RenewalReason::Fetch(f),
+        DirectoryReason::BadDirectory => RenewalReason::BadDirectory,
+    };
+    RenewalError::new(reason, e.detail)
+}
+
 fn fetch_error(e: Failure<FetchReason>) -> RenewalError {
     RenewalError::new(RenewalReason::Fetch(e.reason), e.detail)
 }
 
-/// The `renewalInfo` URL of a directory document.
-fn renewal_info_url(body: &Bytes, directory: &str) -> Result<String, RenewalError> {
-    let doc: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        RenewalError::new(
-            RenewalReason::BadDirectory,
-            format!("{directory}: not a JSON ACME directory: {e}"),
-        )
-    })?;
-    let Some(object) = doc.as_object() else {
-        return Err(RenewalError::new(
-            RenewalReason::BadDirectory,
-            format!("{directory}: an ACME directory is a JSON object"),
-        ));
-    };
-    match object.get("renewalInfo").and_then(|v| v.as_str()) {
+/// The `renewalInfo` URL of a directory, from its `renewalInfo` value.
+fn renewal_info_url(value: Option<&str>, directory: &str) -> Result<String, RenewalError> {
+    match value {
         Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
             Ok(url.to_string())
         }
@@ -401,22 +377,24 @@ mod tests {
 
     #[test]
     fn a_directory_without_renewal_info_says_so() {
-        let ok =
-            Bytes::from_static(br#"{"newNonce":"x","renewalInfo":"https://acme.example/ari"}"#);
         assert_eq!(
-            renewal_info_url(&ok, "d").unwrap(),
+            renewal_info_url(Some("https://acme.example/ari"), "d").unwrap(),
             "https://acme.example/ari"
         );
-        let none = Bytes::from_static(br#"{"newNonce":"https://acme.example/nonce"}"#);
-        assert_eq!(
-            renewal_info_url(&none, "d").unwrap_err().reason,
-            RenewalReason::NoRenewalInfo
-        );
-        let bad = Bytes::from_static(b"[1,2]");
-        assert_eq!(
-            renewal_info_url(&bad, "d").unwrap_err().reason,
-            RenewalReason::BadDirectory
-        );
+        for value in [None, Some("ftp://acme.example/ari")] {
+            assert_eq!(
+                renewal_info_url(value, "d").unwrap_err().reason,
+                RenewalReason::NoRenewalInfo
+            );
+        }
+        // A directory that cannot be read is the renewal lookup's reason.
+        let e = directory_error(DirectoryError::new(DirectoryReason::BadDirectory, "x"));
+        assert_eq!(e.reason, RenewalReason::BadDirectory);
+        let e = directory_error(DirectoryError::new(
+            DirectoryReason::Fetch(FetchReason::Timeout),
+            "x",
+        ));
+        assert_eq!(e.reason.as_str(), "timeout");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::{Finding, Severity};
 use crate::failure::Reason;
-use crate::probe::caa::{CaaReason, CaaReport, CaaVerdict};
+use crate::probe::caa::{CaaReason, CaaReport, CaaVerdict, DirectoryNote};
 
 /// What the CAA check found (targets with `caa: true`).
 pub(super) fn findings(caa: &CaaReport, findings: &mut Vec<Finding>) {
@@ -12,7 +12,7 @@ pub(super) fn findings(caa: &CaaReport, findings: &mut Vec<Finding>) {
     } else {
         "issue"
     };
-    let identities = caa.identities.join(", ");
+    let identities = identities(caa);
     let finding = match &caa.outcome {
         Ok(CaaVerdict::NoRecords) => Finding::new(
             Severity::Ok,
@@ -54,7 +54,7 @@ pub(super) fn findings(caa: &CaaReport, findings: &mut Vec<Finding>) {
             let advice = match failure.reason {
                 CaaReason::UnknownIdentity => {
                     "set caa_identity: to the issuer domain the CA documents for CAA (its CP/CPS, \
-                     section 4.2), e.g. letsencrypt.org"
+                     section 4.2, or its ACME directory's meta.caaIdentities), e.g. letsencrypt.org"
                 }
                 CaaReason::DnsTimeout | CaaReason::DnsServfail | CaaReason::DnsFailed => {
                     "a CA whose CAA lookup fails must refuse to issue: check the zone's name \
@@ -76,10 +76,33 @@ pub(super) fn findings(caa: &CaaReport, findings: &mut Vec<Finding>) {
     findings.push(finding);
 }
 
+/// The CA's identities and where they came from, with why the ACME directory gave none
+/// when it was asked.
+fn identities(caa: &CaaReport) -> String {
+    let mut out = format!(
+        "{}, {}",
+        caa.identities.join(", "),
+        caa.identity_source.words()
+    );
+    if let Some(DirectoryNote {
+        url,
+        fallback: Some(f),
+    }) = caa.directory.as_deref()
+    {
+        out.push_str(&format!(
+            "; the ACME directory {url} gave none ({}): {}",
+            f.reason.as_str(),
+            f.detail
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::failure::Failure;
+    use crate::probe::caa::{DirectoryFallback, IdentitySource};
 
     fn report(outcome: Result<CaaVerdict, Failure<CaaReason>>) -> CaaReport {
         CaaReport {
@@ -87,6 +110,8 @@ mod tests {
             found_at: Some("example.com".into()),
             wildcard: false,
             identities: vec!["letsencrypt.org".into()],
+            identity_source: IdentitySource::Builtin,
+            directory: None,
             outcome,
         }
     }
@@ -126,6 +151,13 @@ mod tests {
             let f = one(&report(Ok(v)));
             assert_eq!((f.severity, f.code), (Severity::Ok, "caa_allowed"));
         }
+        let f = one(&report(Ok(CaaVerdict::Listed)));
+        assert!(
+            f.message
+                .contains("(letsencrypt.org, from the built-in table)"),
+            "{}",
+            f.message
+        );
         let f = one(&report(Err(Failure::new(CaaReason::UnknownIdentity, "x"))));
         assert_eq!((f.severity, f.code), (Severity::Note, "caa_unknown"));
         assert!(f.advice.unwrap().contains("caa_identity"));
@@ -134,5 +166,43 @@ mod tests {
             "SERVFAIL",
         ))));
         assert!(f.message.contains("dns_servfail"), "{}", f.message);
+    }
+
+    #[test]
+    fn the_finding_names_where_the_identity_came_from() {
+        let mut r = report(Ok(CaaVerdict::Listed));
+        r.identities = vec!["acme-ca.test".into()];
+        r.identity_source = IdentitySource::AcmeDirectory;
+        r.directory = Some(Box::new(DirectoryNote {
+            url: "https://acme.test/dir".into(),
+            fallback: None,
+        }));
+        let f = one(&r);
+        assert!(
+            f.message
+                .contains("(acme-ca.test, from the ACME directory's meta.caaIdentities)"),
+            "{}",
+            f.message
+        );
+        // A directory that gave none: the table's identity, and why not the directory's.
+        let mut r = report(Ok(CaaVerdict::NotListed));
+        r.directory = Some(Box::new(DirectoryNote {
+            url: "https://acme.test/dir".into(),
+            fallback: Some(Failure::new(
+                DirectoryFallback::NoCaaIdentities,
+                "no meta.caaIdentities",
+            )),
+        }));
+        let f = one(&r);
+        assert!(
+            f.message.contains(
+                "letsencrypt.org, from the built-in table; the ACME directory https://acme.test/dir gave none (no_caa_identities)"
+            ),
+            "{}",
+            f.message
+        );
+        r.identity_source = IdentitySource::Config;
+        r.directory = None;
+        assert!(one(&r).message.contains("from caa_identity"));
     }
 }
