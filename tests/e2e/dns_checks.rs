@@ -38,15 +38,15 @@ critical IN CAA 128 tbs \"unknown\"\n\
 critical IN CAA 0 issue \"ca.example\"\n";
 
 /// knotd and unbound, stopped on drop.
-struct NameServers {
+pub(crate) struct NameServers {
     /// Where unbound answers: what the exporter asks.
-    resolver: SocketAddr,
+    pub(crate) resolver: SocketAddr,
     _unbound: Daemon,
     _knot: Daemon,
     _dir: tempfile::TempDir,
 }
 
-fn start_name_servers() -> NameServers {
+pub(crate) fn start_name_servers() -> NameServers {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
     write(dir.path(), "test.zone", ZONE);

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod caa_acme;
 mod cli;
 mod diagnose;
 mod dns;

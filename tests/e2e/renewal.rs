@@ -20,7 +20,7 @@ const RETRY_AFTER: u32 = 10;
 
 /// Starts nginx on a free loopback port serving `www`, renewal-information answers with
 /// `Retry-After`; its access log is `run/access.log`.
-fn nginx(run: &Path, www: &Path) -> (Daemon, u16) {
+pub(crate) fn nginx(run: &Path, www: &Path) -> (Daemon, u16) {
     let nginx = require("nginx", "nginx-light");
     let port = crate::support::ports::free_port();
     let dir = run.display();
@@ -72,7 +72,7 @@ fn leaf_with_serial(ca: &Ca, serial: &[u8]) -> Leaf {
 }
 
 /// The CA's subjectKeyIdentifier: what its leaves' authorityKeyIdentifier carries.
-fn subject_key_id(ca: &Ca) -> Vec<u8> {
+pub(crate) fn subject_key_id(ca: &Ca) -> Vec<u8> {
     let (_, cert) = x509_parser::parse_x509_certificate(&ca.der).expect("CA parses");
     cert.extensions()
         .iter()
@@ -91,7 +91,7 @@ fn window_json(start: &str, end: &str, explanation: Option<&str>) -> String {
 }
 
 /// Requests in the access log whose path starts with `path`.
-fn requests(run: &Path, path: &str) -> usize {
+pub(crate) fn requests(run: &Path, path: &str) -> usize {
     let log = std::fs::read_to_string(run.join("access.log")).unwrap_or_default();
     log.lines()
         .filter(|l| l.contains(&format!("\"GET {path}")))
