@@ -612,3 +612,70 @@ async fn tlsa_records_match_the_served_chain_and_say_whether_dnssec_validated_th
     );
     h.stop().await;
 }
+
+/// A resolver that answers wrongly, as no real one can be made to: a datagram that does not
+/// decode, an answer to another question, and a stray answer with another id before the real
+/// one. Each is told by the name asked; the first two are `dns_malformed`, the stray answer is
+/// skipped and the real (empty) one read.
+#[tokio::test]
+async fn answers_that_do_not_answer_the_query_are_malformed_and_strays_are_skipped() {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let resolver = socket.local_addr().unwrap();
+    let _task = crate::support::server::Task::spawn(async move {
+        let mut buf = [0u8; 512];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            let query = &buf[..n];
+            // The query echoed as an answer: QR set, NOERROR, no records.
+            let mut echo = query.to_vec();
+            echo[2] |= 0x80;
+            let contains = |word: &[u8]| query.windows(word.len()).any(|w| w == word);
+            if contains(b"garbage") {
+                let _ = socket
+                    .send_to(&[query[0], query[1], 0x81, 0x80, 0xff], from)
+                    .await;
+            } else if contains(b"other") {
+                // One letter of the name changed: an answer to another question.
+                let at = query.windows(5).position(|w| w == b"other").unwrap();
+                echo[at] = b'x';
+                let _ = socket.send_to(&echo, from).await;
+            } else {
+                // Another id, and another question: read, it would be malformed.
+                let mut stray = echo.clone();
+                stray[1] ^= 0x01;
+                let at = query.windows(5).position(|w| w == b"stray").unwrap();
+                stray[at] = b'x';
+                let _ = socket.send_to(&stray, from).await;
+                let _ = socket.send_to(&echo, from).await;
+            }
+        }
+    });
+    let root = Ca::root("DANE Malformed Root");
+    let leaf = root.leaf(&LeafSpec::new("garbage.test", 90).names(&[
+        "garbage.test",
+        "other.test",
+        "stray.test",
+    ]));
+    let server = tls_server::serve_leaf(&leaf).await;
+    let dir = root.in_temp_dir();
+    let port = server.addr.port();
+    let yaml = config(
+        resolver,
+        &dir.path().join("ca.pem"),
+        &[
+            dane_target("garbage", port, "garbage.test"),
+            dane_target("other", port, "other.test"),
+            dane_target("stray", port, "stray.test"),
+        ]
+        .concat(),
+    );
+    let h = Harness::start_in(dir, &yaml).await;
+    let m = probed_twice(&h, &["garbage", "other", "stray"], Duration::from_secs(60)).await;
+    let error = |t: &str| m.reasons("cert_dane_error_info", t);
+    assert_eq!(error("garbage"), ["dns_malformed"], "{}", m.text);
+    assert_eq!(error("other"), ["dns_malformed"], "{}", m.text);
+    assert_eq!(error("stray"), ["no_records"], "{}", m.text);
+    for t in ["garbage", "other", "stray"] {
+        assert_eq!(m.value("cert_chain_valid", &[("target", t)]), 1.0, "{t}");
+    }
+    h.stop().await;
+}
