@@ -143,8 +143,11 @@ pub struct TlsaAnswer {
     pub records: Vec<Association>,
 }
 
-/// The TLSA records at `name`, asking `servers` in order, [`ATTEMPTS`] rounds; the first
-/// server that answers other than SERVFAIL or not at all decides.
+/// The TLSA records at `name`, asking `servers` in order, [`ATTEMPTS`] rounds: the first
+/// answer with records, or saying there are none (NXDOMAIN, an empty answer), decides; any
+/// other failure (a timeout, SERVFAIL, REFUSED, a malformed answer, a refused port) moves on
+/// to the next server. When none decides, the reason is the most telling failure seen
+/// ([`rank`]: a SERVFAIL over a malformed answer over other failures over a timeout).
 pub async fn lookup(servers: &[SocketAddr], name: &str) -> Result<TlsaAnswer, Failure<DaneReason>> {
     let qname = Name::from_ascii(name)
         .map(|mut n| {
@@ -156,22 +159,39 @@ pub async fn lookup(servers: &[SocketAddr], name: &str) -> Result<TlsaAnswer, Fa
         DaneReason::DnsFailed,
         "no name server to ask (dns.name_servers is empty and /etc/resolv.conf names none)",
     );
+    let mut tried = 0;
     for _ in 0..ATTEMPTS {
         for server in servers {
             match exchange(*server, &qname).await {
                 Ok(answer) => return Ok(answer),
                 Err(e) => {
                     let again =
-                        matches!(e.reason, DaneReason::DnsTimeout | DaneReason::DnsServfail);
-                    last = Failure::new(e.reason, format!("TLSA {name} at {server}: {}", e.detail));
+                        !matches!(e.reason, DaneReason::DnsNxdomain | DaneReason::NoRecords);
+                    let failure =
+                        Failure::new(e.reason, format!("TLSA {name} at {server}: {}", e.detail));
                     if !again {
-                        return Err(last);
+                        return Err(failure);
                     }
+                    if tried == 0 || rank(failure.reason) >= rank(last.reason) {
+                        last = failure;
+                    }
+                    tried += 1;
                 }
             }
         }
     }
     Err(last)
+}
+
+/// How much a failure tells, for the one [`lookup`] reports when every server failed.
+fn rank(reason: DaneReason) -> u8 {
+    match reason {
+        DaneReason::DnsTimeout => 0,
+        DaneReason::DnsFailed => 1,
+        DaneReason::DnsMalformed => 2,
+        DaneReason::DnsServfail => 3,
+        DaneReason::DnsNxdomain | DaneReason::NoRecords => 4,
+    }
 }
 
 /// One query to `server`: UDP, then TCP when truncated.

@@ -616,7 +616,7 @@ async fn tlsa_records_match_the_served_chain_and_say_whether_dnssec_validated_th
 /// A resolver that answers wrongly, as no real one can be made to: a datagram that does not
 /// decode, an answer to another question, and a stray answer with another id before the real
 /// one. Each is told by the name asked; the first two are `dns_malformed`, the stray answer is
-/// skipped and the real (empty) one read.
+/// skipped and the real (empty) one read. A closed port is asked first, and passed over.
 #[tokio::test]
 async fn answers_that_do_not_answer_the_query_are_malformed_and_strays_are_skipped() {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -668,6 +668,17 @@ async fn answers_that_do_not_answer_the_query_are_malformed_and_strays_are_skipp
         ]
         .concat(),
     );
+    // A closed port first (the kernel refuses the datagram): the lookup moves on to the next
+    // server, and its failure is the more telling one.
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let yaml = yaml.replace(
+        &format!("name_servers: [\"{resolver}\"]"),
+        &format!("name_servers: [\"{closed}\", \"{resolver}\"]"),
+    );
+    assert!(yaml.contains(&closed.to_string()), "{yaml}");
     let h = Harness::start_in(dir, &yaml).await;
     let m = probed_twice(&h, &["garbage", "other", "stray"], Duration::from_secs(60)).await;
     let error = |t: &str| m.reasons("cert_dane_error_info", t);
