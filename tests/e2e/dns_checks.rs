@@ -44,9 +44,9 @@ critical IN CAA 128 tbs \"unknown\"\n\
 critical IN CAA 0 issue \"ca.example\"\n";
 
 /// knotd and unbound, stopped on drop.
-struct NameServers {
+pub(crate) struct NameServers {
     /// Where unbound answers: what the exporter asks.
-    resolver: SocketAddr,
+    pub(crate) resolver: SocketAddr,
     _unbound: Daemon,
     _knot: Daemon,
     _dir: tempfile::TempDir,
@@ -55,10 +55,10 @@ struct NameServers {
 /// The zones knotd serves besides [`ZONE`]: records added to `test.`, the unsigned zone
 /// `plain.` and the zone `bogus.`, signed, whose key unbound is given wrong.
 #[derive(Default)]
-struct Zones {
-    test: String,
-    plain: String,
-    bogus: String,
+pub(crate) struct Zones {
+    pub(crate) test: String,
+    pub(crate) plain: String,
+    pub(crate) bogus: String,
 }
 
 /// A zone file for `origin` with an SOA, an NS and `records`.
@@ -89,7 +89,7 @@ fn ksk(kdig: &Path, knot: SocketAddr, zone: &str) -> String {
 /// knotd serving `test.` (DNSSEC-signed by knotd: ECDSA P-256 keys of its own in the temp dir),
 /// `plain.` (unsigned) and `bogus.` (signed); unbound validating, with test.'s KSK as the trust
 /// anchor of `test.` and, to make `bogus.` fail validation, of `bogus.` too.
-fn start_name_servers(zones: &Zones) -> NameServers {
+pub(crate) fn start_name_servers(zones: &Zones) -> NameServers {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
     write(dir.path(), "test.zone", &format!("{ZONE}{}", zones.test));
@@ -157,7 +157,7 @@ fn target(name: &str, port: u16, server_name: &str, extra: &str) -> String {
 }
 
 /// The exporter's configuration: asking `name_server` (`dns.name_servers`), `targets`.
-fn config(name_server: SocketAddr, ca: &Path, targets: &str) -> String {
+pub(crate) fn config(name_server: SocketAddr, ca: &Path, targets: &str) -> String {
     format!(
         "dns:\n  name_servers: [\"{name_server}\"]\ndefaults:\n  interval: 1s\n  timeout: 5s\n  ca_file: {}\n  legacy_protocols: false\n  \
          revocation: {{ocsp: false, crl: false}}\ntargets:\n{targets}",
@@ -370,7 +370,7 @@ fn dane_target(name: &str, port: u16, server_name: &str) -> String {
 /// The TLSA association data of `der` as `openssl` computes it (an oracle apart from the
 /// exporter's code): the SHA-256 or SHA-512 (`digest`) of the certificate, or of its
 /// SubjectPublicKeyInfo (`spki`), in hex.
-fn openssl_digest(dir: &Path, der: &[u8], spki: bool, digest: &str) -> String {
+pub(crate) fn openssl_digest(dir: &Path, der: &[u8], spki: bool, digest: &str) -> String {
     let pem = write(
         dir,
         "digest-input.pem",
