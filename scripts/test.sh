@@ -17,6 +17,7 @@ packages+=(postfix dovecot-imapd dovecot-pop3d apache2 haproxy) # real SMTP (Pos
 packages+=(vsftpd slapd ldap-utils mariadb-server prosody) # real FTP, LDAP, MySQL and XMPP servers for the STARTTLS e2e tests (tests/e2e/places/)
 packages+=(default-jdk-headless) # keytool makes the JKS/JCEKS test keystores
 packages+=(knot) # an authoritative name server (knotd) serving the CAA test zone (tests/e2e/dns_checks.rs)
+packages+=(knot-dnsutils) # kdig reads the DNSSEC-signed test zone's key for unbound's trust anchor (tests/e2e/dns_checks.rs)
 command -v kubectl >/dev/null || packages+=(kubernetes-client) # kubectl config makes the test kubeconfigs (Debian's kubectl; skipped where another kubectl package owns /usr/bin/kubectl)
 packages+=(etcd-server curl xz-utils) # the real API server of the Kubernetes tests (tests/e2e/kubernetes): etcd, its readiness check, unpacking it
 source scripts/lib/packages.sh # (the script runs from the repository root: see cd above)

@@ -1,6 +1,8 @@
-//! The DNS checks of an endpoint (`caa:`, `caa_identity:`): whether the name's CAA records
-//! (RFC 8659) still let the CA that issued the served leaf issue the next one. Opt-in, per
-//! target or in `defaults:`; never part of the TLS verdict (see `docs/dns-checks.md`).
+//! The DNS checks of an endpoint (`caa:`, `caa_identity:`, `dane:`): whether the name's CAA
+//! records (RFC 8659) still let the CA that issued the served leaf issue the next one, and
+//! whether its TLSA records (RFC 6698, at `_<port>._tcp.<server_name>`) match the served chain.
+//! Opt-in, per target or in `defaults:`; never part of the TLS verdict (see
+//! `docs/dns-checks.md`).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -43,6 +45,9 @@ pub struct DnsChecks {
     /// The CAA identity (an issuer domain, lower case, e.g. `letsencrypt.org`) of the CA that
     /// issued the leaf; when unset the built-in table by issuer organisation is used.
     pub caa_identity: Option<String>,
+    /// Look up the TLSA records of `_<port>._tcp.<server_name>` after each probe that got a
+    /// chain, and match them against it (DANE).
+    pub dane: bool,
 }
 
 /// Resolves the target's values over the defaults'; errors start with the field name and carry
@@ -61,7 +66,13 @@ pub(super) fn resolve(
     Ok(DnsChecks {
         caa: target.0.or(defaults.0).unwrap_or(false),
         caa_identity: identity,
+        dane: false,
     })
+}
+
+/// `dane:` of a target over the defaults' (default false).
+pub(super) fn dane(defaults: Option<bool>, target: Option<bool>) -> bool {
+    target.or(defaults).unwrap_or(false)
 }
 
 /// A CAA identity is an issuer domain name (RFC 8659 §4.2): dot-separated labels of letters,
@@ -151,5 +162,34 @@ mod tests {
         let c = Config::parse("defaults:\n  caa: true\ntargets:\n  - address: 127.0.0.1:443\n  - path: /etc/ssl/*.pem\n")
             .unwrap();
         assert!(c.targets.iter().all(|t| !t.dns.caa));
+    }
+
+    #[test]
+    fn dane_is_off_by_default_and_on_per_target_or_in_the_defaults() {
+        let c = Config::parse(
+            "defaults:\n  dane: true\ntargets:\n  - address: mx.example:25\n    starttls: smtp\n  - address: b.example:443\n    dane: false\n  - address: 127.0.0.1:443\n",
+        )
+        .unwrap();
+        assert!(c.targets[0].dns.dane);
+        assert!(!c.targets[1].dns.dane);
+        // From the defaults, a target without a name is not checked.
+        assert!(!c.targets[2].dns.dane);
+        let c = Config::parse("targets:\n  - address: a.example:443\n").unwrap();
+        assert!(!c.targets[0].dns.dane);
+    }
+
+    #[test]
+    fn dane_needs_a_name_and_a_boolean_where_it_is_written() {
+        let e = Config::parse("targets:\n  - address: 127.0.0.1:25\n    dane: true\n").unwrap_err();
+        assert!(
+            e.message.contains("line 3") && e.message.contains("dane:"),
+            "{}",
+            e.message
+        );
+        let e = Config::parse("targets:\n  - path: /etc/ssl/*.pem\n    dane: true\n").unwrap_err();
+        assert!(e.message.contains("dane:"), "{}", e.message);
+        let e = Config::parse("targets:\n  - address: a.example:25\n    dane: sometimes\n")
+            .unwrap_err();
+        assert!(e.message.contains("line 3"), "{}", e.message);
     }
 }

@@ -158,7 +158,7 @@ pub struct Target {
     pub metrics: MetricsSettings,
     /// Where the leaf's renewal window is asked for (`acme_directory:`, default off).
     pub acme_directory: AcmeDirectory,
-    /// The DNS checks after a probe (`caa:`, `caa_identity:`; off by default, and always off
+    /// The DNS checks after a probe (`caa:`, `caa_identity:`, `dane:`; off by default, and always off
     /// for a target without a server name to look up).
     pub dns: DnsChecks,
 }
@@ -516,6 +516,8 @@ fn resolve_target(
         (raw.caa.as_ref().map(|c| c.value), raw.caa_identity.as_ref()),
     )?;
     let caa_written = raw.caa.as_ref().filter(|c| c.value).map(|c| c.referenced);
+    dns.dane = dns::dane(defaults.dane, raw.dane.as_ref().map(|d| d.value));
+    let dane_written = raw.dane.as_ref().filter(|d| d.value).map(|d| d.referenced);
     let mut settings = resolve_settings(defaults, raw, reach).map_err(|e| (here, e))?;
     if let TargetKind::Kubernetes(_) = kind {
         if let Some(key) = settings
@@ -547,6 +549,15 @@ fn resolve_target(
         }
         // Switched on in the defaults: targets without a name are left out.
         dns.caa = false;
+    }
+    if dns.dane && !named {
+        if let Some(dane) = dane_written {
+            return Err((
+                dane,
+                "dane: the TLSA check needs an endpoint with a server name to look up (not an IP address, a file or a URL)".into(),
+            ));
+        }
+        dns.dane = false;
     }
     let mut target = settings.into_target(name, kind, server_name);
     target.dns = dns;

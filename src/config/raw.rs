@@ -88,6 +88,9 @@ pub struct RawDefaults {
     pub caa: Option<bool>,
     /// The CAA identity of the CA that issues the endpoints' leaves (see `super::dns`).
     pub caa_identity: Option<Spanned<String>>,
+    /// Whether endpoints' TLSA records are matched against their chains (see `super::dns`;
+    /// default false).
+    pub dane: Option<bool>,
 }
 
 /// One entry of `targets:`.
@@ -149,6 +152,9 @@ pub struct RawTarget {
     pub caa: Option<Spanned<bool>>,
     /// The CAA identity of the CA that issues this endpoint's leaf, over the defaults'.
     pub caa_identity: Option<Spanned<String>>,
+    /// Whether this endpoint's TLSA records are matched against its chain, over
+    /// `defaults.dane`.
+    pub dane: Option<Spanned<bool>>,
 }
 
 impl RawDefaults {

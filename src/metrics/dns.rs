@@ -1,6 +1,8 @@
 //! The DNS-check series per target: whether the name's CAA records still allow the CA that
 //! issued the served leaf ([`crate::probe::caa`]), and, for targets with an ACME directory,
-//! where the CA's CAA identities came from. Written only for targets with `caa: true`.
+//! where the CA's CAA identities came from, written only for targets with `caa: true`;
+//! whether its TLSA records match the served chain and were DNSSEC-validated
+//! ([`crate::probe::dane`]), written only for targets with `dane: true`.
 
 use std::sync::Arc;
 
@@ -60,5 +62,70 @@ pub fn encode_target_series(
             out.push((l, 1.0));
         },
     )?;
+    // Written only when some target has a sample, so a configuration without `dane: true`
+    // pages exactly as before.
+    let outcomes = || {
+        s.iter()
+            .flat_map(|snap| &snap.results)
+            .filter_map(|r| r.dane.as_ref().map(|d| &d.outcome))
+    };
+    if outcomes().any(|o| o.is_ok()) {
+        family(
+            e,
+            s,
+            "cert_dane_match",
+            "1 when a usable TLSA record (usage 2 or 3) matches the served chain, 0 when none does; absent when the lookup found no records or failed",
+            |snap, r, out| {
+                if let Some(Ok(answer)) = r.dane.as_ref().map(|d| &d.outcome) {
+                    let matched = answer.verdict.matched.is_some();
+                    out.push((base_labels(snap, r), matched as u8 as f64));
+                }
+            },
+        )?;
+        family(
+            e,
+            s,
+            "cert_dane_dnssec_validated",
+            "1 when the resolver set the AD bit on the TLSA answer (the records were DNSSEC-validated), 0 when it did not (senders ignore unsigned TLSA records)",
+            |snap, r, out| {
+                if let Some(Ok(answer)) = r.dane.as_ref().map(|d| &d.outcome) {
+                    out.push((base_labels(snap, r), answer.validated as u8 as f64));
+                }
+            },
+        )?;
+        family(
+            e,
+            s,
+            "cert_dane_records",
+            "The TLSA records found, by whether they are usable (usage 2 or 3, a known selector and matching type)",
+            |snap, r, out| {
+                if let Some(Ok(answer)) = r.dane.as_ref().map(|d| &d.outcome) {
+                    for (usable, count) in [
+                        ("true", answer.verdict.usable),
+                        ("false", answer.verdict.unusable),
+                    ] {
+                        let mut l = base_labels(snap, r);
+                        l.push(("usable", usable));
+                        out.push((l, count as f64));
+                    }
+                }
+            },
+        )?;
+    }
+    if outcomes().any(|o| o.is_err()) {
+        family(
+            e,
+            s,
+            "cert_dane_error_info",
+            "1 while the DANE check has no verdict, by reason (a lookup's timeout, SERVFAIL or NXDOMAIN, no TLSA records, a malformed answer)",
+            |snap, r, out| {
+                if let Some(Err(failure)) = r.dane.as_ref().map(|d| &d.outcome) {
+                    let mut l = base_labels(snap, r);
+                    l.push(("reason", failure.reason.as_str()));
+                    out.push((l, 1.0));
+                }
+            },
+        )?;
+    }
     Ok(())
 }

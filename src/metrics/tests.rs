@@ -862,3 +862,69 @@ fn subject_and_issuer_fields_replace_the_whole_names_on_the_healthy_endpoint() {
         .any(|l| l.contains("{target=\"www.shop.example:443\",subject_CN=\"ISRG Root X1\"}")));
     assert!(bytes(&lines) < bytes(&healthy_lines("default")));
 }
+
+/// A `dane: true` target's series: the match, the AD bit, the record counts, or the reason;
+/// nothing for a target without the check (the golden pages pin that for the others).
+#[test]
+fn dane_series_are_written_for_the_targets_with_the_check() {
+    use crate::probe::dane::{DaneReason, DaneReport, DaneVerdict};
+    use crate::x509::dane::{DaneMatch, Matched};
+    let page = |r: &ProbeResult| {
+        let target = Config::parse(
+            "targets:\n  - address: mx.example:25\n    starttls: smtp\n    dane: true\n",
+        )
+        .unwrap()
+        .targets
+        .remove(0);
+        let state = Arc::new(State::new());
+        state.store(target, vec![r.clone()]);
+        render(
+            &super::registry(
+                state,
+                Arc::new(super::ExporterMetrics::default()),
+                Arc::new(Revocation::new().unwrap()),
+                Arc::new(FileReport::default()),
+            ),
+            Format::Text,
+        )
+    };
+    let mut r = healthy_endpoint();
+    r.dane = Some(Box::new(DaneReport {
+        name: "_25._tcp.mx.example".into(),
+        leaf_record: Some("3 1 1 00".into()),
+        outcome: Ok(DaneVerdict {
+            validated: true,
+            records: vec!["3 1 1 00".into()],
+            verdict: DaneMatch {
+                usable: 1,
+                unusable: 2,
+                matched: Some(Matched {
+                    record: "3 1 1 00".into(),
+                    position: 0,
+                }),
+            },
+        }),
+    }));
+    let text = page(&r);
+    for sample in [
+        "cert_dane_match{target=\"mx.example:25\"} 1",
+        "cert_dane_dnssec_validated{target=\"mx.example:25\"} 1",
+        "cert_dane_records{target=\"mx.example:25\",usable=\"true\"} 1",
+        "cert_dane_records{target=\"mx.example:25\",usable=\"false\"} 2",
+    ] {
+        assert!(text.contains(sample), "no {sample} in\n{text}");
+    }
+    assert!(!text.contains("cert_dane_error_info{"), "{text}");
+    r.dane.as_mut().unwrap().outcome = Err(crate::failure::Failure::new(
+        DaneReason::DnsServfail,
+        "SERVFAIL",
+    ));
+    let text = page(&r);
+    assert!(
+        text.contains("cert_dane_error_info{target=\"mx.example:25\",reason=\"dns_servfail\"} 1"),
+        "{text}"
+    );
+    assert!(!text.contains("cert_dane_match{"), "{text}");
+    r.dane = None;
+    assert!(!page(&r).contains("cert_dane"));
+}

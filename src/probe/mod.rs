@@ -20,6 +20,7 @@ pub mod aia;
 pub mod caa;
 pub mod client_auth;
 pub mod connect;
+pub mod dane;
 pub mod every_address;
 pub mod files;
 mod judge;
@@ -388,6 +389,7 @@ impl Prober {
                 }
                 (_, None) => {}
             }
+            self.check_dane(target, &captured.chain, result).await;
         }
         self.check_caa(target, directory.as_ref(), result).await;
         match failure {
@@ -468,6 +470,41 @@ impl Prober {
                 report
             }
         });
+    }
+}
+
+impl Prober {
+    /// The DANE check ([`dane`]) of a target with `dane: true` whose handshake got a chain, on
+    /// a budget of its own (the target's timeout), as the CAA check has.
+    async fn check_dane(
+        &self,
+        target: &Target,
+        chain: &[rustls::pki_types::CertificateDer<'static>],
+        result: &mut ProbeResult,
+    ) {
+        let Some(address) = target.address().filter(|_| target.dns.dane) else {
+            return;
+        };
+        if chain.is_empty() {
+            return;
+        }
+        let servers = self.resolver.name_servers();
+        let check = dane::check(servers, &target.server_name, address.port, chain);
+        let report = match tokio::time::timeout(target.timeout, check).await {
+            Ok(report) => report,
+            Err(_) => dane::DaneReport {
+                name: dane::tlsa_name(&target.server_name, address.port),
+                leaf_record: None,
+                outcome: Err(crate::failure::Failure::new(
+                    dane::DaneReason::DnsTimeout,
+                    format!(
+                        "the TLSA lookup took longer than the {} timeout",
+                        humantime::format_duration(target.timeout)
+                    ),
+                )),
+            },
+        };
+        result.dane = Some(Box::new(report));
     }
 }
 

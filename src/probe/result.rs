@@ -269,6 +269,9 @@ pub struct ProbeResult {
     /// Whether the name's CAA records still allow the leaf's CA, when the check ran
     /// (endpoints with `caa: true` whose probe got a leaf).
     pub caa: Option<crate::probe::caa::CaaReport>,
+    /// Whether the name's TLSA records match the served chain, when the check ran (endpoints
+    /// with `dane: true` whose handshake got a chain).
+    pub dane: Option<Box<crate::probe::dane::DaneReport>>,
 }
 
 impl ProbeResult {
@@ -292,6 +295,7 @@ impl ProbeResult {
             entry: None,
             leaves: None,
             caa: None,
+            dane: None,
         }
     }
 

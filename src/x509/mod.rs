@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod chain;
 pub mod client_identity;
 pub mod ct;
+pub mod dane;
 pub mod dn;
 pub mod facts;
 pub mod facts_cache;

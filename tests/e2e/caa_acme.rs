@@ -62,7 +62,7 @@ fn lets_encrypt_lookalike() -> Ca {
 
 #[tokio::test]
 async fn the_acme_directory_names_the_cas_caa_identity_and_a_directory_without_one_falls_back() {
-    let dns = start_name_servers();
+    let dns = start_name_servers(&crate::dns_checks::Zones::default());
     let run = tempfile::tempdir().expect("tempdir");
     let www = run.path().join("www");
     std::fs::create_dir_all(www.join("acme/renewal-info")).expect("mkdir");

@@ -7,6 +7,7 @@ mod chain;
 mod chain_errors;
 mod clock;
 mod ct;
+mod dane;
 mod legacy;
 mod probe;
 mod renewal;
@@ -122,6 +123,11 @@ pub fn assess(target: &Target, result: &ProbeResult, now: i64, warn_days: f64) -
     revocation::findings(result, &mut findings);
     if let Some(report) = &result.caa {
         caa::findings(report, &mut findings);
+    }
+    if let Some(report) = &result.dane {
+        let smtp = target.reach.starttls == Some(crate::config::Starttls::Smtp)
+            || target.address().is_some_and(|a| a.port == 25);
+        dane::findings(report, smtp, &mut findings);
     }
     for (key_type, failure) in result.leaves.iter().flat_map(|l| &l.failures) {
         let f = Finding::new(

@@ -42,6 +42,9 @@ pub struct Resolver {
     inner: TokioResolver,
     /// The hosts file asked first; `None` to ask the name servers for every name.
     hosts: Option<Arc<HostsFile>>,
+    /// The name servers asked, in order, for the checks that send their own queries
+    /// ([`super::dane`]).
+    name_servers: Arc<[SocketAddr]>,
 }
 
 impl std::fmt::Debug for Resolver {
@@ -55,6 +58,17 @@ impl Resolver {
     /// `/etc/resolv.conf` cannot be read, only `/etc/hosts` and literals resolve (never a public
     /// resolver the operator did not choose).
     pub fn from_system() -> Resolver {
+        let name_servers = match hickory_resolver::system_conf::read_system_conf() {
+            Ok((config, _)) => config
+                .name_servers()
+                .iter()
+                .map(|ns| {
+                    let port = ns.connections.first().map_or(53, |c| c.port);
+                    SocketAddr::new(ns.ip, port)
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
         let builder = match TokioResolver::builder_tokio() {
             Ok(builder) => builder,
             Err(error) => {
@@ -65,13 +79,17 @@ impl Resolver {
                 )
             }
         };
-        Resolver::build(builder, Some(Path::new(SYSTEM_HOSTS)))
+        Resolver::build(builder, Some(Path::new(SYSTEM_HOSTS)), &name_servers)
     }
 
     /// `dns.name_servers` of the configuration: `/etc/hosts` first, as [`Resolver::from_system`],
     /// then `servers` (over UDP, each at its own port) instead of `/etc/resolv.conf`'s.
     pub fn configured(servers: &[SocketAddr]) -> Resolver {
-        Resolver::build(Resolver::servers(servers), Some(Path::new(SYSTEM_HOSTS)))
+        Resolver::build(
+            Resolver::servers(servers),
+            Some(Path::new(SYSTEM_HOSTS)),
+            servers,
+        )
     }
 
     /// The resolver for a configuration naming `servers` (`dns.name_servers`): `system` when
@@ -88,14 +106,14 @@ impl Resolver {
     /// `/etc/hosts`: for tests that need a name server which is silent, slow or flapping, on a
     /// loopback port of their own. Same timeouts, attempts and cache as [`Resolver::from_system`].
     pub fn with_name_servers(servers: &[SocketAddr]) -> Resolver {
-        Resolver::build(Resolver::servers(servers), None)
+        Resolver::build(Resolver::servers(servers), None, servers)
     }
 
     /// Like [`Resolver::from_system`], with `hosts` for `/etc/hosts` and `servers` (as in
     /// [`Resolver::with_name_servers`]) for the name servers of `/etc/resolv.conf`: for tests
     /// that check which names reach a name server, without editing the system's files.
     pub fn with_hosts_file_and_name_servers(hosts: &Path, servers: &[SocketAddr]) -> Resolver {
-        Resolver::build(Resolver::servers(servers), Some(hosts))
+        Resolver::build(Resolver::servers(servers), Some(hosts), servers)
     }
 
     /// A builder that asks `servers` over UDP.
@@ -119,7 +137,11 @@ impl Resolver {
     /// hosts file asked first, if any. hickory's own hosts lookup is off: it answers A and AAAA
     /// from the file separately, so a name with only an IPv4 line still asked the name servers
     /// for AAAA at every probe.
-    fn build(mut builder: ResolverBuilder<TokioRuntimeProvider>, hosts: Option<&Path>) -> Resolver {
+    fn build(
+        mut builder: ResolverBuilder<TokioRuntimeProvider>,
+        hosts: Option<&Path>,
+        name_servers: &[SocketAddr],
+    ) -> Resolver {
         let opts: &mut ResolverOpts = builder.options_mut();
         opts.use_hosts_file = ResolveHosts::Never;
         opts.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
@@ -132,7 +154,14 @@ impl Resolver {
         Resolver {
             inner,
             hosts: hosts.map(|path| Arc::new(HostsFile::new(path))),
+            name_servers: name_servers.into(),
         }
+    }
+
+    /// The name servers this resolver asks, in order (`dns.name_servers`, else
+    /// `/etc/resolv.conf`'s).
+    pub fn name_servers(&self) -> &[SocketAddr] {
+        &self.name_servers
     }
 
     /// Every address of `address`, A before AAAA. Literals come back as they are; a name the

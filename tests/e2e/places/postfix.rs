@@ -281,3 +281,103 @@ smtpd pass - - n - - smtpd"
     h.stop().await;
     drop(postfix);
 }
+
+/// DANE for SMTP (RFC 7672) against a real Postfix: TLSA records at `_<port>._tcp.mail.test`
+/// in the DNSSEC-signed test zone of `dns_checks` (knotd signing, unbound validating), read
+/// after STARTTLS: `3 1 1` of Postfix's leaf and `2 1 1` of its intermediate match; a record of
+/// a key Postfix no longer serves is a mismatch, which `check` calls broken (validating senders
+/// refuse to deliver) with the record to publish.
+#[tokio::test]
+async fn dane_tlsa_records_of_a_postfix_mx_after_starttls() {
+    use crate::dns_checks::{config, openssl_digest, start_name_servers, Zones};
+    let run_dir = tempfile::tempdir().unwrap();
+    let certs = Certs::new();
+    let [ee, ta, stale] = [free_port(), free_port(), free_port()].map(v4);
+    let services = format!(
+        "{ee} inet n - n - - smtpd\n{ta} inet n - n - - smtpd\n{stale} inet n - n - - smtpd"
+    );
+    let postfix = Postfix::start(run_dir.path(), &certs, "", &services, &[ee, ta, stale]);
+    let chain = std::fs::read_to_string(run_dir.path().join("server-chain.pem")).unwrap();
+    let leaf = pem::parse_many(&chain).unwrap().remove(0);
+    let d = certs.dir.path();
+    let leaf_spki = openssl_digest(d, leaf.contents(), true, "sha256");
+    let inter_spki = openssl_digest(d, &certs.inter.der, true, "sha256");
+    // The key of a certificate Postfix served before its renewal.
+    let old = certs
+        .inter
+        .leaf(&crate::support::pki::LeafSpec::new("mail.test", 60));
+    let old_spki = openssl_digest(d, &old.der, true, "sha256");
+    let dns = start_name_servers(&Zones {
+        test: format!(
+            "_{}._tcp.mail IN TLSA 3 1 1 {leaf_spki}\n_{}._tcp.mail IN TLSA 2 1 1 {inter_spki}\n\
+             _{}._tcp.mail IN TLSA 3 1 1 {old_spki}\n",
+            ee.port(),
+            ta.port(),
+            stale.port()
+        ),
+        ..Zones::default()
+    });
+    let targets = [
+        smtp_target("ee", ee, "    dane: true\n"),
+        smtp_target("ta", ta, "    dane: true\n"),
+        smtp_target("stale", stale, "    dane: true\n"),
+    ]
+    .concat();
+    let yaml = config(dns.resolver, &d.join("ca.pem"), &targets);
+    let path = write(d, "config.yaml", &yaml);
+    let path = path.display().to_string();
+    let (code, doc) = crate::support::binary::check_json(&["--config.file", &path]).await;
+    let results = doc["results"].as_array().unwrap();
+    let findings = |t: &str| -> Vec<serde_json::Value> {
+        results
+            .iter()
+            .find(|r| r["target"] == t)
+            .unwrap_or_else(|| panic!("{t}: {doc:#}\n{}", postfix.log()))["findings"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    for t in ["ee", "ta"] {
+        assert!(
+            findings(t).iter().any(|f| f["code"] == "dane_match"),
+            "{t}: {doc:#}"
+        );
+    }
+    let mismatch = findings("stale");
+    let f = mismatch
+        .iter()
+        .find(|f| f["code"] == "dane_mismatch")
+        .unwrap_or_else(|| panic!("{doc:#}"));
+    assert_eq!(f["severity"], "broken", "{doc:#}");
+    assert!(
+        f["message"].as_str().unwrap().contains("refuse to deliver"),
+        "{doc:#}"
+    );
+    assert!(
+        f["advice"].as_str().unwrap().contains(&format!(
+            "_{}._tcp.mail.test. IN TLSA 3 1 1 {leaf_spki}",
+            stale.port()
+        )),
+        "{doc:#}"
+    );
+    assert_eq!(code, 2, "{doc:#}");
+
+    let h = crate::support::Harness::start_in(certs.dir, &yaml).await;
+    let m = h.wait_for_probes(&["ee", "ta", "stale"], WAIT).await;
+    for (t, matched) in [("ee", 1.0), ("ta", 1.0), ("stale", 0.0)] {
+        assert_eq!(
+            m.get("cert_dane_match", &[("target", t)]),
+            Some(matched),
+            "{t}: {}",
+            m.text
+        );
+        assert_eq!(
+            m.get("cert_dane_dnssec_validated", &[("target", t)]),
+            Some(1.0),
+            "{t}"
+        );
+        assert_eq!(m.value("cert_chain_valid", &[("target", t)]), 1.0, "{t}");
+    }
+    h.stop().await;
+    drop(postfix);
+}

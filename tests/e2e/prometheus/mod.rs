@@ -106,6 +106,11 @@ const NO_DATA_HERE: &[&str] = &[
     "cert_renewal_window_end_timestamp_seconds",
     "cert_renewal_explanation_info",
     "cert_renewal_info_error_info",
+    // Only for targets with `dane: true` (TLSA records; docs/dns-checks.md); none here.
+    "cert_dane_match",
+    "cert_dane_dnssec_validated",
+    "cert_dane_records",
+    "cert_dane_error_info",
     // Present (0) for every endpoint, but panels filter on `== 1`: no server here speaks TLS 1.0.
     "cert_legacy_protocol_enabled",
     // Skew is measured from the Date header of OCSP/CRL/caIssuers answers; none happen here.

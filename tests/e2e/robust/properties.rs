@@ -184,3 +184,55 @@ proptest! {
         prop_assert!(days(late) <= days(early));
     }
 }
+
+/// A TLSA answer for `_25._tcp.mx.example.` with `records`, as the wire carries it.
+fn tlsa_answer(records: &[(u8, u8, u8, Vec<u8>)]) -> Vec<u8> {
+    use hickory_resolver::proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_resolver::proto::rr::{rdata::TLSA, Name, RData, Record, RecordType};
+    let name = Name::from_ascii("_25._tcp.mx.example.").unwrap();
+    let mut m = Message::new(7, MessageType::Response, OpCode::Query);
+    m.add_query(Query::query(name.clone(), RecordType::TLSA));
+    for (u, s, t, d) in records {
+        let tlsa = TLSA::new((*u).into(), (*s).into(), (*t).into(), d.clone());
+        m.add_answer(Record::from_rdata(name.clone(), 60, RData::TLSA(tlsa)));
+    }
+    m.to_vec().unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Whatever a resolver sends — a TLSA answer with bytes changed anywhere, or cut short —
+    /// reading it and matching its records against a chain gives a verdict or a reason, never
+    /// a panic.
+    #[test]
+    fn a_damaged_tlsa_answer_is_a_verdict_or_a_reason_never_a_panic(
+        records in proptest::collection::vec(
+            (any::<u8>(), any::<u8>(), any::<u8>(), proptest::collection::vec(any::<u8>(), 0..80)),
+            0..4,
+        ),
+        flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6),
+        cut in any::<usize>(),
+        chain in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..3),
+    ) {
+        use cert_expiry_exporter::probe::dane::read_answer;
+        use hickory_resolver::proto::op::Message;
+        use hickory_resolver::proto::rr::Name;
+        let mut bytes = tlsa_answer(&records);
+        for (at, value) in flips {
+            let at = at % bytes.len();
+            bytes[at] = value;
+        }
+        bytes.truncate(cut % (bytes.len() + 1));
+        let name = Name::from_ascii("_25._tcp.mx.example.").unwrap();
+        if let Ok(message) = Message::from_vec(&bytes) {
+            if let Ok(answer) = read_answer(&message, &name) {
+                let verdict = x509::dane::judge(&answer.records, &chain);
+                prop_assert_eq!(
+                    (verdict.usable + verdict.unusable) as usize,
+                    answer.records.len()
+                );
+            }
+        }
+    }
+}
