@@ -902,6 +902,7 @@ fn dane_series_are_written_for_the_targets_with_the_check() {
                     record: "3 1 1 00".into(),
                     position: 0,
                 }),
+                ta_refused: None,
             },
         }),
     }));

@@ -125,7 +125,12 @@ pub async fn check<C: AsRef<[u8]>>(
             .take(RECORDS_KEPT)
             .map(Association::presentation)
             .collect(),
-        verdict: dane::judge(&answer.records, chain),
+        verdict: dane::judge(
+            &answer.records,
+            chain,
+            server_name,
+            crate::clock::unix_now(),
+        ),
     });
     DaneReport {
         name,

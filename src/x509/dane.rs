@@ -12,7 +12,14 @@
 //!
 //! DANE-TA is matched against the certificates the server sends (RFC 7671 §5.2.2: the server
 //! must send the trust anchor the record names, even a self-signed one), not the trust store.
+//! A certificate matching a DANE-TA record only counts when it is the leaf's trust anchor in
+//! the DANE sense: a path of signatures runs from the leaf through the sent certificates to it,
+//! and the leaf covers the server name (RFC 7671 §5.2: DANE-TA keeps PKIX's name checks, where
+//! DANE-EE drops them). Dates are not this check's business (the expiry alerts have them): a
+//! path refused only for a date is judged again at a moment inside every sent certificate's
+//! validity. A matching certificate that fails this is kept as [`DaneMatch::ta_refused`].
 
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// The usage numbers (RFC 6698 §2.1.1, RFC 7218's acronyms).
@@ -125,11 +132,21 @@ pub struct DaneMatch {
     pub unusable: u32,
     /// The first usable record that matches, when one does.
     pub matched: Option<Matched>,
+    /// A DANE-TA record whose certificate was sent but is not the leaf's anchor for the server
+    /// name (no path of signatures to it, or the leaf does not cover the name), and why; kept
+    /// to explain a mismatch.
+    pub ta_refused: Option<(Matched, String)>,
 }
 
-/// Judges `records` against `chain` (the DER of the served certificates, leaf first): DANE-EE
-/// records against the leaf, DANE-TA records against every other certificate.
-pub fn judge<C: AsRef<[u8]>>(records: &[Association], chain: &[C]) -> DaneMatch {
+/// Judges `records` against `chain` (the DER of the served certificates, leaf first) for
+/// `server_name` at `now` (Unix seconds): DANE-EE records against the leaf, DANE-TA records
+/// against every other certificate that anchors the leaf (see the module's words).
+pub fn judge<C: AsRef<[u8]>>(
+    records: &[Association],
+    chain: &[C],
+    server_name: &str,
+    now: i64,
+) -> DaneMatch {
     let mut verdict = DaneMatch::default();
     for record in records {
         if record.unusable().is_some() {
@@ -144,17 +161,97 @@ pub fn judge<C: AsRef<[u8]>>(records: &[Association], chain: &[C]) -> DaneMatch 
             DANE_EE => 0..chain.len().min(1),
             _ => chain.len().min(1)..chain.len(),
         };
-        if let Some(position) = candidates
-            .into_iter()
-            .find(|&i| record.matches(chain[i].as_ref()))
-        {
-            verdict.matched = Some(Matched {
+        for position in candidates {
+            if !record.matches(chain[position].as_ref()) {
+                continue;
+            }
+            let matched = Matched {
                 record: record.presentation(),
                 position,
-            });
+            };
+            let refused = match record.usage {
+                DANE_EE => None,
+                _ => anchors_leaf(chain, position, server_name, now).err(),
+            };
+            match refused {
+                None => {
+                    verdict.matched = Some(matched);
+                    break;
+                }
+                Some(why) => {
+                    verdict.ta_refused.get_or_insert((matched, why));
+                }
+            }
         }
     }
     verdict
+}
+
+/// Whether the sent certificate at `position` is the leaf's DANE-TA anchor for `server_name`:
+/// a path of signatures from the leaf through the other sent certificates ends at it, and the
+/// leaf covers the name. `Err` says why not.
+fn anchors_leaf<C: AsRef<[u8]>>(
+    chain: &[C],
+    position: usize,
+    server_name: &str,
+    now: i64,
+) -> Result<(), String> {
+    let der = |i: usize| CertificateDer::from(chain[i].as_ref());
+    let anchor_der = der(position);
+    let anchor = webpki::anchor_from_trusted_cert(&anchor_der)
+        .map_err(|e| format!("the matching certificate is not usable as an anchor: {e:?}"))?;
+    let leaf_der = der(0);
+    let leaf = webpki::EndEntityCert::try_from(&leaf_der)
+        .map_err(|e| format!("the leaf does not parse: {e:?}"))?;
+    let intermediates: Vec<CertificateDer<'_>> = (1..chain.len())
+        .filter(|&i| i != position)
+        .map(der)
+        .collect();
+    let ask = |t: i64| {
+        leaf.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            std::slice::from_ref(&anchor),
+            &intermediates,
+            UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.max(0) as u64)),
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .map(|_| ())
+    };
+    let date_error = |e: &webpki::Error| {
+        matches!(
+            e,
+            webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }
+        )
+    };
+    let mut verified = ask(now);
+    if matches!(&verified, Err(e) if date_error(e)) {
+        if let Some(t) = moment_inside(chain) {
+            verified = ask(t);
+        }
+    }
+    verified.map_err(|e| format!("the leaf does not chain to it: {e:?}"))?;
+    let name = match server_name.parse::<std::net::IpAddr>() {
+        Ok(ip) => ServerName::IpAddress(ip.into()),
+        Err(_) => ServerName::try_from(server_name)
+            .map_err(|_| format!("{server_name:?} is not a server name"))?,
+    };
+    leaf.verify_is_valid_for_subject_name(&name)
+        .map_err(|_| format!("the leaf does not cover {server_name}"))
+}
+
+/// A moment (Unix seconds) inside the validity of every sent certificate that parses, if
+/// their periods overlap.
+fn moment_inside<C: AsRef<[u8]>>(chain: &[C]) -> Option<i64> {
+    let (mut from, mut until) = (i64::MIN, i64::MAX);
+    for der in chain {
+        if let Ok((_, cert)) = X509Certificate::from_der(der.as_ref()) {
+            from = from.max(cert.validity().not_before.timestamp());
+            until = until.min(cert.validity().not_after.timestamp());
+        }
+    }
+    (from <= until).then_some(from)
 }
 
 #[cfg(test)]
@@ -176,6 +273,11 @@ mod tests {
         (leaf.der().to_vec(), ca.der().to_vec())
     }
 
+    /// [`judge`] for the name the test leaves cover, now.
+    fn j<C: AsRef<[u8]>>(records: &[Association], chain: &[C]) -> DaneMatch {
+        judge(records, chain, "mail.example.com", crate::clock::unix_now())
+    }
+
     fn rec(usage: u8, selector: u8, matching: u8, data: Vec<u8>) -> Association {
         Association {
             usage,
@@ -192,7 +294,7 @@ mod tests {
         for selector in 0..=1 {
             for matching in 0..=2 {
                 let record = Association::of(&leaf, 3, selector, matching).unwrap();
-                let verdict = judge(std::slice::from_ref(&record), &served);
+                let verdict = j(std::slice::from_ref(&record), &served);
                 assert_eq!(
                     verdict.matched,
                     Some(Matched {
@@ -206,7 +308,7 @@ mod tests {
         }
         // A DANE-EE record for the CA does not match: EE is the leaf only.
         let record = Association::of(&ca, 3, 1, 1).unwrap();
-        assert_eq!(judge(&[record], &served).matched, None);
+        assert_eq!(j(&[record], &served).matched, None);
     }
 
     #[test]
@@ -215,7 +317,7 @@ mod tests {
         let served = [leaf.clone(), ca.clone()];
         for (selector, matching) in [(0, 1), (1, 2), (0, 0), (1, 1)] {
             let record = Association::of(&ca, 2, selector, matching).unwrap();
-            let verdict = judge(&[record], &served);
+            let verdict = j(&[record], &served);
             assert_eq!(
                 verdict.matched.map(|m| m.position),
                 Some(1),
@@ -223,10 +325,42 @@ mod tests {
             );
         }
         let record = Association::of(&leaf, 2, 1, 1).unwrap();
-        assert_eq!(judge(std::slice::from_ref(&record), &served).matched, None);
+        assert_eq!(j(std::slice::from_ref(&record), &served).matched, None);
         // The CA not sent: nothing for DANE-TA to match.
         let record = Association::of(&ca, 2, 0, 1).unwrap();
-        assert_eq!(judge(&[record], &[leaf]).matched, None);
+        assert_eq!(j(&[record], &[leaf]).matched, None);
+    }
+
+    #[test]
+    fn dane_ta_counts_only_the_leafs_anchor_for_the_server_name() {
+        let (leaf, ca) = chain();
+        let (_, stranger) = chain();
+        let record = Association::of(&stranger, 2, 1, 1).unwrap();
+        // A sent CA that did not issue the leaf matches by its bytes but anchors nothing.
+        let verdict = j(std::slice::from_ref(&record), &[&leaf, &ca, &stranger]);
+        assert_eq!(verdict.matched, None);
+        let (refused, why) = verdict.ta_refused.expect("the stranger is kept");
+        assert_eq!(refused.position, 2);
+        assert!(why.contains("does not chain"), "{why}");
+        // The leaf's own CA, for a name the leaf does not cover.
+        let record = Association::of(&ca, 2, 1, 1).unwrap();
+        let now = crate::clock::unix_now();
+        let verdict = judge(
+            std::slice::from_ref(&record),
+            &[&leaf, &ca],
+            "other.example",
+            now,
+        );
+        assert_eq!(verdict.matched, None);
+        assert!(verdict
+            .ta_refused
+            .unwrap()
+            .1
+            .contains("does not cover other.example"));
+        // Dates are not DANE's business: ten years on, the expired leaf still matches its CA.
+        let later = now + 10 * 365 * 86_400;
+        let verdict = judge(&[record], &[&leaf, &ca], "mail.example.com", later);
+        assert_eq!(verdict.matched.map(|m| m.position), Some(1));
     }
 
     #[test]
@@ -241,13 +375,13 @@ mod tests {
         assert_ne!(first, renewed);
         let spki = Association::of(&first, 3, 1, 1).unwrap();
         let full = Association::of(&first, 3, 0, 1).unwrap();
-        assert!(judge(std::slice::from_ref(&spki), &[&renewed])
+        assert!(j(std::slice::from_ref(&spki), &[&renewed])
             .matched
             .is_some());
-        assert!(judge(&[full], &[&renewed]).matched.is_none());
+        assert!(j(&[full], &[&renewed]).matched.is_none());
         let other_key = rcgen::KeyPair::generate().unwrap();
         let new_key = params().self_signed(&other_key).unwrap().der().to_vec();
-        assert!(judge(&[spki], &[&new_key]).matched.is_none());
+        assert!(j(&[spki], &[&new_key]).matched.is_none());
     }
 
     #[test]
@@ -275,14 +409,14 @@ mod tests {
         for r in &bad {
             assert!(r.unusable().is_some(), "{}", r.presentation());
         }
-        let verdict = judge(&bad, &[&leaf]);
+        let verdict = j(&bad, &[&leaf]);
         assert_eq!(
             (verdict.usable, verdict.unusable, verdict.matched),
             (0, 9, None)
         );
         let mut set = bad.to_vec();
         set.push(good.clone());
-        let verdict = judge(&set, &[&leaf]);
+        let verdict = j(&set, &[&leaf]);
         assert_eq!((verdict.usable, verdict.unusable), (1, 9));
         assert_eq!(verdict.matched.unwrap().record, good.presentation());
     }
@@ -310,9 +444,9 @@ mod tests {
     fn a_chain_certificate_that_does_not_parse_still_matches_by_its_bytes() {
         let junk = b"not a certificate".to_vec();
         let full = Association::of(&junk, 3, 0, 1).unwrap();
-        assert!(judge(&[full], &[&junk]).matched.is_some());
+        assert!(j(&[full], &[&junk]).matched.is_some());
         assert_eq!(Association::of(&junk, 3, 1, 1), None);
         let spki = rec(3, 1, 1, vec![0; 32]);
-        assert!(judge(&[spki], &[&junk]).matched.is_none());
+        assert!(j(&[spki], &[&junk]).matched.is_none());
     }
 }

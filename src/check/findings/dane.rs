@@ -46,6 +46,15 @@ pub(super) fn findings(dane: &DaneReport, smtp: bool, findings: &mut Vec<Finding
                     0 => String::new(),
                     n => format!(", {n} of them unusable (PKIX usages or unknown numbers)"),
                 };
+                // A DANE-TA record whose certificate was sent, but does not anchor the leaf
+                // for this name: say so, or the operator sees a matching hash and no match.
+                let refused = match &answer.verdict.ta_refused {
+                    Some((m, why)) => format!(
+                        "; {} matches the sent certificate {}, but it is not the leaf's trust anchor: {why}",
+                        m.record, m.position
+                    ),
+                    None => String::new(),
+                };
                 let who = if !validated {
                     "once the zone is signed, validating clients will refuse the connection"
                 } else if smtp {
@@ -61,7 +70,7 @@ pub(super) fn findings(dane: &DaneReport, smtp: bool, findings: &mut Vec<Finding
                     },
                     "dane_mismatch",
                     format!(
-                        "no usable TLSA record of {name} matches the served chain ({records}{unusable}): {who}"
+                        "no usable TLSA record of {name} matches the served chain ({records}{unusable}{refused}): {who}"
                     ),
                 )
                 .advice(match &publish {
@@ -140,6 +149,7 @@ mod tests {
                         record: "3 1 1 0123".into(),
                         position: 0,
                     }),
+                    ta_refused: None,
                 },
             }),
         }

@@ -227,7 +227,7 @@ proptest! {
         let name = Name::from_ascii("_25._tcp.mx.example.").unwrap();
         if let Ok(message) = Message::from_vec(&bytes) {
             if let Ok(answer) = read_answer(&message, &name) {
-                let verdict = x509::dane::judge(&answer.records, &chain);
+                let verdict = x509::dane::judge(&answer.records, &chain, "mx.example", 1_800_000_000);
                 prop_assert_eq!(
                     (verdict.usable + verdict.unusable) as usize,
                     answer.records.len()
