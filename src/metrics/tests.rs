@@ -192,13 +192,13 @@ fn invalid_chain() -> Vec<ProbeResult> {
     first.peer = Some("192.0.2.20:443".parse().unwrap());
     first.phases = vec![(Phase::Total, Duration::from_millis(40))];
     // The name's CAA records refuse the leaf's CA.
-    first.caa = Some(crate::probe::caa::CaaReport {
+    first.caa = Some(Box::new(crate::probe::caa::CaaReport {
         name: "broken.example".into(),
         found_at: Some("broken.example".into()),
         wildcard: false,
         identities: vec!["ca.example".into()],
         outcome: Ok(crate::probe::caa::CaaVerdict::NotListed),
-    });
+    }));
     first.tls = Some(TlsSession {
         version: TlsVersion::Tls12,
         cipher: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into(),
@@ -281,7 +281,7 @@ fn dual_endpoint() -> ProbeResult {
         key_bits: 2048,
         ..(*cert("CN=dual.example", "CN=Dual CA", GONE, "ecdsa-with-SHA256")).clone()
     });
-    r.leaves = Some(LeafReport {
+    r.leaves = Some(Box::new(LeafReport {
         main: KeyType::Ecdsa,
         others: vec![OtherLeaf {
             key_type: KeyType::Rsa,
@@ -303,9 +303,9 @@ fn dual_endpoint() -> ProbeResult {
             ProbeFailure::new(ProbeReason::Timeout, "slow"),
         )],
         checked_at: r.finished_at,
-    });
+    }));
     // Its CAA check had no answer.
-    r.caa = Some(crate::probe::caa::CaaReport {
+    r.caa = Some(Box::new(crate::probe::caa::CaaReport {
         name: "dual.example".into(),
         found_at: None,
         wildcard: false,
@@ -314,7 +314,7 @@ fn dual_endpoint() -> ProbeResult {
             crate::probe::caa::CaaReason::DnsServfail,
             "SERVFAIL",
         )),
-    });
+    }));
     r
 }
 

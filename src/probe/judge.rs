@@ -93,7 +93,9 @@ pub(super) async fn judge_chain(
     }
     result.chain = Some(report);
     let renewal_started = Instant::now();
-    result.renewal = renewal_window(prober, checker.http(), target, captured).await;
+    result.renewal = renewal_window(prober, checker.http(), target, captured)
+        .await
+        .map(Box::new);
     if result.renewal.is_some() {
         result
             .phases

@@ -342,7 +342,9 @@ pub(super) struct Discovered {
 
 /// The report for a result whose main chain is `main` (judged): the other chains keep the
 /// type of their leaf's key (the type asked for, when it has none of the known ones), one
-/// chain per type, the main one first. `None` when the main leaf's key has no known type.
+/// chain per type, the main one first. `None` when the main leaf's key has no known type, and
+/// when the server has no other leaf and every other type's look ended in a refusal (the
+/// report would say nothing, and most servers have one leaf).
 pub(super) fn report(main: &ChainReport, discovered: Discovered) -> Option<LeafReport> {
     let main_type = KeyType::of(main.certs.first()?)?;
     let mut others: Vec<OtherLeaf> = Vec::new();
@@ -366,6 +368,10 @@ pub(super) fn report(main: &ChainReport, discovered: Discovered) -> Option<LeafR
         });
     }
     others.sort_by_key(|o| o.key_type);
+    if others.is_empty() && discovered.failures.is_empty() {
+        // One leaf, every other type refused: nothing to report, nothing stored per target.
+        return None;
+    }
     Some(LeafReport {
         main: main_type,
         others,

@@ -366,7 +366,7 @@ impl Prober {
                     let ((), (discovered, took)) = tokio::join!(judge, discover);
                     result.phases.push((Phase::Leaves, took));
                     if let Some(main) = &result.chain {
-                        result.leaves = leaves::report(main, discovered);
+                        result.leaves = leaves::report(main, discovered).map(Box::new);
                     }
                 }
                 (_, Some(_)) => {
@@ -398,25 +398,27 @@ impl Prober {
         };
         let identity = target.dns.caa_identity.as_deref();
         let check = caa::check(&self.resolver, &target.server_name, &leaf, identity);
-        result.caa = Some(match tokio::time::timeout(target.timeout, check).await {
-            Ok(report) => report,
-            Err(_) => {
-                let (name, wildcard) = caa::start(&target.server_name, &leaf);
-                caa::CaaReport {
-                    name,
-                    found_at: None,
-                    wildcard,
-                    identities: caa::identities(identity, &leaf),
-                    outcome: Err(crate::failure::Failure::new(
-                        caa::CaaReason::DnsTimeout,
-                        format!(
-                            "the CAA lookups took longer than the {} timeout",
-                            humantime::format_duration(target.timeout)
-                        ),
-                    )),
+        result.caa = Some(Box::new(
+            match tokio::time::timeout(target.timeout, check).await {
+                Ok(report) => report,
+                Err(_) => {
+                    let (name, wildcard) = caa::start(&target.server_name, &leaf);
+                    caa::CaaReport {
+                        name,
+                        found_at: None,
+                        wildcard,
+                        identities: caa::identities(identity, &leaf),
+                        outcome: Err(crate::failure::Failure::new(
+                            caa::CaaReason::DnsTimeout,
+                            format!(
+                                "the CAA lookups took longer than the {} timeout",
+                                humantime::format_duration(target.timeout)
+                            ),
+                        )),
+                    }
                 }
-            }
-        });
+            },
+        ));
     }
 }
 
