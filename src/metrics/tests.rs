@@ -176,7 +176,7 @@ fn valid_endpoint() -> ProbeResult {
         ],
     });
     r.legacy = Some(LegacyReport {
-        enabled: vec![(LegacyVersion::Tls10, false), (LegacyVersion::Tls11, true)],
+        enabled: [(LegacyVersion::Tls10, false), (LegacyVersion::Tls11, true)].into(),
         inconclusive: Vec::new(),
         checked_at: r.finished_at,
         served: None,
@@ -539,7 +539,7 @@ fn healthy_endpoint() -> ProbeResult {
         sources: vec![verified(Source::Ocsp), verified(Source::Crl)],
     });
     r.legacy = Some(LegacyReport {
-        enabled: vec![(LegacyVersion::Tls10, false), (LegacyVersion::Tls11, false)],
+        enabled: [(LegacyVersion::Tls10, false), (LegacyVersion::Tls11, false)].into(),
         inconclusive: Vec::new(),
         checked_at: r.finished_at,
         served: None,

@@ -171,7 +171,7 @@ fn weak_crypto_and_legacy_protocols_need_attention() {
         chain.certs[0] = Arc::new(leaf);
     }
     r.legacy = Some(LegacyReport {
-        enabled: vec![(LegacyVersion::Tls10, true), (LegacyVersion::Tls11, false)],
+        enabled: [(LegacyVersion::Tls10, true), (LegacyVersion::Tls11, false)].into(),
         inconclusive: Vec::new(),
         checked_at: std::time::SystemTime::now(),
         served: None,
