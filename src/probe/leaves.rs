@@ -184,10 +184,12 @@ pub struct LeafCache {
 
 type Answers = Vec<(KeyType, Found)>;
 
+/// Answers as a cache entry keeps them: boxed as a slice, without a vector's capacity word.
+type Kept = Box<[(KeyType, Found)]>;
+
 #[derive(Debug, Default)]
 struct CacheInner {
-    /// The answers boxed as a slice, without a vector's spare capacity word.
-    entries: HashMap<(String, SocketAddr), (Instant, SystemTime, Box<[(KeyType, Found)]>)>,
+    entries: HashMap<(String, SocketAddr), (Instant, SystemTime, Kept)>,
     /// When entries of targets no longer probed were last dropped.
     swept: Option<Instant>,
 }
