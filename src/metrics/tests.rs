@@ -176,7 +176,7 @@ fn valid_endpoint() -> ProbeResult {
         ],
     });
     r.legacy = Some(LegacyReport {
-        enabled: vec![(LegacyVersion::Tls10, false), (LegacyVersion::Tls11, true)],
+        enabled: [(LegacyVersion::Tls10, false), (LegacyVersion::Tls11, true)].into(),
         inconclusive: Vec::new(),
         checked_at: r.finished_at,
         served: None,
@@ -192,7 +192,7 @@ fn invalid_chain() -> Vec<ProbeResult> {
     first.peer = Some("192.0.2.20:443".parse().unwrap());
     first.phases = vec![(Phase::Total, Duration::from_millis(40))];
     // The name's CAA records refuse the leaf's CA.
-    first.caa = Some(crate::probe::caa::CaaReport {
+    first.caa = Some(Box::new(crate::probe::caa::CaaReport {
         name: "broken.example".into(),
         found_at: Some("broken.example".into()),
         wildcard: false,
@@ -204,7 +204,7 @@ fn invalid_chain() -> Vec<ProbeResult> {
             fallback: None,
         })),
         outcome: Ok(crate::probe::caa::CaaVerdict::NotListed),
-    });
+    }));
     first.tls = Some(TlsSession {
         version: TlsVersion::Tls12,
         cipher: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into(),
@@ -287,7 +287,7 @@ fn dual_endpoint() -> ProbeResult {
         key_bits: 2048,
         ..(*cert("CN=dual.example", "CN=Dual CA", GONE, "ecdsa-with-SHA256")).clone()
     });
-    r.leaves = Some(LeafReport {
+    r.leaves = Some(Box::new(LeafReport {
         main: KeyType::Ecdsa,
         others: vec![OtherLeaf {
             key_type: KeyType::Rsa,
@@ -309,9 +309,9 @@ fn dual_endpoint() -> ProbeResult {
             ProbeFailure::new(ProbeReason::Timeout, "slow"),
         )],
         checked_at: r.finished_at,
-    });
+    }));
     // Its CAA check had no answer.
-    r.caa = Some(crate::probe::caa::CaaReport {
+    r.caa = Some(Box::new(crate::probe::caa::CaaReport {
         name: "dual.example".into(),
         found_at: None,
         wildcard: false,
@@ -333,7 +333,7 @@ fn dual_endpoint() -> ProbeResult {
             crate::probe::caa::CaaReason::DnsServfail,
             "SERVFAIL",
         )),
-    });
+    }));
     r
 }
 
@@ -558,7 +558,7 @@ fn healthy_endpoint() -> ProbeResult {
         sources: vec![verified(Source::Ocsp), verified(Source::Crl)],
     });
     r.legacy = Some(LegacyReport {
-        enabled: vec![(LegacyVersion::Tls10, false), (LegacyVersion::Tls11, false)],
+        enabled: [(LegacyVersion::Tls10, false), (LegacyVersion::Tls11, false)].into(),
         inconclusive: Vec::new(),
         checked_at: r.finished_at,
         served: None,

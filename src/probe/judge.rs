@@ -95,7 +95,9 @@ pub(super) async fn judge_chain(
     }
     result.chain = Some(report);
     let renewal_started = Instant::now();
-    result.renewal = renewal_window(prober, checker.http(), directory, target, captured).await;
+    result.renewal = renewal_window(prober, checker.http(), directory, target, captured)
+        .await
+        .map(Box::new);
     if result.renewal.is_some() {
         result
             .phases

@@ -380,7 +380,7 @@ impl Prober {
                     let ((), (discovered, took)) = tokio::join!(judge, discover);
                     result.phases.push((Phase::Leaves, took));
                     if let Some(main) = &result.chain {
-                        result.leaves = leaves::report(main, discovered);
+                        result.leaves = leaves::report(main, discovered).map(Box::new);
                     }
                 }
                 (_, Some(_)) => {
@@ -456,20 +456,22 @@ impl Prober {
             &leaf,
             identities.clone(),
         );
-        result.caa = Some(match tokio::time::timeout(target.timeout, check).await {
-            Ok(report) => report,
-            Err(_) => {
-                let mut report = caa::report(&target.server_name, &leaf, identities);
-                report.outcome = Err(crate::failure::Failure::new(
-                    caa::CaaReason::DnsTimeout,
-                    format!(
-                        "the CAA lookups took longer than the {} timeout",
-                        humantime::format_duration(target.timeout)
-                    ),
-                ));
-                report
-            }
-        });
+        result.caa = Some(Box::new(
+            match tokio::time::timeout(target.timeout, check).await {
+                Ok(report) => report,
+                Err(_) => {
+                    let mut report = caa::report(&target.server_name, &leaf, identities);
+                    report.outcome = Err(crate::failure::Failure::new(
+                        caa::CaaReason::DnsTimeout,
+                        format!(
+                            "the CAA lookups took longer than the {} timeout",
+                            humantime::format_duration(target.timeout)
+                        ),
+                    ));
+                    report
+                }
+            },
+        ));
     }
 }
 

@@ -171,7 +171,7 @@ fn weak_crypto_and_legacy_protocols_need_attention() {
         chain.certs[0] = Arc::new(leaf);
     }
     r.legacy = Some(LegacyReport {
-        enabled: vec![(LegacyVersion::Tls10, true), (LegacyVersion::Tls11, false)],
+        enabled: [(LegacyVersion::Tls10, true), (LegacyVersion::Tls11, false)].into(),
         inconclusive: Vec::new(),
         checked_at: std::time::SystemTime::now(),
         served: None,
@@ -263,10 +263,10 @@ fn the_renewal_window_is_told_and_an_early_or_missed_one_needs_attention() {
     use crate::probe::renewal::{RenewalError, RenewalOutcome, RenewalReason, RenewalWindow};
     let with = |window| {
         let mut r = result(&[], 80); // leaf from NOW - 10 d to NOW + 80 d: natural point NOW + 50 d
-        r.renewal = Some(RenewalOutcome {
+        r.renewal = Some(Box::new(RenewalOutcome {
             directory: "https://acme.example/dir".into(),
             window,
-        });
+        }));
         r
     };
     let window = |start: i64, end: i64| {

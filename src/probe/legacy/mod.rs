@@ -43,9 +43,10 @@ pub use answer::{version_name, Answer};
 pub const RECHECK: Duration = Duration::from_secs(3600);
 
 /// A protocol version the check asks for; `as_str` is the `version` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum LegacyVersion {
     /// TLS 1.0 (RFC 2246), deprecated by RFC 8996.
+    #[default]
     Tls10,
     /// TLS 1.1 (RFC 4346), deprecated by RFC 8996.
     Tls11,
@@ -89,11 +90,71 @@ pub struct LegacyHandshake {
     pub chain: Vec<CertificateDer<'static>>,
 }
 
+/// The versions that gave an answer, and whether the server speaks each, in the order they
+/// were asked: at most one per version, so held inline. Every endpoint's stored result has
+/// these (the check is on by default); a vector cost a heap block per target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Answers {
+    slots: [(LegacyVersion, bool); 2],
+    len: u8,
+}
+
+impl Answers {
+    /// Adds the answer for `version`, which has none yet.
+    pub fn push(&mut self, answer: (LegacyVersion, bool)) {
+        let len = usize::from(self.len);
+        debug_assert!(len < self.slots.len(), "one answer per version");
+        if let Some(slot) = self.slots.get_mut(len) {
+            *slot = answer;
+            self.len += 1;
+        }
+    }
+}
+
+impl std::ops::Deref for Answers {
+    type Target = [(LegacyVersion, bool)];
+
+    fn deref(&self) -> &Self::Target {
+        &self.slots[..usize::from(self.len)]
+    }
+}
+
+impl std::ops::DerefMut for Answers {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.slots[..usize::from(self.len)]
+    }
+}
+
+impl<'a> IntoIterator for &'a Answers {
+    type Item = &'a (LegacyVersion, bool);
+    type IntoIter = std::slice::Iter<'a, (LegacyVersion, bool)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl FromIterator<(LegacyVersion, bool)> for Answers {
+    fn from_iter<I: IntoIterator<Item = (LegacyVersion, bool)>>(iter: I) -> Answers {
+        let mut answers = Answers::default();
+        for answer in iter.into_iter().take(2) {
+            answers.push(answer);
+        }
+        answers
+    }
+}
+
+impl From<[(LegacyVersion, bool); 2]> for Answers {
+    fn from(slots: [(LegacyVersion, bool); 2]) -> Answers {
+        Answers { slots, len: 2 }
+    }
+}
+
 /// What the check found for one target and address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LegacyReport {
     /// Per version that gave an answer: whether the server speaks it.
-    pub enabled: Vec<(LegacyVersion, bool)>,
+    pub enabled: Answers,
     /// Why the other versions gave no answer, for the log and the `check` command.
     pub inconclusive: Vec<(LegacyVersion, String)>,
     /// When the server was asked (earlier than the probe when the answer was cached).
@@ -211,7 +272,7 @@ pub async fn check(
     let answers = futures_util::future::join_all(asks).await;
 
     let mut report = LegacyReport {
-        enabled: Vec::new(),
+        enabled: Answers::default(),
         inconclusive: Vec::new(),
         checked_at: SystemTime::now(),
         served: None,
@@ -351,7 +412,7 @@ mod tests {
         let cache = LegacyCache::default();
         let key = ("t".to_string(), "127.0.0.1:443".parse().unwrap());
         let report = LegacyReport {
-            enabled: vec![(LegacyVersion::Tls10, true), (LegacyVersion::Tls11, false)],
+            enabled: [(LegacyVersion::Tls10, true), (LegacyVersion::Tls11, false)].into(),
             inconclusive: Vec::new(),
             checked_at: SystemTime::now(),
             served: Some(Box::new(LegacyHandshake {
