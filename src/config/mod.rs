@@ -4,7 +4,9 @@
 //! serde-saphyr turns the text into [`RawConfig`] (it rejects unknown keys and wrong types with a
 //! line and column), then [`Config::from_raw`] applies the defaults to each target and checks what
 //! types cannot express (unique names, ports, positive durations). The scheduler only ever sees a
-//! [`Config`], whose targets are complete and valid.
+//! [`Config`], whose targets are complete and valid. The `targets:` list is the exception to the
+//! two steps in memory, not in outcome: `stream` resolves each target as it is read, so that a
+//! large file never holds every raw target at once, with the errors of the two steps unchanged.
 
 pub mod acme;
 mod address;
@@ -19,6 +21,7 @@ mod probe_allow;
 mod raw;
 mod reach;
 mod revocation;
+mod stream;
 mod target_files;
 
 use std::collections::{BTreeMap, HashSet};
@@ -47,6 +50,8 @@ pub use raw::{RawConfig, RawDefaults, RawTarget};
 pub use reach::{HeloName, ProxyCredentials, ProxyUrl, Reach, ResolveMode, Starttls};
 pub use revocation::{ByteSize, RawRevocation, RevocationSettings, DEFAULT_CRL_MAX_BYTES};
 use serde_saphyr::{Location, Spanned};
+pub use stream::RawTargets;
+use stream::Resolved;
 pub use target_files::{TargetFileEntry, TargetFileSpec};
 
 /// Default time between two probes of one target.
@@ -246,7 +251,7 @@ impl Config {
 
     /// Parses and validates configuration text.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let raw = RawConfig::parse(text).map_err(|message| ConfigError {
+        let raw = stream::parse(text).map_err(|message| ConfigError {
             file: String::new(),
             message,
         })?;
@@ -273,7 +278,9 @@ impl Config {
         let fed_elsewhere = raw.target_files.is_some() || raw.probe_allow.is_some();
         let targets = match raw.targets {
             Some(targets) => targets,
-            None if fed_elsewhere => Spanned::new(Vec::new(), Location::UNKNOWN, Location::UNKNOWN),
+            None if fed_elsewhere => {
+                Spanned::new(RawTargets::empty(), Location::UNKNOWN, Location::UNKNOWN)
+            }
             None => return Err("targets: missing; name at least one target".into()),
         };
         if targets.value.is_empty() && !fed_elsewhere {
@@ -282,7 +289,20 @@ impl Config {
                 at(&targets.referenced)
             ));
         }
-        let reach_defaults = reach::ReachDefaults::from_raw(defaults.reach())
+        // Targets read by `stream` were resolved with these already.
+        let (targets, streamed_reach) = match targets.value {
+            RawTargets::Held(list) => (Err(list), None),
+            RawTargets::Resolved(resolved) => {
+                let Resolved {
+                    reach_defaults,
+                    outcome,
+                    ..
+                } = *resolved;
+                (Ok(outcome), reach_defaults)
+            }
+        };
+        let reach_defaults = streamed_reach
+            .unwrap_or_else(|| reach::ReachDefaults::from_raw(defaults.reach()))
             .map_err(|(loc, e)| format!("{}: defaults.{e}", at(&loc)))?;
         if let Some(m) = &defaults.metrics {
             metrics::check(m).map_err(|(loc, e)| format!("{}: defaults.{e}", at(&loc)))?;
@@ -335,26 +355,23 @@ impl Config {
             )),
             None => None,
         };
-        let mut names = HashSet::new();
-        let mut resolved = Vec::with_capacity(targets.value.len());
-        for (index, raw_target) in targets.value.into_iter().enumerate() {
-            let name_at = raw_target
-                .value
-                .name
-                .as_ref()
-                .map(|n| n.referenced)
-                .unwrap_or(raw_target.referenced);
-            let target = resolve_target(&defaults, &reach_defaults, raw_target)
-                .map_err(|(loc, e)| format!("{}: targets[{index}].{e}", at(&loc)))?;
-            if !names.insert(target.name.clone()) {
-                return Err(format!(
-                    "{}: targets[{index}].name: {:?} is used by an earlier target; names must be unique",
-                    at(&name_at),
-                    target.name
-                ));
+        let resolved = match targets {
+            Ok(outcome) => outcome?,
+            Err(list) => {
+                let mut names = HashSet::new();
+                let mut resolved = Vec::with_capacity(list.len());
+                for (index, raw_target) in list.into_iter().enumerate() {
+                    resolved.push(stream::resolve_entry(
+                        &defaults,
+                        &reach_defaults,
+                        &mut names,
+                        index,
+                        raw_target,
+                    )?);
+                }
+                resolved
             }
-            resolved.push(Arc::new(target));
-        }
+        };
         let name_servers =
             dns::name_servers(raw.dns.as_ref()).map_err(|(loc, e)| format!("{}: {e}", at(&loc)))?;
         Ok(Config {

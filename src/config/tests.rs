@@ -243,3 +243,33 @@ fn a_wrong_metrics_block_is_refused_with_its_line_and_column() {
     let e = err("defaults:\n  metrics:\n    phase: all\ntargets:\n  - address: a.example:443\n");
     assert!(e.contains("line 3") && e.contains("phase"), "{e}");
 }
+
+/// The inline sizes of the per-target configuration types, printed so that the figures of
+/// docs/performance.md §8 can be read again (`cargo test --lib config::tests::type_sizes --
+/// --nocapture`).
+#[test]
+fn type_sizes() {
+    use std::mem::size_of;
+    let sizes = [
+        ("Target", size_of::<Target>()),
+        ("RawTarget", size_of::<RawTarget>()),
+        ("Spanned<RawTarget>", size_of::<Spanned<RawTarget>>()),
+        ("TargetKind", size_of::<TargetKind>()),
+        ("Reach", size_of::<Reach>()),
+        ("MetricsSettings", size_of::<MetricsSettings>()),
+        ("RevocationSettings", size_of::<RevocationSettings>()),
+        ("AcmeDirectory", size_of::<AcmeDirectory>()),
+        ("DnsChecks", size_of::<DnsChecks>()),
+        ("Address", size_of::<Address>()),
+        ("KubeSource", size_of::<KubeSource>()),
+        ("RawMetrics", size_of::<RawMetrics>()),
+        ("RawRevocation", size_of::<RawRevocation>()),
+        (
+            "RawKubernetes",
+            size_of::<Spanned<kubernetes::RawKubernetes>>(),
+        ),
+    ];
+    for (name, size) in sizes {
+        println!("size_of::<{name}>() = {size}");
+    }
+}
