@@ -24,7 +24,7 @@ mod revocation;
 mod stream;
 mod target_files;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -129,11 +129,17 @@ pub enum TargetKind {
     CertFiles(CertFileSource),
     /// Certificates downloaded from a URL (`url:`).
     Url(CertUrl),
-    /// Certificates in Kubernetes Secrets (and ConfigMaps), watched (`kubernetes:`).
-    Kubernetes(KubeSource),
+    /// Certificates in Kubernetes Secrets (and ConfigMaps), watched (`kubernetes:`); boxed, as
+    /// it is three times the size of the other kinds and rare.
+    Kubernetes(Box<KubeSource>),
 }
 
 /// One endpoint or set of certificate files to probe, with every setting resolved.
+///
+/// Held for every target as long as it is configured, so kept small (`tests::type_sizes`): what
+/// most targets inherit whole from `defaults:` (trust anchors, labels, metrics settings, the
+/// reach settings' proxy, client certificate and `EHLO` name) is shared through an `Arc`, and
+/// the rare Kubernetes source is boxed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
     /// Value of the `target` label; unique in the config.
@@ -148,9 +154,9 @@ pub struct Target {
     /// Budget for the whole probe.
     pub timeout: Duration,
     /// Extra trust anchors (PEM), added to the system store.
-    pub ca_file: Option<PathBuf>,
+    pub ca_file: Option<Arc<Path>>,
     /// Constant labels added to every series of this target, sorted by name.
-    pub labels: BTreeMap<String, String>,
+    pub labels: Arc<BTreeMap<String, String>>,
     /// STARTTLS, which addresses, proxy and client certificate.
     pub reach: Reach,
     /// Which revocation sources are consulted, and the CRL size cap.
@@ -160,7 +166,7 @@ pub struct Target {
     pub legacy_protocols: bool,
     /// Which series this target's results are written as (`metrics:`, default level
     /// `default`).
-    pub metrics: MetricsSettings,
+    pub metrics: Arc<MetricsSettings>,
     /// Where the leaf's renewal window is asked for (`acme_directory:`, default off).
     pub acme_directory: AcmeDirectory,
     /// The DNS checks after a probe (`caa:`, `caa_identity:`; off by default, and always off
@@ -358,13 +364,13 @@ impl Config {
         let resolved = match targets {
             Ok(outcome) => outcome?,
             Err(list) => {
-                let mut names = HashSet::new();
+                let mut seen = stream::Seen::default();
                 let mut resolved = Vec::with_capacity(list.len());
                 for (index, raw_target) in list.into_iter().enumerate() {
                     resolved.push(stream::resolve_entry(
                         &defaults,
                         &reach_defaults,
-                        &mut names,
+                        &mut seen,
                         index,
                         raw_target,
                     )?);
@@ -595,7 +601,7 @@ fn resolve_kubernetes(
             "legacy_protocols: a Kubernetes target has no server to ask for TLS 1.0 or 1.1".into(),
         ));
     }
-    Ok(TargetKind::Kubernetes(source))
+    Ok(TargetKind::Kubernetes(Box::new(source)))
 }
 
 /// The settings of a target that come from its block and the defaults, before it is told what
@@ -604,12 +610,12 @@ fn resolve_kubernetes(
 struct TargetSettings {
     interval: Duration,
     timeout: Duration,
-    ca_file: Option<PathBuf>,
-    labels: BTreeMap<String, String>,
+    ca_file: Option<Arc<Path>>,
+    labels: Arc<BTreeMap<String, String>>,
     reach: Reach,
     revocation: RevocationSettings,
     legacy_protocols: bool,
-    metrics: MetricsSettings,
+    metrics: Arc<MetricsSettings>,
     acme_directory: AcmeDirectory,
 }
 
@@ -659,8 +665,11 @@ fn resolve_settings(
     Ok(TargetSettings {
         interval,
         timeout,
-        ca_file: raw.ca_file.or_else(|| defaults.ca_file.clone()),
-        labels,
+        ca_file: raw
+            .ca_file
+            .or_else(|| defaults.ca_file.clone())
+            .map(Arc::from),
+        labels: Arc::new(labels),
         reach,
         revocation: revocation::resolve(defaults.revocation.as_ref(), raw.revocation.as_ref())?,
         legacy_protocols: raw
@@ -668,7 +677,10 @@ fn resolve_settings(
             .map(|l| l.value)
             .or(defaults.legacy_protocols)
             .unwrap_or(true),
-        metrics: metrics::resolve(defaults.metrics.as_ref(), raw.metrics.as_ref()),
+        metrics: Arc::new(metrics::resolve(
+            defaults.metrics.as_ref(),
+            raw.metrics.as_ref(),
+        )),
         acme_directory: acme::resolve(
             defaults.acme_directory.as_ref(),
             raw.acme_directory.as_ref(),

@@ -181,7 +181,7 @@ pub(super) struct Resolver {
     /// Whether the defaults pass the checks `Config::from_raw` makes before the targets.
     defaults_ok: Option<bool>,
     reach_defaults: Option<Result<ReachDefaults, (Location, String)>>,
-    names: HashSet<String>,
+    seen: Seen,
     targets: Vec<Arc<Target>>,
     error: Option<String>,
     len: usize,
@@ -193,7 +193,7 @@ impl Resolver {
             defaults,
             defaults_ok: None,
             reach_defaults: None,
-            names: HashSet::new(),
+            seen: Seen::default(),
             targets: Vec::new(),
             error: None,
             len: 0,
@@ -232,7 +232,7 @@ impl Resolver {
         match resolve_entry(
             &self.defaults,
             reach_defaults,
-            &mut self.names,
+            &mut self.seen,
             index,
             raw_target,
         ) {
@@ -253,11 +253,37 @@ impl Resolver {
     }
 }
 
+/// What the entries of one `targets:` list resolved so far leave for the next.
+#[derive(Default)]
+pub(super) struct Seen {
+    /// The names taken.
+    names: HashSet<String>,
+    /// The entry before, whose shared settings the next one takes when they are equal.
+    last: Option<Arc<Target>>,
+}
+
+/// Points `mine` at `theirs` when they hold equal values, so that one copy serves both.
+fn share<T: PartialEq + ?Sized>(mine: &mut Arc<T>, theirs: &Arc<T>) {
+    if !Arc::ptr_eq(mine, theirs) && **mine == **theirs {
+        *mine = Arc::clone(theirs);
+    }
+}
+
+/// Makes `target` share with `last` the settings most targets inherit alike from `defaults:`
+/// (each target's are built on their own), so that 100,000 targets hold one copy of each.
+fn share_settings(target: &mut Target, last: &Target) {
+    if let (Some(mine), Some(theirs)) = (&mut target.ca_file, &last.ca_file) {
+        share(mine, theirs);
+    }
+    share(&mut target.labels, &last.labels);
+    share(&mut target.metrics, &last.metrics);
+}
+
 /// Resolves entry `index` of the `targets:` list; the error is the whole message.
 pub(super) fn resolve_entry(
     defaults: &RawDefaults,
     reach_defaults: &ReachDefaults,
-    names: &mut HashSet<String>,
+    seen: &mut Seen,
     index: usize,
     raw_target: Spanned<RawTarget>,
 ) -> Result<Arc<Target>, String> {
@@ -267,16 +293,21 @@ pub(super) fn resolve_entry(
         .as_ref()
         .map(|n| n.referenced)
         .unwrap_or(raw_target.referenced);
-    let target = resolve_target(defaults, reach_defaults, raw_target)
+    let mut target = resolve_target(defaults, reach_defaults, raw_target)
         .map_err(|(loc, e)| format!("{}: targets[{index}].{e}", at(&loc)))?;
-    if !names.insert(target.name.clone()) {
+    if !seen.names.insert(target.name.clone()) {
         return Err(format!(
             "{}: targets[{index}].name: {:?} is used by an earlier target; names must be unique",
             at(&name_at),
             target.name
         ));
     }
-    Ok(Arc::new(target))
+    if let Some(last) = &seen.last {
+        share_settings(&mut target, last);
+    }
+    let target = Arc::new(target);
+    seen.last = Some(Arc::clone(&target));
+    Ok(target)
 }
 
 #[cfg(test)]
@@ -383,5 +414,41 @@ mod tests {
         assert_eq!(resolved.len, 3);
         let e = resolved.outcome.unwrap_err();
         assert!(e.contains("targets[1].address"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod sharing_tests {
+    use std::sync::Arc;
+
+    use super::super::Config;
+
+    #[test]
+    fn targets_share_what_they_inherit_alike() {
+        let c = Config::parse(
+            "defaults: {ca_file: /etc/ca.pem, labels: {env: prod}, proxy_url: 'http://127.0.0.1:3128'}\ntargets:\n  - address: a.example:443\n  - address: b.example:443\n  - {address: c.example:443, labels: {team: x}}\n  - address: d.example:443\n",
+        )
+        .unwrap();
+        let [a, b, c, d] = &c.targets[..] else {
+            panic!("four targets")
+        };
+        for other in [b, d] {
+            assert!(Arc::ptr_eq(
+                a.ca_file.as_ref().unwrap(),
+                other.ca_file.as_ref().unwrap()
+            ));
+            assert!(Arc::ptr_eq(&a.metrics, &other.metrics));
+            assert!(Arc::ptr_eq(
+                a.reach.proxy.as_ref().unwrap(),
+                other.reach.proxy.as_ref().unwrap()
+            ));
+        }
+        assert!(Arc::ptr_eq(&a.labels, &b.labels));
+        // Labels of its own: a copy of its own, with the defaults' under it.
+        assert!(!Arc::ptr_eq(&a.labels, &c.labels));
+        assert_eq!(c.labels.get("env").map(String::as_str), Some("prod"));
+        assert_eq!(c.labels.get("team").map(String::as_str), Some("x"));
+        assert_eq!(*d.labels, *a.labels);
+        assert!(Arc::ptr_eq(&c.metrics, &d.metrics));
     }
 }
