@@ -280,3 +280,29 @@ fn type_sizes() {
         size_of::<Target>()
     );
 }
+
+/// `url:` and `acme_directory:` share one URL check and keep their own words.
+#[test]
+fn url_options_word_their_url_mistakes_their_own_way() {
+    let cases = [
+        (
+            "targets:\n  - url: ftp://pki.example/ca.pem\n",
+            "line 2 column 10: targets[0].url: \"ftp://pki.example/ca.pem\": only http and https URLs are fetched, not ftp",
+        ),
+        (
+            "targets:\n  - url: not a url\n",
+            "line 2 column 10: targets[0].url: \"not a url\" is not a URL: relative URL without a base",
+        ),
+        (
+            "targets:\n  - address: a.example:443\n    acme_directory: ftp://acme.example/dir\n",
+            "line 3 column 21: targets[0].acme_directory: \"ftp://acme.example/dir\": an ACME directory is fetched over http or https, not ftp",
+        ),
+        (
+            "defaults:\n  acme_directory: sometimes\ntargets:\n  - address: a.example:443\n",
+            "line 2 column 19: defaults.acme_directory: \"sometimes\" is neither `auto`, `off` nor a URL of an ACME directory: relative URL without a base",
+        ),
+    ];
+    for (yaml, message) in cases {
+        assert_eq!(err(yaml), message, "{yaml}");
+    }
+}
