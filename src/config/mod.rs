@@ -679,7 +679,7 @@ fn resolve_settings(
             .unwrap_or(true),
         metrics: Arc::new(metrics::resolve(
             defaults.metrics.as_ref(),
-            raw.metrics.as_ref(),
+            raw.metrics.as_deref(),
         )),
         acme_directory: acme::resolve(
             defaults.acme_directory.as_ref(),

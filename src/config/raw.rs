@@ -122,8 +122,9 @@ pub struct RawTarget {
     /// (a URL target).
     pub url: Option<Spanned<String>>,
     /// Certificates in Kubernetes Secrets and ConfigMaps, watched on the API server (a
-    /// Kubernetes target; see `super::kubernetes`).
-    pub kubernetes: Option<Spanned<super::kubernetes::RawKubernetes>>,
+    /// Kubernetes target; see `super::kubernetes`). Boxed, as `metrics` below: both are large
+    /// and rarely written, and a target file's entries are all held at once.
+    pub kubernetes: Option<Box<Spanned<super::kubernetes::RawKubernetes>>>,
     /// The file holding the password of the PKCS#12 files a file target reads.
     pub password_file: Option<Spanned<PathBuf>>,
     // How this target is reached (see `super::reach`).
@@ -146,7 +147,7 @@ pub struct RawTarget {
     /// Whether this endpoint is also asked for TLS 1.0 and 1.1 (`crate::probe::legacy`).
     pub legacy_protocols: Option<Spanned<bool>>,
     /// Which series this target's results are written as, key by key over the defaults'.
-    pub metrics: Option<super::metrics::RawMetrics>,
+    pub metrics: Option<Box<super::metrics::RawMetrics>>,
     /// The ACME directory for this target's renewal information, over the defaults'.
     pub acme_directory: Option<Spanned<String>>,
     /// Whether this endpoint's CAA records are checked, over `defaults.caa`.
