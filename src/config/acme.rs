@@ -8,6 +8,8 @@
 
 use serde_saphyr::{Location, Spanned};
 
+use super::cert_url::{check_http_url, UrlProblem};
+
 /// A target's renewal-information setting, defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum AcmeDirectory {
@@ -64,18 +66,15 @@ fn parse(value: &str) -> Result<AcmeDirectory, String> {
         "auto" => return Ok(AcmeDirectory::Auto),
         _ => {}
     }
-    let url = reqwest::Url::parse(value).map_err(|e| {
-        format!("{value:?} is neither `auto`, `off` nor a URL of an ACME directory: {e}")
+    check_http_url(value).map_err(|problem| match problem {
+        UrlProblem::NotUrl(e) => {
+            format!("{value:?} is neither `auto`, `off` nor a URL of an ACME directory: {e}")
+        }
+        UrlProblem::Scheme(scheme) => {
+            format!("{value:?}: an ACME directory is fetched over http or https, not {scheme}")
+        }
+        UrlProblem::NoHost => format!("{value:?} has no host"),
     })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "{value:?}: an ACME directory is fetched over http or https, not {}",
-            url.scheme()
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{value:?} has no host"));
-    }
     Ok(AcmeDirectory::Url(value.to_string()))
 }
 

@@ -11,17 +11,37 @@ pub struct CertUrl {
 
 /// Checks a `url:` value.
 pub(super) fn check(url: &str) -> Result<CertUrl, String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    check_http_url(url).map_err(|problem| match problem {
+        UrlProblem::NotUrl(e) => format!("{url:?} is not a URL: {e}"),
+        UrlProblem::Scheme(scheme) => {
+            format!("{url:?}: only http and https URLs are fetched, not {scheme}")
+        }
+        UrlProblem::NoHost => format!("{url:?} has no host"),
+    })?;
+    Ok(CertUrl { url: url.into() })
+}
+
+/// Why a value is not an `http` or `https` URL with a host; each option words it its own way.
+pub(super) enum UrlProblem {
+    /// It does not parse as a URL (the parser's reason).
+    NotUrl(String),
+    /// Its scheme, which is neither `http` nor `https`.
+    Scheme(String),
+    /// It names no host.
+    NoHost,
+}
+
+/// Checks that `text` is an `http` or `https` URL with a host: what every option that is
+/// fetched over HTTP asks of its value (`url:`, `acme_directory:`).
+pub(super) fn check_http_url(text: &str) -> Result<(), UrlProblem> {
+    let parsed = reqwest::Url::parse(text).map_err(|e| UrlProblem::NotUrl(e.to_string()))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!(
-            "{url:?}: only http and https URLs are fetched, not {}",
-            parsed.scheme()
-        ));
+        return Err(UrlProblem::Scheme(parsed.scheme().to_string()));
     }
     if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{url:?} has no host"));
+        return Err(UrlProblem::NoHost);
     }
-    Ok(CertUrl { url: url.into() })
+    Ok(())
 }
 
 #[cfg(test)]

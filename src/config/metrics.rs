@@ -395,7 +395,7 @@ mod tests {
             .unwrap()
             .targets
             .iter()
-            .map(|t| t.metrics.clone())
+            .map(|t| (*t.metrics).clone())
             .collect()
     }
 

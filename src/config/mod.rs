@@ -4,7 +4,9 @@
 //! serde-saphyr turns the text into [`RawConfig`] (it rejects unknown keys and wrong types with a
 //! line and column), then [`Config::from_raw`] applies the defaults to each target and checks what
 //! types cannot express (unique names, ports, positive durations). The scheduler only ever sees a
-//! [`Config`], whose targets are complete and valid.
+//! [`Config`], whose targets are complete and valid. The `targets:` list is the exception to the
+//! two steps in memory, not in outcome: `stream` resolves each target as it is read, so that a
+//! large file never holds every raw target at once, with the errors of the two steps unchanged.
 
 pub mod acme;
 mod address;
@@ -19,9 +21,10 @@ mod probe_allow;
 mod raw;
 mod reach;
 mod revocation;
+mod stream;
 mod target_files;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,6 +50,8 @@ pub use raw::{RawConfig, RawDefaults, RawTarget};
 pub use reach::{HeloName, ProxyCredentials, ProxyUrl, Reach, ResolveMode, Starttls};
 pub use revocation::{ByteSize, RawRevocation, RevocationSettings, DEFAULT_CRL_MAX_BYTES};
 use serde_saphyr::{Location, Spanned};
+pub use stream::RawTargets;
+use stream::Resolved;
 pub use target_files::{TargetFileEntry, TargetFileSpec};
 
 /// Default time between two probes of one target.
@@ -124,11 +129,17 @@ pub enum TargetKind {
     CertFiles(CertFileSource),
     /// Certificates downloaded from a URL (`url:`).
     Url(CertUrl),
-    /// Certificates in Kubernetes Secrets (and ConfigMaps), watched (`kubernetes:`).
-    Kubernetes(KubeSource),
+    /// Certificates in Kubernetes Secrets (and ConfigMaps), watched (`kubernetes:`); boxed, as
+    /// it is three times the size of the other kinds and rare.
+    Kubernetes(Box<KubeSource>),
 }
 
 /// One endpoint or set of certificate files to probe, with every setting resolved.
+///
+/// Held for every target as long as it is configured, so kept small (`tests::type_sizes`): what
+/// most targets inherit whole from `defaults:` (trust anchors, labels, metrics settings, the
+/// reach settings' proxy, client certificate and `EHLO` name) is shared through an `Arc`, and
+/// the rare Kubernetes source is boxed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
     /// Value of the `target` label; unique in the config.
@@ -143,9 +154,9 @@ pub struct Target {
     /// Budget for the whole probe.
     pub timeout: Duration,
     /// Extra trust anchors (PEM), added to the system store.
-    pub ca_file: Option<PathBuf>,
+    pub ca_file: Option<Arc<Path>>,
     /// Constant labels added to every series of this target, sorted by name.
-    pub labels: BTreeMap<String, String>,
+    pub labels: Arc<BTreeMap<String, String>>,
     /// STARTTLS, which addresses, proxy and client certificate.
     pub reach: Reach,
     /// Which revocation sources are consulted, and the CRL size cap.
@@ -155,7 +166,7 @@ pub struct Target {
     pub legacy_protocols: bool,
     /// Which series this target's results are written as (`metrics:`, default level
     /// `default`).
-    pub metrics: MetricsSettings,
+    pub metrics: Arc<MetricsSettings>,
     /// Where the leaf's renewal window is asked for (`acme_directory:`, default off).
     pub acme_directory: AcmeDirectory,
     /// The DNS checks after a probe (`caa:`, `caa_identity:`, `dane:`; off by default, and always off
@@ -246,7 +257,7 @@ impl Config {
 
     /// Parses and validates configuration text.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let raw = RawConfig::parse(text).map_err(|message| ConfigError {
+        let raw = stream::parse(text).map_err(|message| ConfigError {
             file: String::new(),
             message,
         })?;
@@ -273,7 +284,9 @@ impl Config {
         let fed_elsewhere = raw.target_files.is_some() || raw.probe_allow.is_some();
         let targets = match raw.targets {
             Some(targets) => targets,
-            None if fed_elsewhere => Spanned::new(Vec::new(), Location::UNKNOWN, Location::UNKNOWN),
+            None if fed_elsewhere => {
+                Spanned::new(RawTargets::empty(), Location::UNKNOWN, Location::UNKNOWN)
+            }
             None => return Err("targets: missing; name at least one target".into()),
         };
         if targets.value.is_empty() && !fed_elsewhere {
@@ -282,7 +295,20 @@ impl Config {
                 at(&targets.referenced)
             ));
         }
-        let reach_defaults = reach::ReachDefaults::from_raw(defaults.reach())
+        // Targets read by `stream` were resolved with these already.
+        let (targets, streamed_reach) = match targets.value {
+            RawTargets::Held(list) => (Err(list), None),
+            RawTargets::Resolved(resolved) => {
+                let Resolved {
+                    reach_defaults,
+                    outcome,
+                    ..
+                } = *resolved;
+                (Ok(outcome), reach_defaults)
+            }
+        };
+        let reach_defaults = streamed_reach
+            .unwrap_or_else(|| reach::ReachDefaults::from_raw(defaults.reach()))
             .map_err(|(loc, e)| format!("{}: defaults.{e}", at(&loc)))?;
         if let Some(m) = &defaults.metrics {
             metrics::check(m).map_err(|(loc, e)| format!("{}: defaults.{e}", at(&loc)))?;
@@ -335,26 +361,23 @@ impl Config {
             )),
             None => None,
         };
-        let mut names = HashSet::new();
-        let mut resolved = Vec::with_capacity(targets.value.len());
-        for (index, raw_target) in targets.value.into_iter().enumerate() {
-            let name_at = raw_target
-                .value
-                .name
-                .as_ref()
-                .map(|n| n.referenced)
-                .unwrap_or(raw_target.referenced);
-            let target = resolve_target(&defaults, &reach_defaults, raw_target)
-                .map_err(|(loc, e)| format!("{}: targets[{index}].{e}", at(&loc)))?;
-            if !names.insert(target.name.clone()) {
-                return Err(format!(
-                    "{}: targets[{index}].name: {:?} is used by an earlier target; names must be unique",
-                    at(&name_at),
-                    target.name
-                ));
+        let resolved = match targets {
+            Ok(outcome) => outcome?,
+            Err(list) => {
+                let mut seen = stream::Seen::default();
+                let mut resolved = Vec::with_capacity(list.len());
+                for (index, raw_target) in list.into_iter().enumerate() {
+                    resolved.push(stream::resolve_entry(
+                        &defaults,
+                        &reach_defaults,
+                        &mut seen,
+                        index,
+                        raw_target,
+                    )?);
+                }
+                resolved
             }
-            resolved.push(Arc::new(target));
-        }
+        };
         let name_servers =
             dns::name_servers(raw.dns.as_ref()).map_err(|(loc, e)| format!("{}: {e}", at(&loc)))?;
         Ok(Config {
@@ -589,7 +612,7 @@ fn resolve_kubernetes(
             "legacy_protocols: a Kubernetes target has no server to ask for TLS 1.0 or 1.1".into(),
         ));
     }
-    Ok(TargetKind::Kubernetes(source))
+    Ok(TargetKind::Kubernetes(Box::new(source)))
 }
 
 /// The settings of a target that come from its block and the defaults, before it is told what
@@ -598,12 +621,12 @@ fn resolve_kubernetes(
 struct TargetSettings {
     interval: Duration,
     timeout: Duration,
-    ca_file: Option<PathBuf>,
-    labels: BTreeMap<String, String>,
+    ca_file: Option<Arc<Path>>,
+    labels: Arc<BTreeMap<String, String>>,
     reach: Reach,
     revocation: RevocationSettings,
     legacy_protocols: bool,
-    metrics: MetricsSettings,
+    metrics: Arc<MetricsSettings>,
     acme_directory: AcmeDirectory,
 }
 
@@ -653,8 +676,11 @@ fn resolve_settings(
     Ok(TargetSettings {
         interval,
         timeout,
-        ca_file: raw.ca_file.or_else(|| defaults.ca_file.clone()),
-        labels,
+        ca_file: raw
+            .ca_file
+            .or_else(|| defaults.ca_file.clone())
+            .map(Arc::from),
+        labels: Arc::new(labels),
         reach,
         revocation: revocation::resolve(defaults.revocation.as_ref(), raw.revocation.as_ref())?,
         legacy_protocols: raw
@@ -662,7 +688,10 @@ fn resolve_settings(
             .map(|l| l.value)
             .or(defaults.legacy_protocols)
             .unwrap_or(true),
-        metrics: metrics::resolve(defaults.metrics.as_ref(), raw.metrics.as_ref()),
+        metrics: Arc::new(metrics::resolve(
+            defaults.metrics.as_ref(),
+            raw.metrics.as_deref(),
+        )),
         acme_directory: acme::resolve(
             defaults.acme_directory.as_ref(),
             raw.acme_directory.as_ref(),

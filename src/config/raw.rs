@@ -11,15 +11,19 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::reach::{RawReach, ResolveMode, Starttls};
+use super::stream::{self, RawTargets};
 
 /// The top level of the YAML file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
-    /// Settings every target inherits unless it sets them itself.
+    /// Settings every target inherits unless it sets them itself (handed to the targets'
+    /// resolver as soon as it is read: see `super::stream`).
+    #[serde(default, deserialize_with = "read_defaults")]
     pub defaults: Option<RawDefaults>,
-    /// The endpoints to probe, each with where it stands in the file.
-    pub targets: Option<Spanned<Vec<Spanned<RawTarget>>>>,
+    /// The endpoints to probe, where the list stands in the file; inside `Config::parse`
+    /// resolved one by one as they are read (see `super::stream`).
+    pub targets: Option<Spanned<RawTargets>>,
     /// Globs of extra target lists (files holding a `targets:` list), re-read when they change
     /// (see `super::target_files`).
     pub target_files: Option<Spanned<Vec<Spanned<String>>>>,
@@ -121,8 +125,9 @@ pub struct RawTarget {
     /// (a URL target).
     pub url: Option<Spanned<String>>,
     /// Certificates in Kubernetes Secrets and ConfigMaps, watched on the API server (a
-    /// Kubernetes target; see `super::kubernetes`).
-    pub kubernetes: Option<Spanned<super::kubernetes::RawKubernetes>>,
+    /// Kubernetes target; see `super::kubernetes`). Boxed, as `metrics` below: both are large
+    /// and rarely written, and a target file's entries are all held at once.
+    pub kubernetes: Option<Box<Spanned<super::kubernetes::RawKubernetes>>>,
     /// The file holding the password of the PKCS#12 files a file target reads.
     pub password_file: Option<Spanned<PathBuf>>,
     // How this target is reached (see `super::reach`).
@@ -145,7 +150,7 @@ pub struct RawTarget {
     /// Whether this endpoint is also asked for TLS 1.0 and 1.1 (`crate::probe::legacy`).
     pub legacy_protocols: Option<Spanned<bool>>,
     /// Which series this target's results are written as, key by key over the defaults'.
-    pub metrics: Option<super::metrics::RawMetrics>,
+    pub metrics: Option<Box<super::metrics::RawMetrics>>,
     /// The ACME directory for this target's renewal information, over the defaults'.
     pub acme_directory: Option<Spanned<String>>,
     /// Whether this endpoint's CAA records are checked, over `defaults.caa`.
@@ -194,6 +199,13 @@ impl RawConfig {
         serde_saphyr::from_str_with_options(text, parse_options(text.len()))
             .map_err(|e| e.to_string())
     }
+}
+
+/// `defaults:` as serde would read it, passed on to the targets' resolver.
+fn read_defaults<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<RawDefaults>, D::Error> {
+    let defaults = Option::<RawDefaults>::deserialize(d)?;
+    stream::defaults_read(defaults.as_ref());
+    Ok(defaults)
 }
 
 /// serde-saphyr's default budget (250,000 nodes, 1,000,000 events) refuses a configuration of

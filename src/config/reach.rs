@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
@@ -242,12 +243,14 @@ pub struct Reach {
     pub starttls: Option<Starttls>,
     /// Which resolved addresses are probed.
     pub resolve: ResolveMode,
-    /// The HTTP CONNECT proxy the probe goes through, if any.
-    pub proxy: Option<ProxyUrl>,
-    /// The client certificate presented when the server asks for one (mutual TLS).
-    pub client_identity: Option<ClientIdentity>,
-    /// The `EHLO` name of SMTP probes; `None`: the connection's local address as a literal.
-    pub smtp_helo_name: Option<HeloName>,
+    /// The HTTP CONNECT proxy the probe goes through, if any (shared with the defaults').
+    pub proxy: Option<Arc<ProxyUrl>>,
+    /// The client certificate presented when the server asks for one (mutual TLS; shared
+    /// with the defaults').
+    pub client_identity: Option<Arc<ClientIdentity>>,
+    /// The `EHLO` name of SMTP probes; `None`: the connection's local address as a literal
+    /// (shared with the defaults').
+    pub smtp_helo_name: Option<Arc<HeloName>>,
 }
 
 /// The reach settings as written, for a target or the `defaults:` block (borrowed, with the
@@ -271,9 +274,9 @@ pub struct RawReach<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct ReachDefaults {
     resolve: Option<ResolveMode>,
-    proxy: Option<ProxyUrl>,
-    client_identity: Option<ClientIdentity>,
-    smtp_helo_name: Option<HeloName>,
+    proxy: Option<Arc<ProxyUrl>>,
+    client_identity: Option<Arc<ClientIdentity>>,
+    smtp_helo_name: Option<Arc<HeloName>>,
 }
 
 impl ReachDefaults {
@@ -281,9 +284,13 @@ impl ReachDefaults {
     pub fn from_raw(raw: RawReach<'_>) -> Result<ReachDefaults, (Location, String)> {
         Ok(ReachDefaults {
             resolve: raw.resolve,
-            proxy: raw.proxy_url.map(parse_proxy).transpose()?,
+            proxy: raw.proxy_url.map(parse_proxy).transpose()?.map(Arc::new),
             client_identity: load_identity(raw.client_cert, raw.client_key)?,
-            smtp_helo_name: raw.smtp_helo_name.map(parse_helo_name).transpose()?,
+            smtp_helo_name: raw
+                .smtp_helo_name
+                .map(parse_helo_name)
+                .transpose()?
+                .map(Arc::new),
         })
     }
 }
@@ -296,7 +303,7 @@ pub fn resolve_reach(
     here: Location,
 ) -> Result<Reach, (Location, String)> {
     let proxy = match raw.proxy_url {
-        Some(url) => Some(parse_proxy(url)?),
+        Some(url) => Some(Arc::new(parse_proxy(url)?)),
         None => defaults.proxy.clone(),
     };
     // A pair given on the target replaces the default pair whole; half a pair is an error.
@@ -316,7 +323,7 @@ pub fn resolve_reach(
     }
     let smtp_helo_name = match (raw.smtp_helo_name, raw.starttls) {
         (None, _) => defaults.smtp_helo_name.clone(),
-        (Some(name), None | Some(Starttls::Smtp)) => Some(parse_helo_name(name)?),
+        (Some(name), None | Some(Starttls::Smtp)) => Some(Arc::new(parse_helo_name(name)?)),
         (Some(name), Some(other)) => {
             return Err((
                 name.referenced,
@@ -350,7 +357,7 @@ fn parse_proxy(url: &Spanned<String>) -> Result<ProxyUrl, (Location, String)> {
 fn load_identity(
     cert: Option<&Spanned<PathBuf>>,
     key: Option<&Spanned<PathBuf>>,
-) -> Result<Option<ClientIdentity>, (Location, String)> {
+) -> Result<Option<Arc<ClientIdentity>>, (Location, String)> {
     match (cert, key) {
         (None, None) => Ok(None),
         (Some(cert), None) => Err((
@@ -362,7 +369,7 @@ fn load_identity(
             "client_key: given without client_cert; name the PEM certificate too".into(),
         )),
         (Some(cert), Some(key)) => ClientIdentity::load(&cert.value, &key.value)
-            .map(Some)
+            .map(|identity| Some(Arc::new(identity)))
             .map_err(|(file, message)| match file {
                 IdentityFile::Cert => (cert.referenced, format!("client_cert: {message}")),
                 IdentityFile::Key => (key.referenced, format!("client_key: {message}")),
@@ -478,7 +485,7 @@ mod tests {
         let names: Vec<_> = ok
             .targets
             .iter()
-            .map(|t| t.reach.smtp_helo_name.as_ref().map(HeloName::as_str))
+            .map(|t| t.reach.smtp_helo_name.as_deref().map(HeloName::as_str))
             .collect();
         assert_eq!(names, [Some("prober.example.net"), Some("[192.0.2.7]")]);
         let unset = crate::config::Config::parse("targets:\n  - address: mx.example:25\n").unwrap();

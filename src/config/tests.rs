@@ -205,7 +205,7 @@ fn metrics_level_is_default_unless_set_and_groups_override_it_key_by_key() {
     .unwrap();
     let minimal = MetricsSettings::of_level(MetricsLevel::Minimal);
     assert_eq!(
-        c.targets[0].metrics,
+        *c.targets[0].metrics,
         MetricsSettings {
             phases: Phases::Total,
             ..minimal.clone()
@@ -213,7 +213,7 @@ fn metrics_level_is_default_unless_set_and_groups_override_it_key_by_key() {
     );
     // The target's level, with the defaults' `phases` still over it.
     assert_eq!(
-        c.targets[1].metrics,
+        *c.targets[1].metrics,
         MetricsSettings {
             phases: Phases::Total,
             cert_info: false,
@@ -221,7 +221,7 @@ fn metrics_level_is_default_unless_set_and_groups_override_it_key_by_key() {
         }
     );
     assert_eq!(
-        c.targets[2].metrics,
+        *c.targets[2].metrics,
         MetricsSettings {
             phases: Phases::Total,
             certificates: Certificates::All,
@@ -229,7 +229,7 @@ fn metrics_level_is_default_unless_set_and_groups_override_it_key_by_key() {
         }
     );
     let plain = Config::parse("targets:\n  - address: a.example:443\n").unwrap();
-    assert_eq!(plain.targets[0].metrics, MetricsSettings::default());
+    assert_eq!(*plain.targets[0].metrics, MetricsSettings::default());
     assert_eq!(
         MetricsSettings::default(),
         MetricsSettings::of_level(MetricsLevel::Default)
@@ -242,4 +242,67 @@ fn a_wrong_metrics_block_is_refused_with_its_line_and_column() {
     assert!(e.contains("line 3") && e.contains("verbose"), "{e}");
     let e = err("defaults:\n  metrics:\n    phase: all\ntargets:\n  - address: a.example:443\n");
     assert!(e.contains("line 3") && e.contains("phase"), "{e}");
+}
+
+/// The inline sizes of the per-target configuration types, printed so that the figures of
+/// docs/performance.md §8 can be read again (`cargo test --lib config::tests::type_sizes --
+/// --nocapture`).
+#[test]
+fn type_sizes() {
+    use std::mem::size_of;
+    let sizes = [
+        ("Target", size_of::<Target>()),
+        ("RawTarget", size_of::<RawTarget>()),
+        ("Spanned<RawTarget>", size_of::<Spanned<RawTarget>>()),
+        ("TargetKind", size_of::<TargetKind>()),
+        ("Reach", size_of::<Reach>()),
+        ("MetricsSettings", size_of::<MetricsSettings>()),
+        ("RevocationSettings", size_of::<RevocationSettings>()),
+        ("AcmeDirectory", size_of::<AcmeDirectory>()),
+        ("DnsChecks", size_of::<DnsChecks>()),
+        ("Address", size_of::<Address>()),
+        ("KubeSource", size_of::<KubeSource>()),
+        ("RawMetrics", size_of::<RawMetrics>()),
+        ("RawRevocation", size_of::<RawRevocation>()),
+        (
+            "RawKubernetes",
+            size_of::<Spanned<kubernetes::RawKubernetes>>(),
+        ),
+    ];
+    for (name, size) in sizes {
+        println!("size_of::<{name}>() = {size}");
+    }
+    // Every configured target holds one for as long as it is configured (§8 of
+    // docs/performance.md: 624 bytes before the rare and inherited parts were shared or boxed).
+    assert!(
+        size_of::<Target>() <= 288,
+        "Target grew to {} bytes: box or share what most targets do not set",
+        size_of::<Target>()
+    );
+}
+
+/// `url:` and `acme_directory:` share one URL check and keep their own words.
+#[test]
+fn url_options_word_their_url_mistakes_their_own_way() {
+    let cases = [
+        (
+            "targets:\n  - url: ftp://pki.example/ca.pem\n",
+            "line 2 column 10: targets[0].url: \"ftp://pki.example/ca.pem\": only http and https URLs are fetched, not ftp",
+        ),
+        (
+            "targets:\n  - url: not a url\n",
+            "line 2 column 10: targets[0].url: \"not a url\" is not a URL: relative URL without a base",
+        ),
+        (
+            "targets:\n  - address: a.example:443\n    acme_directory: ftp://acme.example/dir\n",
+            "line 3 column 21: targets[0].acme_directory: \"ftp://acme.example/dir\": an ACME directory is fetched over http or https, not ftp",
+        ),
+        (
+            "defaults:\n  acme_directory: sometimes\ntargets:\n  - address: a.example:443\n",
+            "line 2 column 19: defaults.acme_directory: \"sometimes\" is neither `auto`, `off` nor a URL of an ACME directory: relative URL without a base",
+        ),
+    ];
+    for (yaml, message) in cases {
+        assert_eq!(err(yaml), message, "{yaml}");
+    }
 }

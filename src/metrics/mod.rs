@@ -275,7 +275,7 @@ pub(crate) fn base_labels<'a>(snapshot: &'a Snapshot, result: &'a ProbeResult) -
     if let Some(entry) = &result.entry {
         labels.push((entry.label, entry.name.as_str()));
     }
-    for (k, v) in &target.labels {
+    for (k, v) in target.labels.iter() {
         labels.push((k.as_str(), v.as_str()));
     }
     labels

@@ -56,7 +56,7 @@ impl Names<'_> {
     pub fn of<'a>(target: &'a Target, stream: &tokio::net::TcpStream) -> Names<'a> {
         Names {
             server_name: &target.server_name,
-            helo_name: target.reach.smtp_helo_name.as_ref(),
+            helo_name: target.reach.smtp_helo_name.as_deref(),
             local: stream
                 .local_addr()
                 .map(|a| a.ip())
