@@ -189,9 +189,8 @@ fn next_slot(origin: Instant, interval: Duration, phase: f64, earliest: Instant)
 fn log_probe(target: &Target, result: &crate::probe::ProbeResult) {
     let total = result
         .phases
-        .iter()
-        .find(|(p, _)| *p == crate::probe::Phase::Total)
-        .map(|(_, d)| d.as_secs_f64())
+        .get(crate::probe::Phase::Total)
+        .map(|d| d.as_secs_f64())
         .unwrap_or_default();
     let instance = result.instance.as_ref().map(|i| i.value()).unwrap_or("");
     let chain_errors: Vec<&str> = result

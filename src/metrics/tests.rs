@@ -118,7 +118,9 @@ fn valid_endpoint() -> ProbeResult {
         (Phase::Connect, Duration::from_millis(5)),
         (Phase::Handshake, Duration::from_millis(20)),
         (Phase::Total, Duration::from_millis(250)),
-    ];
+    ]
+    .into_iter()
+    .collect();
     r.tls = Some(TlsSession {
         version: TlsVersion::Tls13,
         cipher: "TLS13_AES_128_GCM_SHA256".into(),
@@ -190,7 +192,9 @@ fn invalid_chain() -> Vec<ProbeResult> {
     let mut first = finished();
     first.instance = Some(Box::new(Instance::Address("192.0.2.20:443".into())));
     first.peer = Some("192.0.2.20:443".parse().unwrap());
-    first.phases = vec![(Phase::Total, Duration::from_millis(40))];
+    first.phases = vec![(Phase::Total, Duration::from_millis(40))]
+        .into_iter()
+        .collect();
     // The name's CAA records refuse the leaf's CA.
     first.caa = Some(Box::new(crate::probe::caa::CaaReport {
         name: "broken.example".into(),
@@ -222,7 +226,9 @@ fn invalid_chain() -> Vec<ProbeResult> {
     ));
     let mut second = finished();
     second.instance = Some(Box::new(Instance::Address("192.0.2.21:443".into())));
-    second.phases = vec![(Phase::Connect, Duration::from_millis(1))];
+    second.phases = vec![(Phase::Connect, Duration::from_millis(1))]
+        .into_iter()
+        .collect();
     second.failure = Some(ProbeFailure::new(ProbeReason::ConnectRefused, "refused"));
     vec![first, second]
 }
@@ -231,7 +237,9 @@ fn invalid_chain() -> Vec<ProbeResult> {
 fn file_bundle() -> ProbeResult {
     let mut r = finished();
     r.instance = Some(Box::new(Instance::File("/etc/ssl/bundle.pem".into())));
-    r.phases = vec![(Phase::Read, Duration::from_micros(300))];
+    r.phases = vec![(Phase::Read, Duration::from_micros(300))]
+        .into_iter()
+        .collect();
     r.chain = Some(chain(
         vec![
             cert("CN=Bundle CA 1", "CN=Bundle CA 1", FAR, "ecdsa-with-SHA256"),
@@ -251,7 +259,9 @@ fn file_bundle() -> ProbeResult {
 /// A probe that got nowhere.
 fn probe_failure() -> ProbeResult {
     let mut r = finished();
-    r.phases = vec![(Phase::Dns, Duration::from_millis(3))];
+    r.phases = vec![(Phase::Dns, Duration::from_millis(3))]
+        .into_iter()
+        .collect();
     r.failure = Some(ProbeFailure::new(ProbeReason::Dns, "no such host"));
     r
 }
@@ -262,7 +272,9 @@ fn probe_failure() -> ProbeResult {
 fn dual_endpoint() -> ProbeResult {
     let mut r = finished();
     r.peer = Some("192.0.2.30:443".parse().unwrap());
-    r.phases = vec![(Phase::Total, Duration::from_millis(60))];
+    r.phases = vec![(Phase::Total, Duration::from_millis(60))]
+        .into_iter()
+        .collect();
     r.tls = Some(TlsSession {
         version: TlsVersion::Tls13,
         cipher: "TLS13_AES_128_GCM_SHA256".into(),

@@ -48,7 +48,9 @@ use crate::revocation::Revocation;
 use crate::x509::TrustStores;
 pub use reason::{ProbeFailure, ProbeReason};
 pub use resolve::Resolver;
-pub use result::{Instance, KubeKey, KubeKind, Phase, ProbeResult, TlsSession, TlsVersion};
+pub use result::{
+    Instance, KubeKey, KubeKind, Phase, ProbeResult, Timings, TlsSession, TlsVersion,
+};
 pub use starttls::Stall;
 
 /// What every probe needs that outlives one probe: the resolver and the trust anchors.

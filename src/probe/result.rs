@@ -39,6 +39,48 @@ pub enum Phase {
     RenewalInfo,
 }
 
+/// The duration of each phase that ran, in the order they ended. Every stored result keeps
+/// one, so each phase is a byte and whole microseconds in a `u32` (71 minutes, far beyond any
+/// timeout; longer saturates): 8 bytes a phase instead of `Duration`'s 24, which at 100,000
+/// targets with seven phases each is 11 MB (docs/performance.md §8).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Timings(Vec<(Phase, u32)>);
+
+impl Timings {
+    /// Records that `phase` took `took`.
+    pub fn push(&mut self, (phase, took): (Phase, Duration)) {
+        let micros = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+        self.0.push((phase, micros));
+    }
+
+    /// Each phase and its duration, in the order they were recorded.
+    pub fn iter(&self) -> impl Iterator<Item = (Phase, Duration)> + '_ {
+        self.0
+            .iter()
+            .map(|&(phase, micros)| (phase, Duration::from_micros(micros.into())))
+    }
+
+    /// How long `phase` took, if it ran.
+    pub fn get(&self, phase: Phase) -> Option<Duration> {
+        self.iter().find(|(p, _)| *p == phase).map(|(_, d)| d)
+    }
+
+    /// Gives back spare capacity, once the probe is over and the result is to be stored.
+    pub fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
+    }
+}
+
+impl FromIterator<(Phase, Duration)> for Timings {
+    fn from_iter<I: IntoIterator<Item = (Phase, Duration)>>(phases: I) -> Self {
+        let mut timings = Timings::default();
+        for phase in phases {
+            timings.push(phase);
+        }
+        timings
+    }
+}
+
 impl Phase {
     /// The label value.
     pub fn as_str(self) -> &'static str {
@@ -236,7 +278,7 @@ pub struct ProbeResult {
     /// The address connected to (`ip:port`), when one was reached.
     pub peer: Option<std::net::SocketAddr>,
     /// Duration of each phase that ran.
-    pub phases: Vec<(Phase, Duration)>,
+    pub phases: Timings,
     /// Why the probe failed; `None` when it completed.
     pub failure: Option<ProbeFailure>,
     /// How far the STARTTLS dialogue had got when it ran out of time (`starttls_timeout`).
@@ -282,7 +324,7 @@ impl ProbeResult {
             finished_at: SystemTime::UNIX_EPOCH,
             instance: None,
             peer: None,
-            phases: Vec::new(),
+            phases: Timings::default(),
             failure: None,
             starttls_stall: None,
             tls: None,
@@ -346,7 +388,8 @@ impl Default for ProbeResult {
 
 #[cfg(test)]
 mod tests {
-    use super::ProbeResult;
+    use super::{Phase, ProbeResult, Timings};
+    use std::time::Duration;
 
     /// The stored result of every target, kept until its next probe: the parts most targets
     /// never have are boxed, so a healthy endpoint's result stays at this size (704 bytes
@@ -358,5 +401,31 @@ mod tests {
         let size = std::mem::size_of::<ProbeResult>();
         println!("ProbeResult: {size} bytes");
         assert!(size <= 504, "ProbeResult is {size} bytes");
+    }
+
+    #[test]
+    fn timings_keep_microseconds_in_eight_bytes_a_phase() {
+        assert_eq!(std::mem::size_of::<(Phase, u32)>(), 8);
+        let timings: Timings = [
+            (Phase::Dns, Duration::from_nanos(2_500)),
+            (Phase::Handshake, Duration::from_millis(20)),
+            (Phase::Total, Duration::from_secs(5_000)),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            timings.iter().collect::<Vec<_>>(),
+            [
+                (Phase::Dns, Duration::from_micros(2)),
+                (Phase::Handshake, Duration::from_millis(20)),
+                // Beyond a u32 of microseconds (71 minutes): saturates rather than wraps.
+                (Phase::Total, Duration::from_micros(u32::MAX.into())),
+            ]
+        );
+        assert_eq!(
+            timings.get(Phase::Handshake),
+            Some(Duration::from_millis(20))
+        );
+        assert_eq!(timings.get(Phase::Connect), None);
     }
 }
