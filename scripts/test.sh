@@ -16,6 +16,7 @@ packages=(openssl prometheus prometheus-alertmanager python3-yaml ca-certificate
 packages+=(postfix dovecot-imapd dovecot-pop3d apache2 haproxy) # real SMTP (Postfix, postscreen), IMAP/POP3 (Dovecot) and HTTPS (Apache httpd, HAProxy) servers for tests/e2e/places
 packages+=(vsftpd slapd ldap-utils mariadb-server prosody) # real FTP, LDAP, MySQL and XMPP servers for the STARTTLS e2e tests (tests/e2e/places/)
 packages+=(default-jdk-headless) # keytool makes the JKS/JCEKS test keystores
+packages+=(make gcc) # jemalloc (the binary's allocator, tikv-jemalloc-sys) is configured and built with make; aws-lc with the C compiler
 packages+=(knot) # an authoritative name server (knotd) serving the CAA test zone (tests/e2e/dns_checks.rs)
 packages+=(knot-dnsutils) # kdig reads the DNSSEC-signed test zone's key for unbound's trust anchor (tests/e2e/dns_checks.rs)
 command -v kubectl >/dev/null || packages+=(kubernetes-client) # kubectl config makes the test kubeconfigs (Debian's kubectl; skipped where another kubectl package owns /usr/bin/kubectl)
