@@ -579,15 +579,11 @@ fn healthy_endpoint() -> ProbeResult {
 }
 
 /// The sample lines of the healthy endpoint's page at `level` (text format).
-fn healthy_lines(level: &str) -> Vec<String> {
-    let target = Config::parse(&format!(
-        "defaults:\n  metrics: {{level: {level}}}\ntargets:\n  - address: www.shop.example:443\n"
-    ))
-    .unwrap()
-    .targets
-    .remove(0);
+/// The text page of the configuration `config`'s first target with the one result `result`.
+fn page_of(config: &str, result: &ProbeResult) -> String {
+    let target = Config::parse(config).unwrap().targets.remove(0);
     let state = Arc::new(State::new());
-    state.store(target, vec![healthy_endpoint()]);
+    state.store(target, vec![result.clone()]);
     let registry = super::registry(
         state,
         Arc::new(super::ExporterMetrics::default()),
@@ -595,10 +591,19 @@ fn healthy_lines(level: &str) -> Vec<String> {
         Arc::new(FileReport::default()),
     );
     render(&registry, Format::Text)
-        .lines()
-        .filter(|l| l.contains("target=\"www.shop.example:443\""))
-        .map(str::to_owned)
-        .collect()
+}
+
+fn healthy_lines(level: &str) -> Vec<String> {
+    page_of(
+        &format!(
+            "defaults:\n  metrics: {{level: {level}}}\ntargets:\n  - address: www.shop.example:443\n"
+        ),
+        &healthy_endpoint(),
+    )
+    .lines()
+    .filter(|l| l.contains("target=\"www.shop.example:443\""))
+    .map(str::to_owned)
+    .collect()
 }
 
 /// `family{label,label}` for each line, sorted.
@@ -682,22 +687,15 @@ fn what_goes_wrong_is_written_at_every_level() {
     r.legacy.as_mut().unwrap().enabled[1].1 = true;
     r.revocation.as_mut().unwrap().sources[1].revoked = Some(true);
     for level in ["minimal", "default"] {
-        let target = Config::parse(&format!(
-            "defaults:\n  metrics: {{level: {level}}}\ntargets:\n  - address: a.example:443\n"
-        ))
-        .unwrap()
-        .targets
-        .remove(0);
-        let state = Arc::new(State::new());
-        state.store(target, vec![r.clone()]);
-        let page = render(
-            &super::registry(
-                state,
-                Arc::new(super::ExporterMetrics::default()),
-                Arc::new(Revocation::new().unwrap()),
-                Arc::new(FileReport::default()),
+        let page = page_of(
+            &format!(
+                "defaults:
+  metrics: {{level: {level}}}
+targets:
+  - address: a.example:443
+"
             ),
-            Format::Text,
+            &r,
         );
         for sample in [
             "cert_legacy_protocol_enabled{target=\"a.example:443\",version=\"TLS 1.1\"} 1",
@@ -715,22 +713,15 @@ fn what_goes_wrong_is_written_at_every_level() {
 #[test]
 fn a_public_leaf_short_of_scts_is_written_at_every_level_and_a_private_one_never() {
     let page = |level: &str, r: &ProbeResult| {
-        let target = Config::parse(&format!(
-            "defaults:\n  metrics: {{level: {level}}}\ntargets:\n  - address: a.example:443\n"
-        ))
-        .unwrap()
-        .targets
-        .remove(0);
-        let state = Arc::new(State::new());
-        state.store(target, vec![r.clone()]);
-        render(
-            &super::registry(
-                state,
-                Arc::new(super::ExporterMetrics::default()),
-                Arc::new(Revocation::new().unwrap()),
-                Arc::new(FileReport::default()),
+        page_of(
+            &format!(
+                "defaults:
+  metrics: {{level: {level}}}
+targets:
+  - address: a.example:443
+"
             ),
-            Format::Text,
+            r,
         )
     };
     let mut r = healthy_endpoint();
@@ -882,22 +873,13 @@ fn dane_series_are_written_for_the_targets_with_the_check() {
     use crate::probe::dane::{DaneReason, DaneReport, DaneVerdict};
     use crate::x509::dane::{DaneMatch, Matched};
     let page = |r: &ProbeResult| {
-        let target = Config::parse(
-            "targets:\n  - address: mx.example:25\n    starttls: smtp\n    dane: true\n",
-        )
-        .unwrap()
-        .targets
-        .remove(0);
-        let state = Arc::new(State::new());
-        state.store(target, vec![r.clone()]);
-        render(
-            &super::registry(
-                state,
-                Arc::new(super::ExporterMetrics::default()),
-                Arc::new(Revocation::new().unwrap()),
-                Arc::new(FileReport::default()),
-            ),
-            Format::Text,
+        page_of(
+            "targets:
+  - address: mx.example:25
+    starttls: smtp
+    dane: true
+",
+            r,
         )
     };
     let mut r = healthy_endpoint();
