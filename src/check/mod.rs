@@ -164,6 +164,28 @@ pub fn select_targets(args: &CheckArgs) -> Result<(Vec<Arc<Target>>, TrustStores
     Ok((targets, trust))
 }
 
+/// `s` as a YAML scalar (a JSON string is one), for the one-target configurations `check`
+/// writes from its command line.
+fn yaml_quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// The options every command-line target takes (`--ca-file`, `--timeout`), as lines of the
+/// one-target configuration `yaml`.
+fn push_common_options(yaml: &mut String, args: &CheckArgs) {
+    if let Some(ca_file) = &args.ca_file {
+        yaml.push_str(&format!(
+            "    ca_file: {}\n",
+            yaml_quote(&ca_file.display().to_string())
+        ));
+    }
+    let timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    yaml.push_str(&format!(
+        "    timeout: {}\n",
+        yaml_quote(&humantime::format_duration(timeout).to_string())
+    ));
+}
+
 /// How a Secret is named on the command line: `k8s://namespace/name`.
 const KUBE_SCHEME: &str = "k8s://";
 
@@ -176,7 +198,6 @@ fn kube_target(arg: &str, args: &CheckArgs) -> Result<Arc<Target>, String> {
     if name.is_empty() || name.contains('/') {
         return Err(usage());
     }
-    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
     let kubeconfig = std::env::var_os("KUBECONFIG")
         .and_then(|v| std::env::split_paths(&v).next())
         .or_else(|| {
@@ -186,26 +207,16 @@ fn kube_target(arg: &str, args: &CheckArgs) -> Result<Arc<Target>, String> {
         });
     let mut yaml = format!(
         "targets:\n  - name: {}\n    kubernetes:\n      namespaces: [{}]\n",
-        quote(arg),
-        quote(namespace)
+        yaml_quote(arg),
+        yaml_quote(namespace)
     );
     if let Some(path) = &kubeconfig {
         yaml.push_str(&format!(
             "      kubeconfig: {}\n",
-            quote(&path.display().to_string())
+            yaml_quote(&path.display().to_string())
         ));
     }
-    if let Some(ca_file) = &args.ca_file {
-        yaml.push_str(&format!(
-            "    ca_file: {}\n",
-            quote(&ca_file.display().to_string())
-        ));
-    }
-    let timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
-    yaml.push_str(&format!(
-        "    timeout: {}\n",
-        quote(&humantime::format_duration(timeout).to_string())
-    ));
+    push_common_options(&mut yaml, args);
     let config = Config::parse(&yaml).map_err(|e| format!("{arg:?}: {e}"))?;
     let mut target = (*config.targets[0]).clone();
     if let crate::config::TargetKind::Kubernetes(source) = &mut target.kind {
@@ -225,25 +236,14 @@ fn endpoint_target(arg: &str, args: &CheckArgs, has_config: bool) -> Result<Arc<
             format!("endpoint {e}")
         });
     }
-    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
-    let mut yaml = format!("targets:\n  - address: {}\n", quote(arg));
+    let mut yaml = format!("targets:\n  - address: {}\n", yaml_quote(arg));
     if let Some(name) = &args.server_name {
-        yaml.push_str(&format!("    server_name: {}\n", quote(name)));
+        yaml.push_str(&format!("    server_name: {}\n", yaml_quote(name)));
     }
     if let Some(protocol) = &args.starttls {
         yaml.push_str(&format!("    starttls: {protocol}\n"));
     }
-    if let Some(ca_file) = &args.ca_file {
-        yaml.push_str(&format!(
-            "    ca_file: {}\n",
-            quote(&ca_file.display().to_string())
-        ));
-    }
-    let timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
-    yaml.push_str(&format!(
-        "    timeout: {}\n",
-        quote(&humantime::format_duration(timeout).to_string())
-    ));
+    push_common_options(&mut yaml, args);
     let config = Config::parse(&yaml).map_err(|e| format!("endpoint {arg:?}: {e}"))?;
     config
         .targets
