@@ -11,10 +11,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose,
-    SerialNumber,
-};
+use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyUsagePurpose, SerialNumber};
 
 use crate::dns_checks::start_name_servers;
 use crate::renewal::{nginx, requests, subject_key_id};
@@ -41,23 +38,7 @@ fn leaf(ca: &Ca, serial: u8) -> Leaf {
 
 /// A root whose organisation is the built-in table's "Let's Encrypt".
 fn lets_encrypt_lookalike() -> Ca {
-    let mut params = CertificateParams::new(Vec::<String>::new()).expect("no names");
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "Test Lookalike R1");
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, "Let's Encrypt");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let now = time::OffsetDateTime::now_utc();
-    params.not_before = now - time::Duration::days(30);
-    params.not_after = now + time::Duration::days(3650);
-    Ca::self_signed(params)
+    Ca::root_of("Test Lookalike R1", "Let's Encrypt")
 }
 
 #[tokio::test]

@@ -71,11 +71,15 @@ impl LeafSpec {
 }
 
 fn ca_params(cn: &str) -> CertificateParams {
+    ca_params_of(cn, "cert-expiry-exporter tests")
+}
+
+fn ca_params_of(cn: &str, organization: &str) -> CertificateParams {
     let mut params = CertificateParams::new(Vec::<String>::new()).expect("no names");
     params.distinguished_name.push(DnType::CommonName, cn);
     params
         .distinguished_name
-        .push(DnType::OrganizationName, "cert-expiry-exporter tests");
+        .push(DnType::OrganizationName, organization);
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
@@ -92,6 +96,12 @@ impl Ca {
     /// A self-signed root.
     pub fn root(cn: &str) -> Ca {
         Ca::self_signed(ca_params(cn))
+    }
+
+    /// A self-signed root of the organisation (O) `organization`, for checks that go by the
+    /// issuer's organisation (built-in tables of public CAs).
+    pub fn root_of(cn: &str, organization: &str) -> Ca {
+        Ca::self_signed(ca_params_of(cn, organization))
     }
 
     /// A self-signed CA made from `params` (validity, constraints, names as the test wants).
